@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/**
+ * @dev The package registry: repositories (named, optionally versioned collections of packages) and
+ * packages (per version a meta CID, a src CID and a yanked flag), after the seed's data model:
+ *
+ *   Chain      { repositories: Name => Repository, packages: PackageId => Package }
+ *   Repository { meta: Version => Cid, yanked: Version => bool, packages: Name => PackageId }
+ *   Package    { meta: Version => Cid, src: Version => Cid, yanked: Version => bool }
+ *
+ * Identifiers are derived, never assigned, so clients compute them offline:
+ *   repositoryId = keccak256(bytes(repositoryName))
+ *   packageId    = keccak256(abi.encode(repositoryId, packageName))
+ *
+ * CIDs cross this interface as binary CIDs (CIDv0 or CIDv1, 32-byte digest); they are stored as the
+ * digest plus a one-byte kind and returned byte for byte as published.
+ *
+ * A repository or package is controlled by one owner (two-step transfer) and a set of maintainers.
+ * Maintainers and the owner publish and yank; only the owner manages maintainers and ownership.
+ */
+interface IRegistry {
+    // ---------------------------------------------------------------- views' types
+
+    /// @dev One version of a package. `srcCid` is empty for repository versions.
+    struct VersionView {
+        string version;
+        bytes metaCid;
+        bytes srcCid;
+        bool yanked;
+    }
+
+    /// @dev A package with one page of its versions, newest first. `owner` is zero for an unknown id.
+    struct PackageView {
+        bytes32 packageId;
+        bytes32 repositoryId;
+        string name;
+        address owner;
+        uint256 versionCount;
+        VersionView[] versions;
+        bytes32 nextCursor;
+    }
+
+    /// @dev A repository's header. `owner` is zero for an unknown id.
+    struct RepositoryView {
+        bytes32 repositoryId;
+        string name;
+        address owner;
+        address pendingOwner;
+        bool curated;
+        uint256 versionCount;
+        uint256 packageCount;
+    }
+
+    /// @dev One version to publish through {publishBatch}.
+    struct Release {
+        string version;
+        bytes metaCid;
+        bytes srcCid;
+    }
+
+    /// @dev All releases of one package in a {publishBatch} call.
+    struct PackageReleases {
+        bytes32 packageId;
+        Release[] releases;
+    }
+
+    // ---------------------------------------------------------------- events
+
+    /// @dev A repository was created by `owner`.
+    event RepositoryCreated(bytes32 indexed repositoryId, string name, address indexed owner, bool curated);
+
+    /// @dev A repository switched between open (anyone registers packages) and curated (maintainers only).
+    event RepositoryCurationChanged(bytes32 indexed repositoryId, bool curated);
+
+    /// @dev A package was registered in a repository; `owner` is the registrant.
+    event PackageRegistered(
+        bytes32 indexed repositoryId,
+        bytes32 indexed packageId,
+        string name,
+        address indexed owner
+    );
+
+    /// @dev A package version was published. Its CIDs are readable through {getPackageVersion}.
+    event Published(
+        bytes32 indexed repositoryId,
+        bytes32 indexed packageId,
+        string version,
+        bytes metaCid,
+        bytes srcCid
+    );
+
+    /// @dev A package version was yanked (`yanked` true) or unyanked.
+    event YankChanged(bytes32 indexed repositoryId, bytes32 indexed packageId, string version, bool yanked);
+
+    /// @dev A repository version was published; its meta CID is the repository lock.
+    event RepositoryPublished(bytes32 indexed repositoryId, string version, bytes metaCid);
+
+    /// @dev A repository version was yanked or unyanked.
+    event RepositoryYankChanged(bytes32 indexed repositoryId, string version, bool yanked);
+
+    /// @dev `account` became a maintainer of the repository or package `id`.
+    event MaintainerAdded(bytes32 indexed id, address indexed account);
+
+    /// @dev `account` stopped being a maintainer of the repository or package `id`.
+    event MaintainerRemoved(bytes32 indexed id, address indexed account);
+
+    /// @dev The owner of `id` offered ownership to `newOwner` (zero cancels an offer).
+    event OwnershipTransferStarted(bytes32 indexed id, address indexed previousOwner, address indexed newOwner);
+
+    /// @dev Ownership of `id` moved to `newOwner`.
+    event OwnershipTransferred(bytes32 indexed id, address indexed previousOwner, address indexed newOwner);
+
+    /// @dev The importer gave up its migration powers for good.
+    event ImportSealed(address indexed importer);
+
+    // ---------------------------------------------------------------- errors
+
+    /// @dev A repository or package name is empty, too long, or has a character outside [a-z0-9-_.].
+    error RegistryInvalidName(string name);
+
+    /// @dev A version is empty, too long, or not shaped MAJOR.MINOR.PATCH[-PRE][+BUILD].
+    error RegistryInvalidVersion(string version);
+
+    /// @dev A CID is not a CIDv0 or a supported CIDv1 with a 32-byte digest.
+    error RegistryUnsupportedCid(bytes cid);
+
+    /// @dev A repository of that name already exists.
+    error RegistryRepositoryExists(bytes32 repositoryId, string name);
+
+    /// @dev A package of that name already exists in the repository.
+    error RegistryPackageExists(bytes32 packageId, string name);
+
+    /// @dev No repository has that id.
+    error RegistryUnknownRepository(bytes32 repositoryId);
+
+    /// @dev No package has that id.
+    error RegistryUnknownPackage(bytes32 packageId);
+
+    /// @dev Neither a repository nor a package has that id.
+    error RegistryUnknownId(bytes32 id);
+
+    /// @dev The version was published before; published versions never change.
+    error RegistryVersionExists(bytes32 id, string version);
+
+    /// @dev The version was never published.
+    error RegistryUnknownVersion(bytes32 id, string version);
+
+    /// @dev A pagination cursor does not name a version of `id`.
+    error RegistryInvalidCursor(bytes32 id, bytes32 cursor);
+
+    /// @dev `account` may not do this to `id` (a repository or package).
+    error RegistryUnauthorized(bytes32 id, address account);
+
+    /// @dev `account` is not the pending owner of `id`.
+    error RegistryNotPendingOwner(bytes32 id, address account);
+
+    /// @dev The zero address cannot own or maintain anything.
+    error RegistryZeroAddress();
+
+    // ---------------------------------------------------------------- repositories
+
+    /// @dev Creates the repository `name` owned by the caller. Open repositories let anyone register packages.
+    function createRepository(string calldata name, bool curated) external returns (bytes32 repositoryId);
+
+    /// @dev Switches a repository between open and curated. Owner only.
+    function setCurated(bytes32 repositoryId, bool curated) external;
+
+    /// @dev Publishes a repository version whose meta CID is the repository lock. Owner or maintainer.
+    function publishRepository(bytes32 repositoryId, string calldata version, bytes calldata metaCid) external;
+
+    /// @dev Sets the yanked flag of a repository version. Owner or maintainer.
+    function setRepositoryYanked(bytes32 repositoryId, string calldata version, bool yanked) external;
+
+    // ---------------------------------------------------------------- packages
+
+    /// @dev Registers the package `name` in a repository; the caller becomes its owner.
+    function registerPackage(bytes32 repositoryId, string calldata name) external returns (bytes32 packageId);
+
+    /// @dev Publishes a new version of a package. Owner or maintainer of the package.
+    function publish(bytes32 packageId, string calldata version, bytes calldata metaCid, bytes calldata srcCid)
+        external;
+
+    /// @dev Publishes many versions of many packages in one transaction (mirrors, migrations).
+    function publishBatch(PackageReleases[] calldata batch) external;
+
+    /// @dev Sets the yanked flag of a package version. Owner or maintainer of the package.
+    function setYanked(bytes32 packageId, string calldata version, bool yanked) external;
+
+    // ---------------------------------------------------------------- owners and maintainers (repositories and packages)
+
+    function addMaintainer(bytes32 id, address account) external;
+
+    function removeMaintainer(bytes32 id, address account) external;
+
+    /// @dev Offers ownership of `id` to `newOwner`, who must {acceptOwnership}; zero cancels the offer.
+    function transferOwnership(bytes32 id, address newOwner) external;
+
+    function acceptOwnership(bytes32 id) external;
+
+    // ---------------------------------------------------------------- views
+
+    function repositoryId(string calldata name) external pure returns (bytes32);
+
+    function packageId(bytes32 repositoryId_, string calldata name) external pure returns (bytes32);
+
+    function owner(bytes32 id) external view returns (address);
+
+    function pendingOwner(bytes32 id) external view returns (address);
+
+    function isMaintainer(bytes32 id, address account) external view returns (bool);
+
+    function getMaintainers(bytes32 id) external view returns (address[] memory);
+
+    function repositoryCount() external view returns (uint256);
+
+    function getRepositoryIds(uint256 offset, uint256 limit) external view returns (bytes32[] memory);
+
+    function getRepository(bytes32 repositoryId_) external view returns (RepositoryView memory);
+
+    function getRepositoryPackages(bytes32 repositoryId_, uint256 offset, uint256 limit)
+        external
+        view
+        returns (bytes32[] memory);
+
+    function getRepositoryVersion(bytes32 repositoryId_, string calldata version)
+        external
+        view
+        returns (VersionView memory);
+
+    /// @dev One page of a repository's versions, newest first; `cursor` 0 starts at the newest.
+    function getRepositoryVersions(bytes32 repositoryId_, bytes32 cursor, uint256 limit)
+        external
+        view
+        returns (VersionView[] memory page, bytes32 nextCursor);
+
+    function getPackageVersion(bytes32 packageId_, string calldata version) external view returns (VersionView memory);
+
+    /// @dev One page of a package's versions, newest first; `cursor` 0 starts at the newest.
+    function getPackageVersions(bytes32 packageId_, bytes32 cursor, uint256 limit)
+        external
+        view
+        returns (VersionView[] memory page, bytes32 nextCursor);
+
+    /// @dev Many packages at once, each with up to `versionLimit` of its newest versions: one call per graph level.
+    function getPackages(bytes32[] calldata packageIds, uint256 versionLimit)
+        external
+        view
+        returns (PackageView[] memory);
+}

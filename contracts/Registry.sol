@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+import {EnumerableSet} from "@openzeppelin/contracts/utils/structs/EnumerableSet.sol";
+import {IRegistry} from "./IRegistry.sol";
+import {CidCodec} from "./libraries/CidCodec.sol";
+import {Validation} from "./libraries/Validation.sol";
+import {VersionList} from "./libraries/VersionList.sol";
+
+/**
+ * @title Registry
+ * @dev The package registry of {IRegistry}. Anyone may create a repository; in an open repository anyone
+ * may register a package (and owns it, as on crates.io), in a curated one only its owner and maintainers
+ * (as in nixpkgs). Published versions are immutable; yanking is a flag.
+ *
+ * Migration: the account passed to the constructor as `importer` may act as owner of every repository
+ * and package and set owners directly, so that a migration script can copy a whole registry through the
+ * ordinary (batch) paths. It gives those powers up for good with {sealImport}; a registry deployed with a
+ * zero importer never has them.
+ */
+contract Registry is IRegistry {
+    using EnumerableSet for EnumerableSet.AddressSet;
+    using VersionList for VersionList.List;
+
+    /// @dev Who controls a repository or package. Repository and package ids never collide (different preimages).
+    struct Access {
+        address owner; // zero: the id does not exist
+        address pendingOwner;
+        EnumerableSet.AddressSet maintainers;
+    }
+
+    struct Repository {
+        string name;
+        bool curated;
+        bytes32[] packageIds; // registration order
+        VersionList.List versions;
+    }
+
+    struct Package {
+        bytes32 repositoryId;
+        string name;
+        VersionList.List versions;
+    }
+
+    mapping(bytes32 id => Access) private _access;
+    mapping(bytes32 repositoryId => Repository) private _repositories;
+    mapping(bytes32 packageId => Package) private _packages;
+    bytes32[] private _repositoryIds;
+
+    /// @dev The migration account while an import is open; zero afterwards.
+    address public importer;
+
+    constructor(address importer_) {
+        importer = importer_;
+    }
+
+    // ================================================================ guards
+
+    /// @dev Reverts unless `id` exists and the caller is its owner (or the importer).
+    modifier onlyOwnerOf(bytes32 id) {
+        _checkOwner(id);
+        _;
+    }
+
+    /// @dev Reverts unless `packageId_` is a package and the caller owns or maintains it (or is the importer).
+    modifier onlyPackageMaintainer(bytes32 packageId_) {
+        _checkPackage(packageId_);
+        _checkMaintainer(packageId_);
+        _;
+    }
+
+    /// @dev Reverts unless `repositoryId_` is a repository and the caller owns or maintains it (or is the importer).
+    modifier onlyRepositoryMaintainer(bytes32 repositoryId_) {
+        _checkRepository(repositoryId_);
+        _checkMaintainer(repositoryId_);
+        _;
+    }
+
+    function _checkOwner(bytes32 id) internal view virtual {
+        address current = _access[id].owner;
+        if (current == address(0)) revert RegistryUnknownId(id);
+        if (msg.sender != current && msg.sender != importer) revert RegistryUnauthorized(id, msg.sender);
+    }
+
+    function _checkMaintainer(bytes32 id) internal view virtual {
+        Access storage access = _access[id];
+        address current = access.owner;
+        if (current == address(0)) revert RegistryUnknownId(id);
+        // the owner is the common case and costs no extra storage read
+        if (msg.sender != current && !access.maintainers.contains(msg.sender) && msg.sender != importer) {
+            revert RegistryUnauthorized(id, msg.sender);
+        }
+    }
+
+    /// @dev Every repository has a name, nothing else in `_repositories` does.
+    function _checkRepository(bytes32 repositoryId_) internal view virtual {
+        if (bytes(_repositories[repositoryId_].name).length == 0) revert RegistryUnknownRepository(repositoryId_);
+    }
+
+    /// @dev Every package has its repository's id, nothing else in `_packages` does.
+    function _checkPackage(bytes32 packageId_) internal view virtual {
+        if (_packages[packageId_].repositoryId == 0) revert RegistryUnknownPackage(packageId_);
+    }
+
+    // ================================================================ repositories
+
+    /**
+     * @dev Creates the repository `name`, owned by the caller.
+     *
+     * Requirements:
+     * - `name` is a valid name and no repository has it.
+     *
+     * Emits a {RepositoryCreated} event.
+     */
+    function createRepository(string calldata name, bool curated) external returns (bytes32 repositoryId_) {
+        Validation.checkName(name);
+        repositoryId_ = keccak256(bytes(name));
+        if (_access[repositoryId_].owner != address(0)) revert RegistryRepositoryExists(repositoryId_, name);
+        _access[repositoryId_].owner = msg.sender;
+        Repository storage repository = _repositories[repositoryId_];
+        repository.name = name;
+        repository.curated = curated;
+        _repositoryIds.push(repositoryId_);
+        emit RepositoryCreated(repositoryId_, name, msg.sender, curated);
+    }
+
+    /**
+     * @dev Makes a repository curated (only maintainers register packages) or open.
+     *
+     * Requirements:
+     * - the caller owns the repository.
+     *
+     * Emits a {RepositoryCurationChanged} event when the flag changes.
+     */
+    function setCurated(bytes32 repositoryId_, bool curated) external onlyOwnerOf(repositoryId_) {
+        _checkRepository(repositoryId_);
+        Repository storage repository = _repositories[repositoryId_];
+        if (repository.curated == curated) return;
+        repository.curated = curated;
+        emit RepositoryCurationChanged(repositoryId_, curated);
+    }
+
+    /**
+     * @dev Publishes a repository version; `metaCid` is the repository lock it pins.
+     *
+     * Requirements:
+     * - the caller owns or maintains the repository;
+     * - `version` is semver-shaped and was never published in this repository;
+     * - `metaCid` is a supported CID.
+     *
+     * Emits a {RepositoryPublished} event.
+     */
+    function publishRepository(bytes32 repositoryId_, string calldata version, bytes calldata metaCid)
+        external
+        onlyRepositoryMaintainer(repositoryId_)
+    {
+        Validation.checkVersion(version);
+        (bytes32 metaDigest, uint8 metaKind) = CidCodec.encode(metaCid);
+        if (!_repositories[repositoryId_].versions.add(version, metaDigest, metaKind, 0, CidCodec.KIND_NONE)) {
+            revert RegistryVersionExists(repositoryId_, version);
+        }
+        emit RepositoryPublished(repositoryId_, version, metaCid);
+    }
+
+    /**
+     * @dev Sets the yanked flag of a repository version.
+     *
+     * Requirements:
+     * - the caller owns or maintains the repository;
+     * - the version was published.
+     *
+     * Emits a {RepositoryYankChanged} event when the flag changes.
+     */
+    function setRepositoryYanked(bytes32 repositoryId_, string calldata version, bool yanked)
+        external
+        onlyRepositoryMaintainer(repositoryId_)
+    {
+        VersionList.Record storage record = _repositories[repositoryId_].versions.get(version);
+        if (record.metaKind == 0) revert RegistryUnknownVersion(repositoryId_, version);
+        if (record.yanked == yanked) return;
+        record.yanked = yanked;
+        emit RepositoryYankChanged(repositoryId_, version, yanked);
+    }
+
+    // ================================================================ packages
+
+    /**
+     * @dev Registers the package `name` in a repository, owned by the caller.
+     *
+     * Requirements:
+     * - the repository exists; if it is curated, the caller owns or maintains it;
+     * - `name` is a valid name and the repository has no package of that name.
+     *
+     * Emits a {PackageRegistered} event.
+     */
+    function registerPackage(bytes32 repositoryId_, string calldata name) external returns (bytes32 packageId_) {
+        _checkRepository(repositoryId_);
+        Repository storage repository = _repositories[repositoryId_];
+        if (repository.curated) _checkMaintainer(repositoryId_);
+        Validation.checkName(name);
+        packageId_ = keccak256(abi.encode(repositoryId_, name));
+        if (_access[packageId_].owner != address(0)) revert RegistryPackageExists(packageId_, name);
+        _access[packageId_].owner = msg.sender;
+        Package storage package = _packages[packageId_];
+        package.repositoryId = repositoryId_;
+        package.name = name;
+        repository.packageIds.push(packageId_);
+        emit PackageRegistered(repositoryId_, packageId_, name, msg.sender);
+    }
+
+    /**
+     * @dev Publishes a new version of a package.
+     *
+     * Requirements:
+     * - the caller owns or maintains the package;
+     * - `version` is semver-shaped and was never published for this package;
+     * - `metaCid` and `srcCid` are supported CIDs.
+     *
+     * Emits a {Published} event.
+     */
+    function publish(bytes32 packageId_, string calldata version, bytes calldata metaCid, bytes calldata srcCid)
+        external
+        onlyPackageMaintainer(packageId_)
+    {
+        _publish(packageId_, _packages[packageId_], version, metaCid, srcCid);
+    }
+
+    /**
+     * @dev Publishes many versions of many packages in one transaction, each as by {publish}; all or nothing.
+     *
+     * Requirements:
+     * - for every package, the caller owns or maintains it;
+     * - every version is new and every CID supported, as for {publish}.
+     *
+     * Emits a {Published} event per version.
+     */
+    function publishBatch(PackageReleases[] calldata batch) external {
+        for (uint256 i = 0; i < batch.length; ++i) {
+            bytes32 packageId_ = batch[i].packageId;
+            _checkPackage(packageId_);
+            _checkMaintainer(packageId_);
+            Package storage package = _packages[packageId_];
+            Release[] calldata releases = batch[i].releases;
+            for (uint256 j = 0; j < releases.length; ++j) {
+                _publish(packageId_, package, releases[j].version, releases[j].metaCid, releases[j].srcCid);
+            }
+        }
+    }
+
+    /// @dev Adds a version; the caller's rights are checked already. Emits {Published}.
+    function _publish(
+        bytes32 packageId_,
+        Package storage package,
+        string calldata version,
+        bytes calldata metaCid,
+        bytes calldata srcCid
+    ) private {
+        Validation.checkVersion(version);
+        (bytes32 metaDigest, uint8 metaKind) = CidCodec.encode(metaCid);
+        (bytes32 srcDigest, uint8 srcKind) = CidCodec.encode(srcCid);
+        if (!package.versions.add(version, metaDigest, metaKind, srcDigest, srcKind)) {
+            revert RegistryVersionExists(packageId_, version);
+        }
+        emit Published(package.repositoryId, packageId_, version, metaCid, srcCid);
+    }
+
+    /**
+     * @dev Sets the yanked flag of a package version: a yanked version stays fetchable for existing locks,
+     * but new resolutions skip it.
+     *
+     * Requirements:
+     * - the caller owns or maintains the package;
+     * - the version was published.
+     *
+     * Emits a {YankChanged} event when the flag changes.
+     */
+    function setYanked(bytes32 packageId_, string calldata version, bool yanked)
+        external
+        onlyPackageMaintainer(packageId_)
+    {
+        Package storage package = _packages[packageId_];
+        VersionList.Record storage record = package.versions.get(version);
+        if (record.metaKind == 0) revert RegistryUnknownVersion(packageId_, version);
+        if (record.yanked == yanked) return;
+        record.yanked = yanked;
+        emit YankChanged(package.repositoryId, packageId_, version, yanked);
+    }
+
+    // ================================================================ owners and maintainers
+
+    /**
+     * @dev Makes `account` a maintainer of the repository or package `id`.
+     *
+     * Requirements:
+     * - the caller owns `id`; `account` is not zero.
+     *
+     * Emits a {MaintainerAdded} event when `account` was not a maintainer.
+     */
+    function addMaintainer(bytes32 id, address account) external onlyOwnerOf(id) {
+        if (account == address(0)) revert RegistryZeroAddress();
+        if (_access[id].maintainers.add(account)) emit MaintainerAdded(id, account);
+    }
+
+    /**
+     * @dev Removes `account` from the maintainers of `id`.
+     *
+     * Requirements:
+     * - the caller owns `id`.
+     *
+     * Emits a {MaintainerRemoved} event when `account` was a maintainer.
+     */
+    function removeMaintainer(bytes32 id, address account) external onlyOwnerOf(id) {
+        if (_access[id].maintainers.remove(account)) emit MaintainerRemoved(id, account);
+    }
+
+    /**
+     * @dev Offers ownership of `id` to `newOwner`; it moves when they call {acceptOwnership}. The importer
+     * sets the owner at once instead, since the accounts it copies cannot answer during a migration.
+     *
+     * Requirements:
+     * - the caller owns `id`.
+     *
+     * Emits an {OwnershipTransferStarted} event (an {OwnershipTransferred} event for the importer).
+     */
+    function transferOwnership(bytes32 id, address newOwner) external onlyOwnerOf(id) {
+        Access storage access = _access[id];
+        if (msg.sender == importer && msg.sender != access.owner) {
+            if (newOwner == address(0)) revert RegistryZeroAddress();
+            _setOwner(id, access, newOwner);
+            return;
+        }
+        access.pendingOwner = newOwner;
+        emit OwnershipTransferStarted(id, access.owner, newOwner);
+    }
+
+    /**
+     * @dev Completes a transfer offered by {transferOwnership}.
+     *
+     * Requirements:
+     * - the caller is the pending owner of `id`.
+     *
+     * Emits an {OwnershipTransferred} event.
+     */
+    function acceptOwnership(bytes32 id) external {
+        Access storage access = _access[id];
+        if (access.pendingOwner != msg.sender || msg.sender == address(0)) {
+            revert RegistryNotPendingOwner(id, msg.sender);
+        }
+        _setOwner(id, access, msg.sender);
+    }
+
+    function _setOwner(bytes32 id, Access storage access, address newOwner) private {
+        address previous = access.owner;
+        access.owner = newOwner;
+        delete access.pendingOwner;
+        emit OwnershipTransferred(id, previous, newOwner);
+    }
+
+    /**
+     * @dev Ends the importer's powers for good.
+     *
+     * Requirements:
+     * - the caller is the importer.
+     *
+     * Emits an {ImportSealed} event.
+     */
+    function sealImport() external {
+        address current = importer;
+        if (msg.sender != current || current == address(0)) revert RegistryUnauthorized(bytes32(0), msg.sender);
+        importer = address(0);
+        emit ImportSealed(current);
+    }
+
+    // ================================================================ views
+
+    function repositoryId(string calldata name) external pure returns (bytes32) {
+        return keccak256(bytes(name));
+    }
+
+    function packageId(bytes32 repositoryId_, string calldata name) external pure returns (bytes32) {
+        return keccak256(abi.encode(repositoryId_, name));
+    }
+
+    function owner(bytes32 id) external view returns (address) {
+        return _access[id].owner;
+    }
+
+    function pendingOwner(bytes32 id) external view returns (address) {
+        return _access[id].pendingOwner;
+    }
+
+    function isMaintainer(bytes32 id, address account) external view returns (bool) {
+        return _access[id].maintainers.contains(account);
+    }
+
+    function getMaintainers(bytes32 id) external view returns (address[] memory) {
+        return _access[id].maintainers.values();
+    }
+
+    function repositoryCount() external view returns (uint256) {
+        return _repositoryIds.length;
+    }
+
+    function getRepositoryIds(uint256 offset, uint256 limit) external view returns (bytes32[] memory) {
+        return _slice(_repositoryIds, offset, limit);
+    }
+
+    function getRepository(bytes32 repositoryId_) external view returns (RepositoryView memory) {
+        Repository storage repository = _repositories[repositoryId_];
+        Access storage access = _access[repositoryId_];
+        return RepositoryView({
+            repositoryId: repositoryId_,
+            name: repository.name,
+            owner: access.owner,
+            pendingOwner: access.pendingOwner,
+            curated: repository.curated,
+            versionCount: repository.versions.count,
+            packageCount: repository.packageIds.length
+        });
+    }
+
+    function getRepositoryPackages(bytes32 repositoryId_, uint256 offset, uint256 limit)
+        external
+        view
+        returns (bytes32[] memory)
+    {
+        return _slice(_repositories[repositoryId_].packageIds, offset, limit);
+    }
+
+    function getRepositoryVersion(bytes32 repositoryId_, string calldata version)
+        external
+        view
+        returns (VersionView memory)
+    {
+        return _versionView(repositoryId_, _repositories[repositoryId_].versions, version);
+    }
+
+    function getRepositoryVersions(bytes32 repositoryId_, bytes32 cursor, uint256 limit)
+        external
+        view
+        returns (VersionView[] memory page, bytes32 nextCursor)
+    {
+        return _page(repositoryId_, _repositories[repositoryId_].versions, cursor, limit);
+    }
+
+    function getPackageVersion(bytes32 packageId_, string calldata version) external view returns (VersionView memory) {
+        return _versionView(packageId_, _packages[packageId_].versions, version);
+    }
+
+    function getPackageVersions(bytes32 packageId_, bytes32 cursor, uint256 limit)
+        external
+        view
+        returns (VersionView[] memory page, bytes32 nextCursor)
+    {
+        return _page(packageId_, _packages[packageId_].versions, cursor, limit);
+    }
+
+    function getPackages(bytes32[] calldata packageIds, uint256 versionLimit)
+        external
+        view
+        returns (PackageView[] memory views)
+    {
+        views = new PackageView[](packageIds.length);
+        for (uint256 i = 0; i < packageIds.length; ++i) {
+            bytes32 id = packageIds[i];
+            Package storage package = _packages[id];
+            (VersionView[] memory versions, bytes32 next) = _page(id, package.versions, 0, versionLimit);
+            views[i] = PackageView({
+                packageId: id,
+                repositoryId: package.repositoryId,
+                name: package.name,
+                owner: _access[id].owner,
+                versionCount: package.versions.count,
+                versions: versions,
+                nextCursor: next
+            });
+        }
+    }
+
+    // ================================================================ view helpers
+
+    function _versionView(bytes32 id, VersionList.List storage list, string calldata version)
+        private
+        view
+        returns (VersionView memory)
+    {
+        VersionList.Record storage record = list.get(version);
+        if (record.metaKind == 0) revert RegistryUnknownVersion(id, version);
+        return _toView(list, VersionList.keyOf(version), record);
+    }
+
+    function _page(bytes32 id, VersionList.List storage list, bytes32 cursor, uint256 limit)
+        private
+        view
+        returns (VersionView[] memory page, bytes32 nextCursor)
+    {
+        bytes28 key = cursor == 0 ? list.head : bytes28(cursor);
+        if (cursor != 0 && (bytes32(key) != cursor || list.records[key].metaKind == 0)) {
+            revert RegistryInvalidCursor(id, cursor);
+        }
+        uint256 available = list.count;
+        page = new VersionView[](limit < available ? limit : available);
+        uint256 n = 0;
+        while (n < page.length && key != 0) {
+            VersionList.Record storage record = list.records[key];
+            page[n++] = _toView(list, key, record);
+            key = record.previous;
+        }
+        // shrink to what was read (a cursor in the middle of the list leaves fewer than `count`)
+        assembly ("memory-safe") {
+            mstore(page, n)
+        }
+        nextCursor = bytes32(key);
+    }
+
+    function _toView(VersionList.List storage list, bytes28 key, VersionList.Record storage record)
+        private
+        view
+        returns (VersionView memory)
+    {
+        return VersionView({
+            version: list.versionOf(key),
+            metaCid: CidCodec.decode(record.metaDigest, record.metaKind),
+            srcCid: CidCodec.decode(record.srcDigest, record.srcKind),
+            yanked: record.yanked
+        });
+    }
+
+    function _slice(bytes32[] storage items, uint256 offset, uint256 limit)
+        private
+        view
+        returns (bytes32[] memory slice)
+    {
+        uint256 length = items.length;
+        if (offset >= length) return new bytes32[](0);
+        uint256 end = length - offset < limit ? length : offset + limit;
+        slice = new bytes32[](end - offset);
+        for (uint256 i = offset; i < end; ++i) slice[i - offset] = items[i];
+    }
+}

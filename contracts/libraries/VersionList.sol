@@ -1,0 +1,87 @@
+// SPDX-License-Identifier: MIT
+pragma solidity 0.8.28;
+
+/**
+ * @dev The versions of one package or repository: a map from version to record that is also a list
+ * (newest first), at three new storage slots per version — the floor for two 32-byte digests plus an
+ * enumerable entry. The trick is the key: a version of at most 28 bytes *is* its key (left-aligned ASCII),
+ * so the record's third slot holds both the link to the previous version and the flags, and no separate
+ * index array or reverse map is needed. Longer versions (29..64 bytes) are keyed by a hash whose first
+ * byte is zero — never the first byte of an ASCII version — and cost extra slots for the string itself.
+ */
+library VersionList {
+    struct Record {
+        bytes32 metaDigest; // slot 0
+        bytes32 srcDigest; // slot 1 (unused by repository versions)
+        // slot 2: 28 + 1 + 1 + 1 bytes
+        bytes28 previous; // key of the next older version; zero for the oldest
+        uint8 metaKind; // CidCodec kind, never zero once published: the existence flag
+        uint8 srcKind;
+        bool yanked;
+    }
+
+    struct List {
+        // slot 0: 28 + 4 bytes
+        bytes28 head; // key of the newest version; zero when empty
+        uint32 count;
+        mapping(bytes28 key => Record) records;
+        mapping(bytes28 key => string) longVersions;
+    }
+
+    uint256 private constant _INLINE_LENGTH = 28;
+
+    /// @dev The key of `version` (already shape-checked, so non-empty and without NUL bytes).
+    function keyOf(string calldata version) internal pure returns (bytes28 key) {
+        bytes calldata b = bytes(version);
+        if (b.length <= _INLINE_LENGTH) {
+            // calldata is zero-padded past its end only within the word read, so mask explicitly
+            assembly ("memory-safe") {
+                key := and(calldataload(b.offset), not(sub(shl(mul(sub(32, b.length), 8), 1), 1)))
+            }
+        } else {
+            key = bytes28(keccak256(b) >> 8);
+        }
+    }
+
+    /// @dev The version string behind `key`.
+    function versionOf(List storage list, bytes28 key) internal view returns (string memory version) {
+        if (key[0] == 0) return list.longVersions[key];
+        uint256 length = 0;
+        while (length < _INLINE_LENGTH && key[length] != 0) ++length;
+        version = new string(length);
+        assembly ("memory-safe") {
+            mstore(add(version, 32), key)
+        }
+    }
+
+    /**
+     * @dev Appends a version as the newest. Returns false, changing nothing, when the version exists.
+     * `metaKind` must not be zero.
+     */
+    function add(
+        List storage list,
+        string calldata version,
+        bytes32 metaDigest,
+        uint8 metaKind,
+        bytes32 srcDigest,
+        uint8 srcKind
+    ) internal returns (bool) {
+        bytes28 key = keyOf(version);
+        Record storage record = list.records[key];
+        if (record.metaKind != 0) return false;
+        record.metaDigest = metaDigest;
+        if (srcKind != 0) record.srcDigest = srcDigest;
+        record.previous = list.head;
+        record.metaKind = metaKind;
+        record.srcKind = srcKind;
+        if (key[0] == 0) list.longVersions[key] = version;
+        list.head = key;
+        ++list.count;
+        return true;
+    }
+
+    /// @dev The record of `version`; `metaKind` is zero when it was never published.
+    function get(List storage list, string calldata version) internal view returns (Record storage) {
+        return list.records[keyOf(version)];
+    }
+}
