@@ -22,7 +22,7 @@ subtask(TASK_COMPILE_SOLIDITY_GET_SOLC_BUILD, async (args: { solcVersion: string
 const config: HardhatUserConfig = {
   solidity: {
     version: SOLC_VERSION,
-    settings: { optimizer: { enabled: true, runs: 10_000 }, evmVersion: "cancun", viaIR: true },
+    settings: { optimizer: { enabled: true, runs: 1_000_000 }, evmVersion: "cancun", viaIR: true },
   },
   networks: {
     hardhat: { chainId: 31337 },

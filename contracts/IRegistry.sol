@@ -52,17 +52,22 @@ interface IRegistry {
         uint256 packageCount;
     }
 
-    /// @dev One version to publish through {publishBatch}.
-    struct Release {
-        string version;
-        bytes metaCid;
-        bytes srcCid;
-    }
-
-    /// @dev All releases of one package in a {publishBatch} call.
+    /**
+     * @dev Releases of one package in a {publishBatch} call, in a compact form for mirrors and migrations
+     * (calldata is most of a bulk publish's cost above storage). The package is named as in {publish}.
+     * `versions` holds each version as one length byte followed by its ASCII bytes; the i-th version's
+     * CIDs are `metaCidHeader ++ metaDigests[i]` and `srcCidHeader ++ srcDigests[i]`, where a header is
+     * the binary CID without its digest (0x01551220 for CIDv1 raw sha2-256, 0x1220 for CIDv0, ...).
+     * Versions whose CIDs have other headers go in another entry for the same package.
+     */
     struct PackageReleases {
-        bytes32 packageId;
-        Release[] releases;
+        bytes32 repositoryId;
+        string name;
+        bytes versions;
+        bytes metaCidHeader;
+        bytes32[] metaDigests;
+        bytes srcCidHeader;
+        bytes32[] srcDigests;
     }
 
     // ---------------------------------------------------------------- events
@@ -81,14 +86,12 @@ interface IRegistry {
         address indexed owner
     );
 
-    /// @dev A package version was published. Its CIDs are readable through {getPackageVersion}.
-    event Published(
-        bytes32 indexed repositoryId,
-        bytes32 indexed packageId,
-        string version,
-        bytes metaCid,
-        bytes srcCid
-    );
+    /// @dev A package version was published. Its CIDs are read through {getPackageVersion} (views, not logs,
+    /// are the source of truth for resolvers; leaving them out of the log keeps publishing near the storage floor).
+    event Published(bytes32 indexed repositoryId, bytes32 indexed packageId, string version);
+
+    /// @dev Versions of a package were published by {publishBatch}; `versions` is encoded as in {PackageReleases}.
+    event PublishedBatch(bytes32 indexed repositoryId, bytes32 indexed packageId, bytes versions);
 
     /// @dev A package version was yanked (`yanked` true) or unyanked.
     event YankChanged(bytes32 indexed repositoryId, bytes32 indexed packageId, string version, bool yanked);
@@ -146,6 +149,9 @@ interface IRegistry {
     /// @dev The version was never published.
     error RegistryUnknownVersion(bytes32 id, string version);
 
+    /// @dev A {PackageReleases} entry is malformed: `versions` does not split into as many versions as digests.
+    error RegistryMalformedBatch(uint256 index);
+
     /// @dev A pagination cursor does not name a version of `id`.
     error RegistryInvalidCursor(bytes32 id, bytes32 cursor);
 
@@ -177,15 +183,24 @@ interface IRegistry {
     /// @dev Registers the package `name` in a repository; the caller becomes its owner.
     function registerPackage(bytes32 repositoryId, string calldata name) external returns (bytes32 packageId);
 
-    /// @dev Publishes a new version of a package. Owner or maintainer of the package.
-    function publish(bytes32 packageId, string calldata version, bytes calldata metaCid, bytes calldata srcCid)
-        external;
+    /**
+     * @dev Publishes a new version of the package `name` of a repository. Owner or maintainer of the package.
+     * Package mutations name the package by repository id and name: the contract derives the package id, so
+     * events index both ids without a storage read.
+     */
+    function publish(
+        bytes32 repositoryId_,
+        string calldata name,
+        string calldata version,
+        bytes calldata metaCid,
+        bytes calldata srcCid
+    ) external;
 
-    /// @dev Publishes many versions of many packages in one transaction (mirrors, migrations).
+    /// @dev Publishes many versions of many packages in one transaction (mirrors, migrations); all or nothing.
     function publishBatch(PackageReleases[] calldata batch) external;
 
     /// @dev Sets the yanked flag of a package version. Owner or maintainer of the package.
-    function setYanked(bytes32 packageId, string calldata version, bool yanked) external;
+    function setYanked(bytes32 repositoryId_, string calldata name, string calldata version, bool yanked) external;
 
     // ---------------------------------------------------------------- owners and maintainers (repositories and packages)
 

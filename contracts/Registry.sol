@@ -62,13 +62,6 @@ contract Registry is IRegistry {
         _;
     }
 
-    /// @dev Reverts unless `packageId_` is a package and the caller owns or maintains it (or is the importer).
-    modifier onlyPackageMaintainer(bytes32 packageId_) {
-        _checkPackage(packageId_);
-        _checkMaintainer(packageId_);
-        _;
-    }
-
     /// @dev Reverts unless `repositoryId_` is a repository and the caller owns or maintains it (or is the importer).
     modifier onlyRepositoryMaintainer(bytes32 repositoryId_) {
         _checkRepository(repositoryId_);
@@ -97,9 +90,22 @@ contract Registry is IRegistry {
         if (bytes(_repositories[repositoryId_].name).length == 0) revert RegistryUnknownRepository(repositoryId_);
     }
 
-    /// @dev Every package has its repository's id, nothing else in `_packages` does.
-    function _checkPackage(bytes32 packageId_) internal view virtual {
-        if (_packages[packageId_].repositoryId == 0) revert RegistryUnknownPackage(packageId_);
+    /**
+     * @dev Reverts unless the package exists and the caller owns or maintains it (or is the importer). The id was
+     * derived from a repository id and a name, so it cannot be a repository's id: its owner alone proves it is
+     * a registered package, and the common case (the owner publishing) costs one storage read.
+     */
+    function _checkPackageMaintainer(bytes32 packageId_) internal view virtual {
+        Access storage access = _access[packageId_];
+        address current = access.owner;
+        if (current == address(0)) revert RegistryUnknownPackage(packageId_);
+        if (msg.sender != current && !access.maintainers.contains(msg.sender) && msg.sender != importer) {
+            revert RegistryUnauthorized(packageId_, msg.sender);
+        }
+    }
+
+    function _packageIdOf(bytes32 repositoryId_, string calldata name) internal pure returns (bytes32) {
+        return keccak256(abi.encode(repositoryId_, name));
     }
 
     // ================================================================ repositories
@@ -198,7 +204,7 @@ contract Registry is IRegistry {
         Repository storage repository = _repositories[repositoryId_];
         if (repository.curated) _checkMaintainer(repositoryId_);
         Validation.checkName(name);
-        packageId_ = keccak256(abi.encode(repositoryId_, name));
+        packageId_ = _packageIdOf(repositoryId_, name);
         if (_access[packageId_].owner != address(0)) revert RegistryPackageExists(packageId_, name);
         _access[packageId_].owner = msg.sender;
         Package storage package = _packages[packageId_];
@@ -218,39 +224,89 @@ contract Registry is IRegistry {
      *
      * Emits a {Published} event.
      */
-    function publish(bytes32 packageId_, string calldata version, bytes calldata metaCid, bytes calldata srcCid)
-        external
-        onlyPackageMaintainer(packageId_)
-    {
-        _publish(packageId_, _packages[packageId_], version, metaCid, srcCid);
+    function publish(
+        bytes32 repositoryId_,
+        string calldata name,
+        string calldata version,
+        bytes calldata metaCid,
+        bytes calldata srcCid
+    ) external {
+        bytes32 packageId_ = _packageIdOf(repositoryId_, name);
+        _checkPackageMaintainer(packageId_);
+        _publish(repositoryId_, packageId_, version, metaCid, srcCid);
     }
 
     /**
      * @dev Publishes many versions of many packages in one transaction, each as by {publish}; all or nothing.
+     * See {PackageReleases} for the compact encoding.
      *
      * Requirements:
-     * - for every package, the caller owns or maintains it;
-     * - every version is new and every CID supported, as for {publish}.
+     * - for every entry, the caller owns or maintains the package;
+     * - every version is new and semver-shaped, every CID header supported;
+     * - every entry's `versions` splits into exactly as many versions as it has meta and src digests.
      *
-     * Emits a {Published} event per version.
+     * Emits a {PublishedBatch} event per entry.
      */
     function publishBatch(PackageReleases[] calldata batch) external {
         for (uint256 i = 0; i < batch.length; ++i) {
-            bytes32 packageId_ = batch[i].packageId;
-            _checkPackage(packageId_);
-            _checkMaintainer(packageId_);
-            Package storage package = _packages[packageId_];
-            Release[] calldata releases = batch[i].releases;
-            for (uint256 j = 0; j < releases.length; ++j) {
-                _publish(packageId_, package, releases[j].version, releases[j].metaCid, releases[j].srcCid);
+            PackageReleases calldata entry = batch[i];
+            bytes32 packageId_ = _packageIdOf(entry.repositoryId, entry.name);
+            _checkPackageMaintainer(packageId_);
+            uint8 metaKind = CidCodec.kindOfHeader(entry.metaCidHeader);
+            uint8 srcKind = CidCodec.kindOfHeader(entry.srcCidHeader);
+            VersionList.List storage versions = _packages[packageId_].versions;
+            bytes calldata packed = entry.versions;
+            uint256 count = entry.metaDigests.length;
+            if (entry.srcDigests.length != count) revert RegistryMalformedBatch(i);
+            // head and count stay in memory for the whole entry and are written once
+            bytes28 head = versions.head;
+            uint256 offset = 0;
+            uint256 packedLength = packed.length;
+            for (uint256 j = 0; j < count; ++j) {
+                // bounds are checked here once, so the reads below skip Solidity's per-access checks;
+                // unchecked: offsets are bounded by the calldata length, j by `count`
+                string calldata version;
+                unchecked {
+                    if (offset >= packedLength) revert RegistryMalformedBatch(i);
+                    uint256 start = offset + 1;
+                    uint256 end = start + uint8(bytes1(_byteAt(packed, offset)));
+                    if (end > packedLength) revert RegistryMalformedBatch(i);
+                    assembly ("memory-safe") {
+                        version.offset := add(packed.offset, start)
+                        version.length := sub(end, start)
+                    }
+                    offset = end;
+                }
+                Validation.checkVersion(version);
+                (bytes32 metaDigest, bytes32 srcDigest) = (_at(entry.metaDigests, j), _at(entry.srcDigests, j));
+                bytes28 key = versions.insert(head, version, metaDigest, metaKind, srcDigest, srcKind);
+                if (key == 0) revert RegistryVersionExists(packageId_, version);
+                head = key;
             }
+            if (offset != packedLength) revert RegistryMalformedBatch(i);
+            versions.setHead(head, versions.count + uint32(count));
+            emit PublishedBatch(entry.repositoryId, packageId_, packed);
+        }
+    }
+
+    /// @dev `data[index]` without a bounds check.
+    function _byteAt(bytes calldata data, uint256 index) private pure returns (bytes32 b) {
+        assembly ("memory-safe") {
+            b := calldataload(add(data.offset, index))
+        }
+    }
+
+    /// @dev `items[index]` without a bounds check: callers loop over `index < items.length`.
+    function _at(bytes32[] calldata items, uint256 index) private pure returns (bytes32 item) {
+        assembly ("memory-safe") {
+            item := calldataload(add(items.offset, shl(5, index)))
         }
     }
 
     /// @dev Adds a version; the caller's rights are checked already. Emits {Published}.
     function _publish(
+        bytes32 repositoryId_,
         bytes32 packageId_,
-        Package storage package,
         string calldata version,
         bytes calldata metaCid,
         bytes calldata srcCid
@@ -258,10 +314,10 @@ contract Registry is IRegistry {
         Validation.checkVersion(version);
         (bytes32 metaDigest, uint8 metaKind) = CidCodec.encode(metaCid);
         (bytes32 srcDigest, uint8 srcKind) = CidCodec.encode(srcCid);
-        if (!package.versions.add(version, metaDigest, metaKind, srcDigest, srcKind)) {
+        if (!_packages[packageId_].versions.add(version, metaDigest, metaKind, srcDigest, srcKind)) {
             revert RegistryVersionExists(packageId_, version);
         }
-        emit Published(package.repositoryId, packageId_, version, metaCid, srcCid);
+        emit Published(repositoryId_, packageId_, version);
     }
 
     /**
@@ -274,16 +330,14 @@ contract Registry is IRegistry {
      *
      * Emits a {YankChanged} event when the flag changes.
      */
-    function setYanked(bytes32 packageId_, string calldata version, bool yanked)
-        external
-        onlyPackageMaintainer(packageId_)
-    {
-        Package storage package = _packages[packageId_];
-        VersionList.Record storage record = package.versions.get(version);
+    function setYanked(bytes32 repositoryId_, string calldata name, string calldata version, bool yanked) external {
+        bytes32 packageId_ = _packageIdOf(repositoryId_, name);
+        _checkPackageMaintainer(packageId_);
+        VersionList.Record storage record = _packages[packageId_].versions.get(version);
         if (record.metaKind == 0) revert RegistryUnknownVersion(packageId_, version);
         if (record.yanked == yanked) return;
         record.yanked = yanked;
-        emit YankChanged(package.repositoryId, packageId_, version, yanked);
+        emit YankChanged(repositoryId_, packageId_, version, yanked);
     }
 
     // ================================================================ owners and maintainers
@@ -378,7 +432,7 @@ contract Registry is IRegistry {
     }
 
     function packageId(bytes32 repositoryId_, string calldata name) external pure returns (bytes32) {
-        return keccak256(abi.encode(repositoryId_, name));
+        return _packageIdOf(repositoryId_, name);
     }
 
     function owner(bytes32 id) external view returns (address) {

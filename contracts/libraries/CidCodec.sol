@@ -23,19 +23,31 @@ library CidCodec {
     /// @dev Splits a binary CID into its digest and kind. Reverts with {IRegistry-RegistryUnsupportedCid}.
     function encode(bytes calldata cid) internal pure returns (bytes32 digest, uint8 kind) {
         uint256 length = cid.length;
-        if (length == 34) {
-            if (bytes2(cid[0:2]) == 0x1220) kind = 1;
-        } else if (length == 36) {
-            bytes4 header = bytes4(cid[0:4]);
-            if (header == 0x01551220) kind = 2;
-            else if (header == 0x01701220) kind = 3;
-            else if (header == 0x01711220) kind = 4;
-            else if (header == 0x01551e20) kind = 5;
-            else if (header == 0x01701e20) kind = 6;
-            else if (header == 0x01711e20) kind = 7;
-        }
+        kind = length < 32 ? KIND_NONE : _kindOf(cid[0:length - 32]);
         if (kind == KIND_NONE) revert IRegistry.RegistryUnsupportedCid(cid);
         digest = bytes32(cid[length - 32:length]);
+    }
+
+    /// @dev The kind of a CID header (a binary CID without its digest). Reverts when unsupported.
+    function kindOfHeader(bytes calldata header) internal pure returns (uint8 kind) {
+        kind = _kindOf(header);
+        if (kind == KIND_NONE) revert IRegistry.RegistryUnsupportedCid(header);
+    }
+
+    function _kindOf(bytes calldata header) private pure returns (uint8) {
+        uint256 length = header.length;
+        if (length == 2) {
+            if (bytes2(header) == 0x1220) return 1;
+        } else if (length == 4) {
+            bytes4 h = bytes4(header);
+            if (h == 0x01551220) return 2;
+            if (h == 0x01701220) return 3;
+            if (h == 0x01711220) return 4;
+            if (h == 0x01551e20) return 5;
+            if (h == 0x01701e20) return 6;
+            if (h == 0x01711e20) return 7;
+        }
+        return KIND_NONE;
     }
 
     /// @dev The binary CID for a digest and kind; empty for {KIND_NONE}.

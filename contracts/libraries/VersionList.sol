@@ -66,18 +66,47 @@ library VersionList {
         bytes32 srcDigest,
         uint8 srcKind
     ) internal returns (bool) {
-        bytes28 key = keyOf(version);
+        (bytes28 head, uint32 count) = (list.head, list.count);
+        bytes28 key = insert(list, head, version, metaDigest, metaKind, srcDigest, srcKind);
+        if (key == 0) return false;
+        setHead(list, key, count + 1);
+        return true;
+    }
+
+    /// @dev Moves the head and count (one slot: head in bits 0..223, count in 224..255) in one SSTORE.
+    function setHead(List storage list, bytes28 head, uint32 count) internal {
+        uint256 packed = uint256(uint224(head)) | (uint256(count) << 224);
+        assembly ("memory-safe") {
+            sstore(list.slot, packed)
+        }
+    }
+
+    /**
+     * @dev Writes the record of a new version linked to `head`, without moving the list's head: the caller
+     * must then set `head` to the returned key and add one to `count` per inserted version (a batch does it
+     * once per package). Returns zero, changing nothing, when the version exists.
+     */
+    function insert(
+        List storage list,
+        bytes28 head,
+        string calldata version,
+        bytes32 metaDigest,
+        uint8 metaKind,
+        bytes32 srcDigest,
+        uint8 srcKind
+    ) internal returns (bytes28 key) {
+        key = keyOf(version);
         Record storage record = list.records[key];
-        if (record.metaKind != 0) return false;
+        if (record.metaKind != 0) return 0;
         record.metaDigest = metaDigest;
         if (srcKind != 0) record.srcDigest = srcDigest;
-        record.previous = list.head;
-        record.metaKind = metaKind;
-        record.srcKind = srcKind;
+        // The third slot in one SSTORE. Solidity packs members from the low-order end:
+        // previous (bits 0..223) | metaKind (224..231) | srcKind (232..239) | yanked (240..247, false).
+        uint256 packed = uint256(uint224(head)) | (uint256(metaKind) << 224) | (uint256(srcKind) << 232);
+        assembly ("memory-safe") {
+            sstore(add(record.slot, 2), packed)
+        }
         if (key[0] == 0) list.longVersions[key] = version;
-        list.head = key;
-        ++list.count;
-        return true;
     }
 
     /// @dev The record of `version`; `metaKind` is zero when it was never published.
