@@ -1,0 +1,341 @@
+/**
+ * A typed client of the Registry contract: reads at a block tag (a lock pins one block, and reading it again
+ * there gives the same answer), writes with a signer, failures as PkgErrors. Names and CID strings go in,
+ * names and CID strings come out; ids and binary CIDs stay in here.
+ */
+import { JsonRpcProvider, Network, ZeroHash, type Signer, type JsonRpcPayload, type JsonRpcResult } from "ethers";
+import { Registry__factory, type Registry } from "../../typechain-types";
+import { PkgError } from "../errors";
+import { hashPackageId, hashRepositoryId, type PackageKey } from "../ids";
+import { cidFromHex, cidToHex } from "./cid";
+import { chainError, ERR_CHAIN_NO_REGISTRY, ERR_CHAIN_NO_SIGNER, ERR_CHAIN_UNREACHABLE, ERR_CHAIN_WRONG_NETWORK } from "./errors";
+
+/** One version as the registry holds it. `src` is null for repository versions. */
+export interface VersionRecord {
+  version: string;
+  meta: string;
+  src: string | null;
+  yanked: boolean;
+}
+
+/** A package with all its versions, newest first. */
+export interface PackageRecord {
+  key: PackageKey;
+  id: string;
+  repositoryId: string;
+  owner: string;
+  versions: VersionRecord[];
+}
+
+export interface RepositoryRecord {
+  name: string;
+  id: string;
+  owner: string;
+  pendingOwner: string | null;
+  curated: boolean;
+  versionCount: number;
+  packageCount: number;
+}
+
+export interface TxResult {
+  hash: string;
+  blockNumber: number;
+  gasUsed: bigint;
+}
+
+export interface ReadOptions {
+  /** Read the state as of this block (a lock's block); default: the latest. */
+  blockTag?: number;
+}
+
+/** A provider that counts what it sends, so benchmarks can show how reads grow. */
+export class CountingProvider extends JsonRpcProvider {
+  /** JSON-RPC requests sent (a batch of n counts n). */
+  requests = 0;
+  /** HTTP round trips (a batch counts once). */
+  roundTrips = 0;
+
+  override async _send(payload: JsonRpcPayload | JsonRpcPayload[]): Promise<JsonRpcResult[]> {
+    this.requests += Array.isArray(payload) ? payload.length : 1;
+    this.roundTrips++;
+    return super._send(payload);
+  }
+}
+
+export interface RegistryClientOptions {
+  rpcUrl: string;
+  address: string;
+  /** Needed for writes only. */
+  signer?: Signer;
+  /**
+   * When set, connecting to a node of another chain fails instead of reading the wrong registry, and the
+   * provider skips its own network detection (which retries forever, logging, when no node answers).
+   */
+  expectedChainId?: bigint;
+}
+
+/** Versions read per package in the first, batched call; the rest are paged. */
+const FIRST_PAGE = 32;
+/** Packages per batched call, to stay well under nodes' eth_call gas caps. */
+const PACKAGES_PER_CALL = 100;
+const PAGE = 256;
+
+export type RegistryClient = ReturnType<typeof createRegistryClient>;
+
+export function createRegistryClient(options: RegistryClientOptions) {
+  const network = options.expectedChainId === undefined ? undefined : Network.from(options.expectedChainId);
+  const provider = new CountingProvider(options.rpcUrl, network, { staticNetwork: network, batchMaxCount: 50 });
+  const reader: Registry = Registry__factory.connect(options.address, provider);
+  const rpcUrl = options.rpcUrl;
+
+  async function read<T>(action: string, run: () => Promise<T>): Promise<T> {
+    try {
+      return await run();
+    } catch (error) {
+      throw chainError(error, { rpcUrl, action });
+    }
+  }
+
+  function writer(): Registry {
+    if (!options.signer) {
+      throw new PkgError(ERR_CHAIN_NO_SIGNER, "this command sends a transaction but no key is configured", {
+        hint: "set PKG_PRIVATE_KEY, pass --keystore, or use the local node (its dev accounts need no key)",
+      });
+    }
+    return Registry__factory.connect(options.address, options.signer);
+  }
+
+  async function send(action: string, run: (registry: Registry) => Promise<{ hash: string; wait(): Promise<unknown> }>): Promise<TxResult> {
+    try {
+      const tx = await run(writer());
+      const receipt = (await tx.wait()) as { blockNumber: number; gasUsed: bigint; hash: string };
+      return { hash: receipt.hash ?? tx.hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed };
+    } catch (error) {
+      throw chainError(error, { rpcUrl, action });
+    }
+  }
+
+  function toVersion(view: { version: string; metaCid: string; srcCid: string; yanked: boolean }): VersionRecord {
+    return { version: view.version, meta: cidFromHex(view.metaCid)!, src: cidFromHex(view.srcCid), yanked: view.yanked };
+  }
+
+  /** The remaining versions of a package after `cursor`. */
+  async function rest(id: string, cursor: string, blockTag: number | undefined): Promise<VersionRecord[]> {
+    const out: VersionRecord[] = [];
+    while (cursor !== ZeroHash) {
+      const [page, next] = await reader.getPackageVersions(id, cursor, PAGE, { blockTag });
+      out.push(...page.map(toVersion));
+      cursor = next;
+    }
+    return out;
+  }
+
+  const client = {
+    address: options.address,
+    provider,
+    rpcUrl,
+
+    /** The chain id the node reports (not the one the provider assumes). */
+    async chainId(): Promise<bigint> {
+      return read("reading the chain id", async () => BigInt(await provider.send("eth_chainId", [])));
+    },
+
+    async blockNumber(): Promise<number> {
+      return read("reading the block number", () => provider.getBlockNumber());
+    },
+
+    /** Fails unless a registry answers at the address, on the expected chain. */
+    async checkDeployed(): Promise<void> {
+      const chainId = await client.chainId();
+      if (options.expectedChainId !== undefined && chainId !== options.expectedChainId) {
+        throw new PkgError(ERR_CHAIN_WRONG_NETWORK, `the node at ${rpcUrl} is chain ${chainId}, not ${options.expectedChainId}`, {
+          details: { chainId: String(chainId), expected: String(options.expectedChainId) },
+          hint: "pass the --rpc-url of the right network, or the --network it belongs to",
+        });
+      }
+      const code = await read("reading the registry's code", () => provider.getCode(options.address));
+      if (code === "0x") {
+        throw new PkgError(ERR_CHAIN_NO_REGISTRY, `no registry is deployed at ${options.address} on chain ${chainId}`, {
+          details: { address: options.address, chainId: String(chainId) },
+          hint: "start the local node with `pkg node` (it deploys one), or pass --registry with the right address",
+        });
+      }
+    },
+
+    /**
+     * Many packages with all their versions, in one call per hundred packages (plus one per 256 extra
+     * versions of very long-lived packages). Unknown packages come back as null, in order.
+     */
+    async getPackages(keys: PackageKey[], { blockTag }: ReadOptions = {}): Promise<(PackageRecord | null)[]> {
+      const out: (PackageRecord | null)[] = [];
+      for (let start = 0; start < keys.length; start += PACKAGES_PER_CALL) {
+        const chunk = keys.slice(start, start + PACKAGES_PER_CALL);
+        const ids = chunk.map((key) => hashPackageId(hashRepositoryId(key.repository), key.name));
+        const views = await read("reading packages", () => reader.getPackages(ids, FIRST_PAGE, { blockTag }));
+        const records = await Promise.all(
+          views.map(async (view, i): Promise<PackageRecord | null> => {
+            if (view.owner === "0x0000000000000000000000000000000000000000") return null;
+            const versions = view.versions.map(toVersion);
+            if (view.nextCursor !== ZeroHash) {
+              versions.push(...(await read("reading versions", () => rest(view.packageId, view.nextCursor, blockTag))));
+            }
+            return { key: chunk[i], id: view.packageId, repositoryId: view.repositoryId, owner: view.owner, versions };
+          }),
+        );
+        out.push(...records);
+      }
+      return out;
+    },
+
+    async getPackage(key: PackageKey, options_: ReadOptions = {}): Promise<PackageRecord | null> {
+      return (await client.getPackages([key], options_))[0];
+    },
+
+    async getRepository(name: string, { blockTag }: ReadOptions = {}): Promise<RepositoryRecord | null> {
+      const view = await read("reading a repository", () => reader.getRepository(hashRepositoryId(name), { blockTag }));
+      if (view.owner === "0x0000000000000000000000000000000000000000") return null;
+      return {
+        name: view.name,
+        id: view.repositoryId,
+        owner: view.owner,
+        pendingOwner: view.pendingOwner === "0x0000000000000000000000000000000000000000" ? null : view.pendingOwner,
+        curated: view.curated,
+        versionCount: Number(view.versionCount),
+        packageCount: Number(view.packageCount),
+      };
+    },
+
+    /** The names of a repository's packages, in registration order. */
+    async getRepositoryPackageNames(name: string, { blockTag }: ReadOptions = {}): Promise<string[]> {
+      const id = hashRepositoryId(name);
+      const names: string[] = [];
+      for (let offset = 0; ; offset += PACKAGES_PER_CALL) {
+        const ids = await read("listing packages", () => reader.getRepositoryPackages(id, offset, PACKAGES_PER_CALL, { blockTag }));
+        if (ids.length === 0) break;
+        const views = await read("reading packages", () => reader.getPackages([...ids], 0, { blockTag }));
+        names.push(...views.map((view) => view.name));
+        if (ids.length < PACKAGES_PER_CALL) break;
+      }
+      return names;
+    },
+
+    async getRepositoryVersions(name: string, { blockTag }: ReadOptions = {}): Promise<VersionRecord[]> {
+      const id = hashRepositoryId(name);
+      const out: VersionRecord[] = [];
+      let cursor = ZeroHash;
+      do {
+        const [page, next] = await read("reading repository versions", () => reader.getRepositoryVersions(id, cursor, PAGE, { blockTag }));
+        out.push(...page.map(toVersion));
+        cursor = next;
+      } while (cursor !== ZeroHash);
+      return out;
+    },
+
+    async getMaintainers(id: string, { blockTag }: ReadOptions = {}): Promise<string[]> {
+      return read("reading maintainers", async () => [...(await reader.getMaintainers(id, { blockTag }))]);
+    },
+
+    async owner(id: string, { blockTag }: ReadOptions = {}): Promise<string> {
+      return read("reading an owner", () => reader.owner(id, { blockTag }));
+    },
+
+    // ---------------------------------------------------------------- writes
+
+    createRepository(name: string, curated: boolean): Promise<TxResult> {
+      return send(`creating repository ${name}`, (r) => r.createRepository(name, curated));
+    },
+
+    setCurated(name: string, curated: boolean): Promise<TxResult> {
+      return send(`changing curation of ${name}`, (r) => r.setCurated(hashRepositoryId(name), curated));
+    },
+
+    registerPackage(key: PackageKey): Promise<TxResult> {
+      return send(`registering ${key.repository}:${key.name}`, (r) => r.registerPackage(hashRepositoryId(key.repository), key.name));
+    },
+
+    publish(key: PackageKey, version: string, meta: string, src: string): Promise<TxResult> {
+      return send(`publishing ${key.repository}:${key.name} ${version}`, (r) =>
+        r.publish(hashRepositoryId(key.repository), key.name, version, cidToHex(meta, "meta CID"), cidToHex(src, "src CID")),
+      );
+    },
+
+    setYanked(key: PackageKey, version: string, yanked: boolean): Promise<TxResult> {
+      return send(`${yanked ? "yanking" : "unyanking"} ${key.repository}:${key.name} ${version}`, (r) =>
+        r.setYanked(hashRepositoryId(key.repository), key.name, version, yanked),
+      );
+    },
+
+    publishRepository(name: string, version: string, meta: string): Promise<TxResult> {
+      return send(`publishing repository ${name} ${version}`, (r) =>
+        r.publishRepository(hashRepositoryId(name), version, cidToHex(meta, "repository lock CID")),
+      );
+    },
+
+    setRepositoryYanked(name: string, version: string, yanked: boolean): Promise<TxResult> {
+      return send(`${yanked ? "yanking" : "unyanking"} repository ${name} ${version}`, (r) =>
+        r.setRepositoryYanked(hashRepositoryId(name), version, yanked),
+      );
+    },
+
+    addMaintainer(id: string, account: string): Promise<TxResult> {
+      return send(`adding maintainer ${account}`, (r) => r.addMaintainer(id, account));
+    },
+
+    removeMaintainer(id: string, account: string): Promise<TxResult> {
+      return send(`removing maintainer ${account}`, (r) => r.removeMaintainer(id, account));
+    },
+
+    transferOwnership(id: string, account: string): Promise<TxResult> {
+      return send(`offering ownership to ${account}`, (r) => r.transferOwnership(id, account));
+    },
+
+    acceptOwnership(id: string): Promise<TxResult> {
+      return send("accepting ownership", (r) => r.acceptOwnership(id));
+    },
+
+    /** Stops the provider's polling so a CLI process can exit. */
+    close(): void {
+      provider.destroy();
+    },
+  };
+  return client;
+}
+
+/**
+ * Asks the node for its chain id once (a plain request that fails fast when nothing listens), then returns
+ * a client pinned to that chain and checked to have a registry at `address`.
+ */
+export async function connectRegistry(options: RegistryClientOptions): Promise<RegistryClient> {
+  let chainId: bigint;
+  try {
+    const response = await fetch(options.rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
+      signal: AbortSignal.timeout(10_000),
+    });
+    const body = (await response.json()) as { result?: string };
+    if (!body.result) throw new Error(`no chain id in ${JSON.stringify(body)}`);
+    chainId = BigInt(body.result);
+  } catch (cause) {
+    throw new PkgError(ERR_CHAIN_UNREACHABLE, `no chain node answers at ${options.rpcUrl}`, {
+      details: { rpcUrl: options.rpcUrl },
+      hint: "start the local node with `pkg node` (or `npm run chain`), or pass --rpc-url",
+      cause,
+    });
+  }
+  if (options.expectedChainId !== undefined && chainId !== options.expectedChainId) {
+    throw new PkgError(ERR_CHAIN_WRONG_NETWORK, `the node at ${options.rpcUrl} is chain ${chainId}, not ${options.expectedChainId}`, {
+      details: { chainId: String(chainId), expected: String(options.expectedChainId) },
+      hint: "pass the --rpc-url of the right network, or the --network it belongs to",
+    });
+  }
+  const client = createRegistryClient({ ...options, expectedChainId: chainId });
+  try {
+    await client.checkDeployed();
+  } catch (error) {
+    client.close();
+    throw error;
+  }
+  return client;
+}
