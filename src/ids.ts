@@ -1,0 +1,267 @@
+/**
+ * Package and repository ids.
+ *
+ * Command line:  `{repo}[:{version}]/{pkg}[:{version}]` — `crates/hello`, `crates/hello:1.0.0`,
+ *                `nixos:23.05/rustc`, `nixos:23.05/rustc:1.70.0`; a repository alone is
+ *                `{repo}[:{version}]` — `crates`, `nixos:23.05`.
+ * Files:         `repo:name` keys in pkg.toml and pkg.lock — `crates:dep`.
+ * On chain:      repositoryId = keccak256(utf8(repo)),
+ *                packageId    = keccak256(abi.encode(bytes32 repositoryId, string name)).
+ *
+ * Names and versions follow exactly what contracts/libraries/Validation.sol accepts, so anything
+ * that parses here can be sent in a transaction, and anything the registry holds parses here.
+ */
+import { AbiCoder, keccak256, toUtf8Bytes } from "ethers";
+import * as semver from "semver";
+import { IdError } from "./errors/files";
+
+export const ERR_ID_SYNTAX = "ERR_ID_SYNTAX";
+export const ERR_ID_INVALID_NAME = "ERR_ID_INVALID_NAME";
+export const ERR_ID_INVALID_VERSION = "ERR_ID_INVALID_VERSION";
+export type IdErrorCode = typeof ERR_ID_SYNTAX | typeof ERR_ID_INVALID_NAME | typeof ERR_ID_INVALID_VERSION;
+export { IdError, type IdErrorDetails } from "./errors/files";
+
+/** Longest name the registry stores (Validation.MAX_NAME_LENGTH). */
+export const MAX_NAME_LENGTH = 64;
+/** Longest version the registry stores (Validation.MAX_VERSION_LENGTH). */
+export const MAX_VERSION_LENGTH = 64;
+
+/** A repository as named on the command line; `version: null` means "the latest, or rolling". */
+export interface RepositorySpec {
+  name: string;
+  version: string | null;
+}
+
+/** A package as named on the command line; `version: null` means "resolve the newest allowed". */
+export interface PackageSpec {
+  repository: RepositorySpec;
+  name: string;
+  version: string | null;
+}
+
+/** A `repo:name` key as used in pkg.toml input tables and in pkg.lock. */
+export interface PackageKey {
+  repository: string;
+  name: string;
+}
+
+/** A 0x-prefixed 32-byte hex string, as returned by ethers' keccak256. */
+export type Bytes32 = string;
+
+// [a-z0-9] first so that no name can be `.`, `..` or look like a flag; the rest as the registry.
+const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
+
+/** Why `name` is not a valid repository/package name, or null if it is. */
+export function checkName(name: string): string | null {
+  if (name.length === 0) return "is empty";
+  if (name.length > MAX_NAME_LENGTH) return `is ${name.length} characters long (at most ${MAX_NAME_LENGTH})`;
+  if (NAME.test(name)) return null;
+  if (/[A-Z]/.test(name) && NAME.test(name.toLowerCase())) return "has uppercase letters";
+  if (!/^[a-z0-9]/.test(name)) return "must start with a lowercase letter or digit";
+  return "may only contain a-z, 0-9, '-', '_' and '.'";
+}
+
+export function isValidName(name: string): boolean {
+  return checkName(name) === null;
+}
+
+/**
+ * Why `version` is not an exact version as the registry stores it, or null if it is.
+ *
+ * Exact means the canonical semver string: `1.0.0`, `1.0.0-rc.1`, `0.11.0+wasi-snapshot-preview1`.
+ * node-semver is lenient on input (`v1.0.0`, ` 1.0.0`), so the check is that semver's own
+ * rendering of the parsed version gives back the same text. Build metadata is kept: crates.io
+ * has versions that carry it (the `wasi` crate) and mirrors must be able to name them.
+ */
+export function checkVersion(version: string): string | null {
+  if (version.length === 0) return "is empty";
+  if (version.length > MAX_VERSION_LENGTH) return `is ${version.length} characters long (at most ${MAX_VERSION_LENGTH})`;
+  const parsed = semver.parse(version);
+  if (parsed !== null) {
+    const canonical = parsed.build.length > 0 ? `${parsed.version}+${parsed.build.join(".")}` : parsed.version;
+    if (canonical === version) return null;
+  }
+  return "is not a semver version";
+}
+
+export function isExactVersion(version: string): boolean {
+  return checkVersion(version) === null;
+}
+
+// Distribution releases are named by date (`nixos:23.05`, ubuntu 22.04), with a leading zero in
+// the month; that is not semver, and forcing `23.5.0` on users would make ids nobody recognises.
+const RELEASE = /^[0-9]{1,9}\.[0-9]{1,9}$/;
+
+/**
+ * Why `version` is not a repository version, or null if it is: an exact semver version, or a
+ * two-part release name such as `23.05`.
+ *
+ * Note: contracts/libraries/Validation.sol (`checkVersion`) accepts only MAJOR.MINOR.PATCH for
+ * repository versions today; a release name needs the contract to accept it too.
+ */
+export function checkRepositoryVersion(version: string): string | null {
+  if (RELEASE.test(version)) return null;
+  const problem = checkVersion(version);
+  return problem === "is not a semver version" ? "is not a semver version or a release name" : problem;
+}
+
+/** The hint for a string that is not an exact version; tells ranges and `v` prefixes apart. */
+export function versionHint(version: string): string {
+  const trimmed = version.trim();
+  if (/^[vV=]\s*\d/.test(trimmed) && semver.valid(trimmed.replace(/^[vV=]\s*/, "")) !== null) {
+    return `drop the prefix: ${trimmed.replace(/^[vV=]\s*/, "")}`;
+  }
+  if (trimmed !== version && semver.valid(trimmed) === trimmed) return `remove the spaces: ${trimmed}`;
+  const partial = /^(0|[1-9][0-9]*)(\.(0|[1-9][0-9]*))?$/.exec(trimmed);
+  if (partial !== null) return `write all three parts, MAJOR.MINOR.PATCH: ${partial[3] === undefined ? `${trimmed}.0.0` : `${trimmed}.0`}`;
+  if (/[\^~<>*|xX]|\s-\s|^=/.test(trimmed) && semver.validRange(trimmed) !== null) {
+    return "a range is not allowed here; write one exact version, MAJOR.MINOR.PATCH, e.g. 1.0.0";
+  }
+  return "write MAJOR.MINOR.PATCH, e.g. 1.0.0";
+}
+
+/** The hint for a string that is not a valid name. */
+export function nameHint(name: string): string {
+  if (name.includes("@")) return "versions follow a ':' (crates/hello:1.0.0), not '@'";
+  const lower = name.toLowerCase();
+  if (lower !== name && NAME.test(lower)) return `names are lowercase: ${lower}`;
+  return "names are 1-64 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit";
+}
+
+function fail(code: IdErrorCode, input: string, field: string, problem: string, hint: string): never {
+  throw new IdError(code, `invalid id "${input}": ${field} ${problem}`, { input, field }, hint);
+}
+
+function checkedName(input: string, field: string, name: string): string {
+  const problem = checkName(name);
+  if (problem !== null) fail(ERR_ID_INVALID_NAME, input, field, `"${name}" ${problem}`, nameHint(name));
+  return name;
+}
+
+function checkedVersion(input: string, field: string, version: string): string {
+  const problem = checkVersion(version);
+  if (problem !== null) fail(ERR_ID_INVALID_VERSION, input, field, `"${version}" ${problem}`, versionHint(version));
+  return version;
+}
+
+/** Splits `name[:version]`; more than one ':' is a syntax error, an empty part is reported by the caller. */
+function splitVersioned(input: string, part: string, what: string): [string, string | null] {
+  const pieces = part.split(":");
+  if (pieces.length > 2) {
+    fail(ERR_ID_SYNTAX, input, what, `"${part}" has more than one ':'`, "write name:version, e.g. crates/hello:1.0.0");
+  }
+  return [pieces[0], pieces.length === 2 ? pieces[1] : null];
+}
+
+function parseRepositoryPart(input: string, part: string, usage: string): RepositorySpec {
+  const [name, version] = splitVersioned(input, part, "repository");
+  if (name === "") fail(ERR_ID_SYNTAX, input, "repository", "is missing", usage);
+  checkedName(input, "repository", name);
+  if (version === "") fail(ERR_ID_SYNTAX, input, "repository version", "is empty after ':'", "write repo:version, e.g. nixos:23.05, or drop the ':'");
+  if (version !== null) {
+    const problem = checkRepositoryVersion(version);
+    if (problem !== null) {
+      fail(ERR_ID_INVALID_VERSION, input, "repository version", `"${version}" ${problem}`, `${versionHint(version)}, or a release like 23.05`);
+    }
+  }
+  return { name, version };
+}
+
+/**
+ * Parses a package id from the command line: `crates/hello`, `crates/hello:1.0.0`,
+ * `nixos:23.05/rustc:1.70.0`.
+ *
+ * @throws IdError ERR_ID_SYNTAX (shape), ERR_ID_INVALID_NAME, ERR_ID_INVALID_VERSION.
+ */
+export function parsePackageSpec(input: string): PackageSpec {
+  const slash = input.split("/");
+  if (slash.length === 1) {
+    fail(ERR_ID_SYNTAX, input, "id", "has no '/'", `a package id is repo/name, e.g. crates/hello; for a repository use the repo commands`);
+  }
+  if (slash.length > 2) fail(ERR_ID_SYNTAX, input, "id", "has more than one '/'", "write repo/name, e.g. crates/hello");
+  const repository = parseRepositoryPart(input, slash[0], "write repo/name, e.g. crates/hello");
+  const [name, version] = splitVersioned(input, slash[1], "name");
+  if (name === "") fail(ERR_ID_SYNTAX, input, "name", "is missing after '/'", "write repo/name, e.g. crates/hello");
+  checkedName(input, "name", name);
+  if (version === "") fail(ERR_ID_SYNTAX, input, "version", "is empty after ':'", "write name:version, e.g. crates/hello:1.0.0, or drop the ':'");
+  return { repository, name, version: version === null ? null : checkedVersion(input, "version", version) };
+}
+
+/** The inverse of {@link parsePackageSpec}; validates, so it never prints an id that would not parse. */
+export function formatPackageSpec(spec: PackageSpec): string {
+  const text = `${formatRepositorySpec(spec.repository)}/${spec.name}${spec.version === null ? "" : `:${spec.version}`}`;
+  const reparsed = parsePackageSpec(text);
+  // `name` containing ':' or '/' would still "parse" into different parts; make that an error.
+  if (reparsed.name !== spec.name || reparsed.version !== spec.version) {
+    fail(ERR_ID_INVALID_NAME, text, "name", `"${spec.name}" ${checkName(spec.name) ?? "is not valid"}`, nameHint(spec.name));
+  }
+  return text;
+}
+
+/**
+ * Parses a repository id for the `repo` commands: `crates`, `nixos:23.05`.
+ *
+ * @throws IdError ERR_ID_SYNTAX (a '/' means a package id was given), ERR_ID_INVALID_NAME,
+ * ERR_ID_INVALID_VERSION.
+ */
+export function parseRepositorySpec(input: string): RepositorySpec {
+  if (input.includes("/")) {
+    fail(ERR_ID_SYNTAX, input, "id", "contains '/': that is a package id", `a repository id is repo or repo:version, e.g. ${input.split("/")[0] || "crates"}`);
+  }
+  return parseRepositoryPart(input, input, "write repo or repo:version, e.g. crates or nixos:23.05");
+}
+
+export function formatRepositorySpec(spec: RepositorySpec): string {
+  const text = spec.version === null ? spec.name : `${spec.name}:${spec.version}`;
+  const reparsed = parseRepositorySpec(text);
+  if (reparsed.name !== spec.name || reparsed.version !== spec.version) {
+    fail(ERR_ID_INVALID_NAME, text, "repository", `"${spec.name}" ${checkName(spec.name) ?? "is not valid"}`, nameHint(spec.name));
+  }
+  return text;
+}
+
+/**
+ * Parses a `repo:name` key from pkg.toml or pkg.lock. Versions never appear in these keys (a
+ * manifest gives ranges as the value; the lock file adds `@version` itself, see lockfile.ts).
+ */
+export function parsePackageKey(input: string): PackageKey {
+  const pieces = input.split(":");
+  if (pieces.length !== 2) {
+    const hint = input.includes("/") ? `write ${input.replace("/", ":")}` : "write repo:name, e.g. crates:dep";
+    fail(ERR_ID_SYNTAX, input, "key", pieces.length === 1 ? "has no ':'" : "has more than one ':'", hint);
+  }
+  const [repository, name] = pieces;
+  checkedName(input, "repository", repository);
+  checkedName(input, "name", name);
+  return { repository, name };
+}
+
+export function formatPackageKey(key: PackageKey): string {
+  checkedName(`${key.repository}:${key.name}`, "repository", key.repository);
+  checkedName(`${key.repository}:${key.name}`, "name", key.name);
+  return `${key.repository}:${key.name}`;
+}
+
+/** The registry's id of a repository: keccak256 of the UTF-8 name (Registry.sol `_repositoryId`). */
+export function hashRepositoryId(repository: string): Bytes32 {
+  checkedName(repository, "repository", repository);
+  return keccak256(toUtf8Bytes(repository));
+}
+
+/** The registry's id of a package: keccak256(abi.encode(repositoryId, name)) (Registry.sol `packageId`). */
+export function hashPackageId(repositoryId: Bytes32, name: string): Bytes32 {
+  checkedName(name, "name", name);
+  return keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "string"], [repositoryId, name]));
+}
+
+/** The registry's ids of one package. */
+export interface OnChainIds {
+  repositoryId: Bytes32;
+  packageId: Bytes32;
+}
+
+/** Both on-chain ids of a `repo:name` key. */
+export function hashPackageKey(key: PackageKey): OnChainIds {
+  const repositoryId = hashRepositoryId(key.repository);
+  return { repositoryId, packageId: hashPackageId(repositoryId, key.name) };
+}

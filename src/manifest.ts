@@ -1,0 +1,455 @@
+/**
+ * pkg.toml, the package file: what a package is (`[package]`) and what it is built from
+ * (`[meta-inputs]`, `[native-inputs]`, `[inputs]`).
+ *
+ * ```toml
+ * [package]
+ * repository = "crates"
+ * name = "hello"
+ * version = "1.0.0"
+ * license = "ISC"
+ * src = ["Cargo.toml", "src/**\/*.rs"]
+ * builder = "$cargo/bin/cargo"
+ * args = ["build"]
+ *
+ * [meta-inputs]
+ * "nixpkgs:cargo" = "*"
+ *
+ * [native-inputs]
+ * "nixpkgs:rustc" = ">=1.36"
+ *
+ * [inputs]
+ * "crates:dep" = "0.2"
+ * ```
+ *
+ * Decisions, and why:
+ * - Keys are quoted when written: TOML bare keys cannot contain ':'. The seed's unquoted
+ *   `nixpkgs:cargo = "*"` is still read (see files/toml.ts), so hand-written files keep working.
+ * - Ranges use node-semver's grammar (`semver.validRange`), as npm does. Note for Cargo users: a
+ *   bare `1.2` means `1.2.x` here, not Cargo's `^1.2`; the crates mirror translates requirements.
+ * - `builder` is either `$name/path/in/input` — `name` must be the package name of exactly one
+ *   declared input of any kind (the build sees it as `$name`) — or `./path` to a file shipped in
+ *   `src` (a build script). A bare `build.sh` is rejected: builds have no PATH to search.
+ *   No builder: a source-only package (its output is its `src`, as most npm packages); `args`
+ *   then must be empty.
+ * - The same `repo:name` may appear in several input tables (Nix lists a package in both
+ *   nativeBuildInputs and buildInputs when cross compiling); a package may not be its own input.
+ * - Unknown keys are errors, not warnings: a misspelt `native-input` table would otherwise drop a
+ *   dependency silently from an immutable published version.
+ */
+import { promises as fs } from "node:fs";
+import * as path from "node:path";
+import * as semver from "semver";
+import { FileFormatError } from "./errors/files";
+import { writeFileAtomic } from "./files/atomic";
+import {
+  checkKeys,
+  fail,
+  isTable,
+  optionalStringArray,
+  optionalString,
+  optionalTable,
+  requiredString,
+  requiredStringArray,
+  requiredTable,
+  typeName,
+  type FieldContext,
+} from "./files/fields";
+import type { FieldPath } from "./files/locate";
+import { compareUtf8 } from "./files/order";
+import { checkSourcePattern, expandSourcePatterns } from "./files/sources";
+import { isSpdxProblem, parseSpdxExpression } from "./files/spdx";
+import { isWellFormedUnicode, parseToml, tomlKey, tomlString, tomlStringArray, type TomlTable } from "./files/toml";
+import { checkName, checkVersion, nameHint, versionHint } from "./ids";
+
+export { FileFormatError, type FileErrorDetails } from "./errors/files";
+
+export const MANIFEST_FILE_NAME = "pkg.toml";
+
+export const ERR_MANIFEST_TOML = "ERR_MANIFEST_TOML";
+export const ERR_MANIFEST_NOT_FOUND = "ERR_MANIFEST_NOT_FOUND";
+export const ERR_MANIFEST_MISSING_FIELD = "ERR_MANIFEST_MISSING_FIELD";
+export const ERR_MANIFEST_UNKNOWN_KEY = "ERR_MANIFEST_UNKNOWN_KEY";
+export const ERR_MANIFEST_INVALID_TYPE = "ERR_MANIFEST_INVALID_TYPE";
+export const ERR_MANIFEST_INVALID_NAME = "ERR_MANIFEST_INVALID_NAME";
+export const ERR_MANIFEST_INVALID_VERSION = "ERR_MANIFEST_INVALID_VERSION";
+export const ERR_MANIFEST_INVALID_LICENSE = "ERR_MANIFEST_INVALID_LICENSE";
+export const ERR_MANIFEST_INVALID_SRC = "ERR_MANIFEST_INVALID_SRC";
+export const ERR_MANIFEST_INVALID_BUILDER = "ERR_MANIFEST_INVALID_BUILDER";
+export const ERR_MANIFEST_INVALID_ARGS = "ERR_MANIFEST_INVALID_ARGS";
+export const ERR_MANIFEST_INVALID_INPUT = "ERR_MANIFEST_INVALID_INPUT";
+export const ERR_MANIFEST_INVALID_RANGE = "ERR_MANIFEST_INVALID_RANGE";
+export const ERR_MANIFEST_SRC_NOT_FOUND = "ERR_MANIFEST_SRC_NOT_FOUND";
+export const ERR_MANIFEST_SRC_NO_MATCH = "ERR_MANIFEST_SRC_NO_MATCH";
+export const ERR_MANIFEST_SRC_OUTSIDE = "ERR_MANIFEST_SRC_OUTSIDE";
+export const ERR_MANIFEST_SRC_LOOP = "ERR_MANIFEST_SRC_LOOP";
+export const ERR_MANIFEST_SRC_UNSUPPORTED = "ERR_MANIFEST_SRC_UNSUPPORTED";
+
+export type ManifestErrorCode =
+  | typeof ERR_MANIFEST_TOML
+  | typeof ERR_MANIFEST_NOT_FOUND
+  | typeof ERR_MANIFEST_MISSING_FIELD
+  | typeof ERR_MANIFEST_UNKNOWN_KEY
+  | typeof ERR_MANIFEST_INVALID_TYPE
+  | typeof ERR_MANIFEST_INVALID_NAME
+  | typeof ERR_MANIFEST_INVALID_VERSION
+  | typeof ERR_MANIFEST_INVALID_LICENSE
+  | typeof ERR_MANIFEST_INVALID_SRC
+  | typeof ERR_MANIFEST_INVALID_BUILDER
+  | typeof ERR_MANIFEST_INVALID_ARGS
+  | typeof ERR_MANIFEST_INVALID_INPUT
+  | typeof ERR_MANIFEST_INVALID_RANGE
+  | typeof ERR_MANIFEST_SRC_NOT_FOUND
+  | typeof ERR_MANIFEST_SRC_NO_MATCH
+  | typeof ERR_MANIFEST_SRC_OUTSIDE
+  | typeof ERR_MANIFEST_SRC_LOOP
+  | typeof ERR_MANIFEST_SRC_UNSUPPORTED;
+
+/** How an input is used, as in Nix: linked into the output, run at build time, or a tool shim. */
+export type InputKind = "input" | "native-input" | "meta-input";
+
+/** The input tables in the order they are written, with the kind each declares. */
+export const INPUT_TABLES: readonly { table: string; kind: InputKind; field: "metaInputs" | "nativeInputs" | "inputs" }[] = [
+  { table: "meta-inputs", kind: "meta-input", field: "metaInputs" },
+  { table: "native-inputs", kind: "native-input", field: "nativeInputs" },
+  { table: "inputs", kind: "input", field: "inputs" },
+];
+
+/** `"repo:name"` → semver range, e.g. `{ "crates:dep": "0.2" }`. */
+export type InputRanges = Record<string, string>;
+
+/** The program a build runs. */
+export type Builder =
+  /** `$cargo/bin/cargo`: `path` inside the output of the input whose package name is `input`. */
+  | { kind: "input"; input: string; path: string }
+  /** `./build.sh`: a file of the package's own `src`. */
+  | { kind: "source"; path: string };
+
+export interface Manifest {
+  repository: string;
+  name: string;
+  /** Exact semver. */
+  version: string;
+  /** SPDX license expression. */
+  license: string;
+  /** Files, directories and globs relative to the package directory, as written. */
+  src: string[];
+  /** Null for a source-only package. */
+  builder: Builder | null;
+  args: string[];
+  metaInputs: InputRanges;
+  nativeInputs: InputRanges;
+  inputs: InputRanges;
+}
+
+/** One declared input, for resolvers: `listInputs` flattens the three tables. */
+export interface ManifestInput {
+  key: string;
+  repository: string;
+  name: string;
+  kind: InputKind;
+  range: string;
+}
+
+const PACKAGE_KEYS = ["repository", "name", "version", "license", "src", "builder", "args"];
+const TOP_KEYS = ["package", ...INPUT_TABLES.map((t) => t.table)];
+
+const CODES = { missing: ERR_MANIFEST_MISSING_FIELD, unknownKey: ERR_MANIFEST_UNKNOWN_KEY, type: ERR_MANIFEST_INVALID_TYPE };
+
+/** Names people bring from Cargo, npm and Nix for the tables and keys above. */
+const FAMILIAR: Record<string, string> = {
+  dependencies: "inputs",
+  "build-dependencies": "native-inputs",
+  buildInputs: "inputs",
+  nativeBuildInputs: "native-inputs",
+  "build-inputs": "inputs",
+  "native-input": "native-inputs",
+  "meta-input": "meta-inputs",
+  input: "inputs",
+  include: "src",
+  files: "src",
+  sources: "src",
+};
+
+function checkKnownKeys(ctx: FieldContext, table: TomlTable, at: FieldPath, allowed: readonly string[]): void {
+  for (const key of Object.keys(table)) {
+    const familiar = FAMILIAR[key];
+    if (!allowed.includes(key) && familiar !== undefined && allowed.includes(familiar)) {
+      fail(ctx, ERR_MANIFEST_UNKNOWN_KEY, [...at, key], isTable(table[key]) ? "unknown table" : "unknown key", `pkg.toml calls it \`${familiar}\``);
+    }
+  }
+  checkKeys(ctx, table, at, allowed);
+}
+
+/** Parses a builder string: `$name[/path]` or `./path`. */
+export function parseBuilder(text: string): Builder | { problem: string; hint: string } {
+  const usage = 'write "$input/path", e.g. "$cargo/bin/cargo", or "./path/in/src", e.g. "./build.sh"';
+  const inside = "a builder path stays inside its input or the package: no '..', no leading or doubled '/'";
+  if (text.startsWith("${")) return { problem: "uses ${...}", hint: `drop the braces; ${usage}` };
+  if (text.startsWith("$")) {
+    const slash = text.indexOf("/");
+    const input = slash < 0 ? text.slice(1) : text.slice(1, slash);
+    const problem = checkName(input);
+    if (problem !== null) return { problem: `names input "${input}", which ${problem}`, hint: nameHint(input) };
+    if (slash < 0) return { kind: "input", input, path: "" };
+    const rest = text.slice(slash + 1);
+    const pathProblem = checkPlainPath(rest);
+    if (pathProblem !== null) return { problem: `path "${rest}" ${pathProblem.problem}`, hint: inside };
+    return { kind: "input", input, path: rest };
+  }
+  if (text.startsWith("./")) {
+    const rest = text.slice(2);
+    const pathProblem = checkPlainPath(rest);
+    if (pathProblem !== null) return { problem: `path "${rest}" ${pathProblem.problem}`, hint: inside };
+    return { kind: "source", path: rest };
+  }
+  if (text.startsWith("/")) return { problem: "is an absolute path", hint: `builds see only their inputs; ${usage}` };
+  return { problem: "is neither an input path nor a ./ path", hint: usage };
+}
+
+export function formatBuilder(builder: Builder): string {
+  switch (builder.kind) {
+    case "input":
+      return builder.path === "" ? `$${builder.input}` : `$${builder.input}/${builder.path}`;
+    case "source":
+      return `./${builder.path}`;
+  }
+}
+
+/** A relative path without globs (builder paths). */
+function checkPlainPath(p: string): { problem: string; hint: string } | null {
+  if (/[*?]/.test(p)) return { problem: "contains a wildcard", hint: "name one file" };
+  return checkSourcePattern(p);
+}
+
+function checkedString(ctx: FieldContext, at: FieldPath, value: string): string {
+  if (!isWellFormedUnicode(value)) fail(ctx, ERR_MANIFEST_INVALID_TYPE, at, "contains an unpaired UTF-16 surrogate", "use valid Unicode text");
+  return value;
+}
+
+/** Semantic checks shared by parse (with text, for line numbers) and serialize (without). */
+function checkManifest(ctx: FieldContext, m: Manifest): void {
+  for (const field of ["repository", "name"] as const) {
+    const problem = checkName(m[field]);
+    if (problem !== null) fail(ctx, ERR_MANIFEST_INVALID_NAME, ["package", field], `"${m[field]}" ${problem}`, nameHint(m[field]));
+  }
+  const versionProblem = checkVersion(m.version);
+  if (versionProblem !== null) {
+    fail(ctx, ERR_MANIFEST_INVALID_VERSION, ["package", "version"], `"${m.version}" ${versionProblem}`, versionHint(m.version));
+  }
+  const license = parseSpdxExpression(m.license);
+  if (isSpdxProblem(license)) fail(ctx, ERR_MANIFEST_INVALID_LICENSE, ["package", "license"], `"${m.license}" ${license.problem}`, license.hint);
+
+  const seen = new Set<string>();
+  m.src.forEach((pattern, i) => {
+    checkedString(ctx, ["package", "src", i], pattern);
+    const problem = checkSourcePattern(pattern);
+    if (problem !== null) fail(ctx, ERR_MANIFEST_INVALID_SRC, ["package", "src", i], `"${pattern}" ${problem.problem}`, problem.hint);
+    if (seen.has(pattern)) fail(ctx, ERR_MANIFEST_INVALID_SRC, ["package", "src", i], `"${pattern}" is listed twice`, "remove one");
+    seen.add(pattern);
+  });
+
+  m.args.forEach((arg, i) => {
+    checkedString(ctx, ["package", "args", i], arg);
+    if (arg.includes("\u0000")) fail(ctx, ERR_MANIFEST_INVALID_ARGS, ["package", "args", i], "contains a NUL character", "program arguments cannot contain NUL");
+  });
+  if (m.builder === null && m.args.length > 0) {
+    fail(ctx, ERR_MANIFEST_INVALID_ARGS, ["package", "args"], "is set but there is no builder", 'add builder = "..." or remove args');
+  }
+
+  const self = `${m.repository}:${m.name}`;
+  const names = new Map<string, Set<string>>(); // package name → keys with that name
+  for (const { table, field } of INPUT_TABLES) {
+    for (const [key, range] of Object.entries(m[field])) {
+      const at = [table, key];
+      const pieces = key.split(":");
+      if (pieces.length !== 2) {
+        const hint = key.includes("/") ? `write "${key.replace("/", ":")}"` : 'write "repo:name", e.g. "crates:dep"';
+        fail(ctx, ERR_MANIFEST_INVALID_INPUT, at, `key "${key}" is not repo:name`, hint);
+      }
+      for (const part of pieces) {
+        const problem = checkName(part);
+        if (problem !== null) fail(ctx, ERR_MANIFEST_INVALID_INPUT, at, `key "${key}": "${part}" ${problem}`, nameHint(part));
+      }
+      if (key === self) fail(ctx, ERR_MANIFEST_INVALID_INPUT, at, "a package cannot be its own input", "remove it");
+      checkedString(ctx, at, range);
+      if (range.trim() === "") fail(ctx, ERR_MANIFEST_INVALID_RANGE, at, "the version range is empty", 'write "*" for any version');
+      if (semver.validRange(range) === null) {
+        fail(ctx, ERR_MANIFEST_INVALID_RANGE, at, `"${range}" is not a semver range`, 'write a range such as "^1.2.3", "~0.2", ">=1.36" or "*"');
+      }
+      const name = pieces[1];
+      names.set(name, (names.get(name) ?? new Set()).add(key));
+    }
+  }
+
+  if (m.builder !== null) {
+    const text = formatBuilder(m.builder);
+    const parsed = parseBuilder(text);
+    if ("problem" in parsed) fail(ctx, ERR_MANIFEST_INVALID_BUILDER, ["package", "builder"], `"${text}" ${parsed.problem}`, parsed.hint);
+    if (m.builder.kind === "input") {
+      const keys = [...(names.get(m.builder.input) ?? [])];
+      if (keys.length === 0) {
+        fail(ctx, ERR_MANIFEST_INVALID_BUILDER, ["package", "builder"], `"${text}" names $${m.builder.input}, which is not an input`,
+          `declare it, e.g. [native-inputs] "nixpkgs:${m.builder.input}" = "*"`);
+      }
+      if (keys.length > 1) {
+        fail(ctx, ERR_MANIFEST_INVALID_BUILDER, ["package", "builder"], `"${text}": $${m.builder.input} is ambiguous (${keys.sort().join(", ")})`,
+          "keep one input with that name, or use a ./ build script that picks one");
+      }
+    }
+  }
+}
+
+function readInputs(ctx: FieldContext, doc: TomlTable, table: string): InputRanges {
+  const t = optionalTable(ctx, doc, [], table);
+  if (t === undefined) return {};
+  const entries = Object.entries(t).map(([key, value]): [string, string] => {
+    if (typeof value !== "string") {
+      const hint = value !== null && typeof value === "object" && !Array.isArray(value) && !key.includes(":")
+        ? `quote the key: "${key}:${Object.keys(value)[0] ?? "name"}" = "..."` // `crates.dep = ...` is a dotted key
+        : 'write "repo:name" = "<semver range>"';
+      fail(ctx, ERR_MANIFEST_INVALID_TYPE, [table, key], `expected a version range string, found ${typeName(value)}`, hint);
+    }
+    return [key, value];
+  });
+  return Object.fromEntries(entries.sort(([a], [b]) => compareUtf8(a, b)));
+}
+
+/**
+ * Parses and validates pkg.toml text.
+ * @param file the name to print in errors (`pkg.toml`, or a path).
+ * @throws FileFormatError with an ERR_MANIFEST_* code; the message is `file:line: field: problem`.
+ */
+export function parseManifest(text: string, file: string = MANIFEST_FILE_NAME): Manifest {
+  const ctx: FieldContext = { file, text, codes: CODES };
+  const doc = parseToml(text, file, ERR_MANIFEST_TOML, { bareColonKeys: true });
+  checkKnownKeys(ctx, doc, [], TOP_KEYS);
+  const pkg = requiredTable(ctx, doc, [], "package");
+  checkKnownKeys(ctx, pkg, ["package"], PACKAGE_KEYS);
+  const at = ["package"];
+  const fields = {
+    repository: requiredString(ctx, pkg, at, "repository"),
+    name: requiredString(ctx, pkg, at, "name"),
+    version: requiredString(ctx, pkg, at, "version"),
+    license: requiredString(ctx, pkg, at, "license"),
+    src: requiredStringArray(ctx, pkg, at, "src"),
+  };
+  const builderText = optionalString(ctx, pkg, at, "builder");
+  let builder: Builder | null = null;
+  if (builderText !== undefined) {
+    const parsed = parseBuilder(builderText);
+    if ("problem" in parsed) fail(ctx, ERR_MANIFEST_INVALID_BUILDER, ["package", "builder"], `"${builderText}" ${parsed.problem}`, parsed.hint);
+    builder = parsed;
+  }
+  const manifest: Manifest = {
+    ...fields,
+    builder,
+    args: optionalStringArray(ctx, pkg, at, "args") ?? [],
+    metaInputs: readInputs(ctx, doc, "meta-inputs"),
+    nativeInputs: readInputs(ctx, doc, "native-inputs"),
+    inputs: readInputs(ctx, doc, "inputs"),
+  };
+  checkManifest(ctx, manifest);
+  return manifest;
+}
+
+/**
+ * Renders a manifest as pkg.toml text: fixed key order, inputs sorted, keys quoted, one `src`
+ * entry per line. The same object always gives the same bytes.
+ * @throws FileFormatError when the object is not a valid manifest (nothing is half-written).
+ */
+export function serializeManifest(m: Manifest, file: string = MANIFEST_FILE_NAME): string {
+  checkManifest({ file, text: null, codes: CODES }, m);
+  const lines = [
+    "[package]",
+    `repository = ${tomlString(m.repository)}`,
+    `name = ${tomlString(m.name)}`,
+    `version = ${tomlString(m.version)}`,
+    `license = ${tomlString(m.license)}`,
+    tomlStringArray("src", m.src),
+  ];
+  if (m.builder !== null) lines.push(`builder = ${tomlString(formatBuilder(m.builder))}`);
+  if (m.args.length > 0) lines.push(tomlStringArray("args", m.args, "fit"));
+  for (const { table, field } of INPUT_TABLES) {
+    const entries = Object.entries(m[field]).sort(([a], [b]) => compareUtf8(a, b));
+    if (entries.length === 0) continue;
+    lines.push("", `[${table}]`, ...entries.map(([key, range]) => `${tomlKey(key)} = ${tomlString(range)}`));
+  }
+  return `${lines.join("\n")}\n`;
+}
+
+/** All inputs of all kinds, in table order then key order. */
+export function listInputs(m: Manifest): ManifestInput[] {
+  return INPUT_TABLES.flatMap(({ kind, field }) =>
+    Object.entries(m[field])
+      .sort(([a], [b]) => compareUtf8(a, b))
+      .map(([key, range]) => {
+        const [repository, name] = key.split(":");
+        return { key, repository, name, kind, range };
+      }),
+  );
+}
+
+/**
+ * Reads a pkg.toml. `file` may also be a package directory, in which case its pkg.toml is read.
+ * @throws FileFormatError ERR_MANIFEST_NOT_FOUND, or any error of {@link parseManifest}.
+ */
+export async function readManifest(file: string): Promise<Manifest> {
+  let target = file;
+  let text: string;
+  try {
+    if ((await fs.stat(file)).isDirectory()) target = path.join(file, MANIFEST_FILE_NAME);
+    text = await fs.readFile(target, "utf8");
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+    throw new FileFormatError(ERR_MANIFEST_NOT_FOUND, `${target}: no such file`, { file: target },
+      "run the command in a package directory, or pass a package id", error);
+  }
+  return parseManifest(text, target);
+}
+
+/** Writes a manifest atomically; an invalid manifest throws before any file is touched. */
+export async function writeManifest(file: string, m: Manifest): Promise<void> {
+  await writeFileAtomic(file, serializeManifest(m, file));
+}
+
+/**
+ * Expands `src` under the package directory `dir` to the files that make up the package.
+ * @returns sorted '/'-separated paths relative to `dir`.
+ * @throws FileFormatError ERR_MANIFEST_SRC_NOT_FOUND (a literal path, or a broken symlink),
+ *   ERR_MANIFEST_SRC_NO_MATCH (a glob matched nothing), ERR_MANIFEST_SRC_OUTSIDE (a path or
+ *   symlink whose real path leaves `dir`), ERR_MANIFEST_SRC_LOOP, ERR_MANIFEST_SRC_UNSUPPORTED
+ *   (not a file or directory), ERR_MANIFEST_INVALID_BUILDER (a `./` builder not among the files).
+ */
+export async function resolveSources(m: Manifest, dir: string): Promise<string[]> {
+  const ctx: FieldContext = { file: path.join(dir, MANIFEST_FILE_NAME), text: null, codes: CODES };
+  // Patterns are re-checked: the object may not come from parseManifest.
+  m.src.forEach((pattern, i) => {
+    const problem = checkSourcePattern(pattern);
+    if (problem !== null) fail(ctx, ERR_MANIFEST_INVALID_SRC, ["package", "src", i], `"${pattern}" ${problem.problem}`, problem.hint);
+  });
+  const result = await expandSourcePatterns(dir, m.src);
+  switch (result.kind) {
+    case "files":
+      break;
+    case "not-found":
+      return fail(ctx, ERR_MANIFEST_SRC_NOT_FOUND, ["package", "src", result.index], `"${result.pattern}" does not exist`,
+        "create it or remove it from src");
+    case "no-match":
+      return fail(ctx, ERR_MANIFEST_SRC_NO_MATCH, ["package", "src", result.index], `"${result.pattern}" matches no files`,
+        "fix the pattern or remove it (wildcards skip names starting with '.')");
+    case "outside":
+      return fail(ctx, ERR_MANIFEST_SRC_OUTSIDE, ["package", "src", result.index],
+        `"${result.path}" resolves to ${result.target}, outside the package directory`, "copy the file into the package instead of linking it");
+    case "loop":
+      return fail(ctx, ERR_MANIFEST_SRC_LOOP, ["package", "src", result.index], `"${result.path}" is a symlink loop`, "remove the link");
+    case "unsupported":
+      return fail(ctx, ERR_MANIFEST_SRC_UNSUPPORTED, ["package", "src", result.index],
+        `"${result.path}" is not a regular file or directory`, "packages hold files, directories and symlinks to them");
+  }
+  if (m.builder?.kind === "source" && !result.files.includes(m.builder.path)) {
+    fail(ctx, ERR_MANIFEST_INVALID_BUILDER, ["package", "builder"], `"./${m.builder.path}" is not among the src files`,
+      `add "${m.builder.path}" to src: the build only sees published files`);
+  }
+  return result.files;
+}
