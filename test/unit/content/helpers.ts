@@ -1,0 +1,123 @@
+/**
+ * Shared pieces of the content store tests: temporary directories, deterministic pseudo-random
+ * bytes, Debian's independent `ipfs_cid` tool, and a real js-ipfs node serving the Kubo RPC API.
+ * Nothing here fakes a component: tests wire real parts together.
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+
+export async function tempDir(prefix = "content-test-"): Promise<{ path: string; remove(): Promise<void> }> {
+  const path = await mkdtemp(join(tmpdir(), prefix));
+  return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+/** xorshift32: the same bytes for the same seed on every machine, fast enough for 100 MB. */
+export function pseudoRandomBytes(length: number, seed: number): Uint8Array {
+  const bytes = new Uint8Array(length);
+  const words = new Uint32Array(bytes.buffer, 0, Math.floor(length / 4));
+  let state = seed >>> 0 || 0x9e3779b9;
+  for (let i = 0; i < words.length; i++) {
+    state ^= state << 13;
+    state ^= state >>> 17;
+    state ^= state << 5;
+    words[i] = state >>> 0;
+  }
+  for (let i = words.length * 4; i < length; i++) bytes[i] = (seed + i) & 0xff;
+  return bytes;
+}
+
+export async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
+  const parts: Uint8Array[] = [];
+  for await (const chunk of chunks) parts.push(chunk);
+  return Buffer.concat(parts);
+}
+
+export async function* chunked(bytes: Uint8Array, size: number): AsyncGenerator<Uint8Array> {
+  for (let offset = 0; offset < bytes.length; offset += size) yield bytes.subarray(offset, offset + size);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Debian's ipfs_cid (package ipfs-cid): a Rust implementation of `ipfs add`'s default DAG
+// (CIDv0, UnixFS-wrapped leaves, 256 KiB chunks, balanced, 174 links). It shares no code with
+// the JS importer, so agreement with it checks our chunking and tree layout independently.
+
+const IPFS_CID = "/usr/bin/ipfs_cid";
+
+/** Path of ipfs_cid, installing the Debian package when we can (CI runs as root). */
+export function ensureIpfsCid(): string | undefined {
+  if (existsSync(IPFS_CID)) return IPFS_CID;
+  if (process.getuid?.() === 0 && existsSync("/usr/bin/apt-get")) {
+    const env = { ...process.env, DEBIAN_FRONTEND: "noninteractive" };
+    let result = spawnSync("apt-get", ["install", "-y", "-qq", "ipfs-cid"], { env, stdio: "ignore" });
+    if (result.status !== 0) {
+      spawnSync("apt-get", ["update", "-qq"], { env, stdio: "ignore" });
+      result = spawnSync("apt-get", ["install", "-y", "-qq", "ipfs-cid"], { env, stdio: "ignore" });
+    }
+  }
+  return existsSync(IPFS_CID) ? IPFS_CID : undefined;
+}
+
+/** ipfs_cid's CIDv0 of a file (stdout is one JSON line; it logs to stderr). */
+export function ipfsCidV0(tool: string, file: string): string {
+  const result = spawnSync(tool, [file], { encoding: "utf8" });
+  if (result.status !== 0) throw new Error(`ipfs_cid ${file} failed: ${result.stderr}`);
+  return (JSON.parse(result.stdout.trim()) as { CIDv0: string }).CIDv0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// js-ipfs: the only server of the Kubo RPC API that installs here (no kubo binary can be had).
+// It lives in test-tools/ipfs, a separate npm package, installed on first use from its lock file.
+
+const TOOLS = resolve(__dirname, "../../../test-tools/ipfs");
+
+export function ensureJsIpfsInstalled(): void {
+  if (existsSync(join(TOOLS, "node_modules", "ipfs-http-server", "package.json"))) return;
+  const result = spawnSync("bash", [join(TOOLS, "install.sh")], { encoding: "utf8", timeout: 15 * 60_000 });
+  if (result.status !== 0) {
+    throw new Error(`installing js-ipfs failed (exit ${result.status}):\n${result.stdout}\n${result.stderr}`);
+  }
+}
+
+export interface JsIpfs {
+  /** RPC API base URL, e.g. http://127.0.0.1:40123 */
+  url: string;
+  /** The node's repo; its blocks are in <repo>/blocks in the flatfs layout. */
+  repo: string;
+  stop(): Promise<void>;
+}
+
+export async function startJsIpfs(repo: string): Promise<JsIpfs> {
+  const child: ChildProcess = spawn(process.execPath, ["--require", join(TOOLS, "polyfill.cjs"), join(TOOLS, "server.js"), repo], {
+    cwd: TOOLS,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  let stderr = "";
+  child.stderr?.on("data", (data: Buffer) => (stderr += data.toString()));
+  const url = await new Promise<string>((resolveUrl, reject) => {
+    const timer = setTimeout(() => reject(new Error(`js-ipfs did not start within 60 s:\n${stderr}`)), 60_000);
+    child.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`js-ipfs exited with ${code}:\n${stderr}`));
+    });
+    createInterface({ input: child.stdout! }).once("line", (line) => {
+      clearTimeout(timer);
+      resolveUrl((JSON.parse(line) as { api: string }).api);
+    });
+  });
+  return {
+    url,
+    repo,
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((done) => child.once("exit", done));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+}
