@@ -1,7 +1,7 @@
 /**
- * The embedded content store: blocks on disk in a blockstore-fs layout (the same next-to-last/2
- * sharding and base32 multihash keys as Kubo's flatfs), pins as one file each, no daemon and no
- * network except the trustless gateways it is explicitly given.
+ * The embedded content store: blocks on disk in blockstore-fs's layout (a file per block named by
+ * its base32 multihash, in two-character shard directories), pins as one file each, no daemon and
+ * no network except the trustless gateways it is explicitly given.
  *
  * Directory layout:
  *   <dir>/blocks/<XY>/<BASE32-MULTIHASH>.data   one block, read-only, content-addressed

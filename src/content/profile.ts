@@ -8,7 +8,8 @@
  *   one chunk *is* that raw leaf;
  * - larger files: a balanced tree of UnixFS dag-pb nodes with at most 174 links each;
  * - directories: UnixFS dag-pb directories, switching to a HAMT (fanout 256) when the estimated
- *   size of their links (name bytes + CID bytes) exceeds 256 KiB, as go-unixfs/boxo do.
+ *   size of their links (name bytes + CID bytes) exceeds 256 KiB, as boxo does. (Kubo releases
+ *   before boxo settled on ">" already sharded at exactly 256 KiB; only that boundary differs.)
  *
  * These are the "unixfs-v0-2015" parameters of IPIP-499 with CIDv1 and raw leaves. Helia and
  * newer importers default to 1 MiB chunks / 1024 links ("unixfs-v1-2025"), which gives different

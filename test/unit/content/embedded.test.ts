@@ -1,14 +1,14 @@
 import { execFileSync } from "node:child_process";
-import { chmod, mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, readlink, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { expect } from "chai";
-import { base32upper } from "multiformats/bases/base32";
+import { exporter } from "ipfs-unixfs-exporter";
 import { CID } from "multiformats/cid";
 import * as raw from "multiformats/codecs/raw";
 import { sha256 } from "multiformats/hashes/sha2";
 import { isPkgError } from "../../../src/errors";
 import { CHUNK_SIZE, defaultContentDir, openEmbeddedStore, type EmbeddedContentStore } from "../../../src/content";
-import { chunked, collect, pseudoRandomBytes, tempDir } from "./helpers";
+import { blockFiles, chunked, collect, corrupt, pseudoRandomBytes, tempDir } from "./helpers";
 
 async function expectError(promise: Promise<unknown>, code: string): Promise<Error & { details: Record<string, unknown> }> {
   try {
@@ -18,30 +18,6 @@ async function expectError(promise: Promise<unknown>, code: string): Promise<Err
     return error as Error & { details: Record<string, unknown> };
   }
   throw new Error(`expected ${code}, but it succeeded`);
-}
-
-/** The block files of a store, keyed by file name. */
-async function blockFiles(store: EmbeddedContentStore): Promise<string[]> {
-  const root = join(store.directory, "blocks");
-  const out: string[] = [];
-  for (const shard of await readdir(root)) {
-    const shardPath = join(root, shard);
-    if (!(await stat(shardPath)).isDirectory()) continue;
-    for (const name of await readdir(shardPath)) out.push(join(shardPath, name));
-  }
-  return out;
-}
-
-/** Flips one byte of the block file that stores `cid` (as bit rot or a bad disk would). */
-async function corrupt(store: EmbeddedContentStore, cid: CID): Promise<string> {
-  const key = base32upper.encoder.encode(cid.multihash.bytes);
-  const file = (await blockFiles(store)).find((path) => path.endsWith(`${key}.data`));
-  if (file === undefined) throw new Error(`no block file for ${cid.toString()}`);
-  await chmod(file, 0o644);
-  const bytes = await readFile(file);
-  bytes[Math.floor(bytes.length / 2)] ^= 0x01;
-  await writeFile(file, bytes);
-  return file;
 }
 
 describe("content: embedded store", function () {
@@ -143,6 +119,19 @@ describe("content: embedded store", function () {
         { path: "d/f.txt", content: "F" },
       ]);
       expect(fromEntries.toString()).to.equal(fromDisk.toString());
+    });
+
+    it("shards a directory past 256 KiB of links into a HAMT and reads it back", async function () {
+      this.timeout(60_000);
+      const names = Array.from({ length: 4000 }, (_, i) => `entry-${String(i).padStart(6, "0")}-with-a-longish-name.txt`);
+      const root = await store.putTree(names.map((name, i) => ({ path: `many/${name}`, content: `${i}` })));
+      const storage = { get: (cid: CID) => (async function* () { yield await store.getBlock(cid); })() };
+      const many = await exporter(`${root.toString()}/many`, storage);
+      expect(many.type === "directory" && many.unixfs.type).to.equal("hamt-sharded-directory");
+      await store.getTree(root, join(dir.path, "out"));
+      const written = await readdir(join(dir.path, "out", "many"));
+      expect(written.sort()).to.deep.equal(names);
+      expect(await readFile(join(dir.path, "out", "many", names[1234]), "utf8")).to.equal("1234");
     });
 
     it("writes a single-file CID to the destination as a file", async function () {

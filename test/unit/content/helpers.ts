@@ -5,14 +5,41 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { existsSync } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
+import { base32upper } from "multiformats/bases/base32";
+import type { CID } from "multiformats/cid";
+import type { EmbeddedContentStore } from "../../../src/content";
 
 export async function tempDir(prefix = "content-test-"): Promise<{ path: string; remove(): Promise<void> }> {
   const path = await mkdtemp(join(tmpdir(), prefix));
   return { path, remove: () => rm(path, { recursive: true, force: true }) };
+}
+
+/** The block files of a store, as absolute paths. */
+export async function blockFiles(store: EmbeddedContentStore): Promise<string[]> {
+  const root = join(store.directory, "blocks");
+  const out: string[] = [];
+  for (const shard of await readdir(root)) {
+    const shardPath = join(root, shard);
+    if (!(await stat(shardPath)).isDirectory()) continue;
+    for (const name of await readdir(shardPath)) out.push(join(shardPath, name));
+  }
+  return out;
+}
+
+/** Flips one byte of the block file that stores `cid` (as bit rot or a bad disk would). */
+export async function corrupt(store: EmbeddedContentStore, cid: CID): Promise<string> {
+  const key = base32upper.encoder.encode(cid.multihash.bytes);
+  const file = (await blockFiles(store)).find((path) => path.endsWith(`${key}.data`));
+  if (file === undefined) throw new Error(`no block file for ${cid.toString()}`);
+  await chmod(file, 0o644);
+  const bytes = await readFile(file);
+  bytes[Math.floor(bytes.length / 2)] ^= 0x01;
+  await writeFile(file, bytes);
+  return file;
 }
 
 /** xorshift32: the same bytes for the same seed on every machine, fast enough for 100 MB. */
