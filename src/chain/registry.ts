@@ -65,8 +65,10 @@ export class CountingProvider extends JsonRpcProvider {
 export interface RegistryClientOptions {
   rpcUrl: string;
   address: string;
-  /** Needed for writes only. */
+  /** Needed for writes only; must be connected to `provider` when both are given. */
   signer?: Signer;
+  /** Reuse a provider (e.g. the one a signer was made from); by default the client makes its own. */
+  provider?: CountingProvider;
   /**
    * When set, connecting to a node of another chain fails instead of reading the wrong registry, and the
    * provider skips its own network detection (which retries forever, logging, when no node answers).
@@ -82,9 +84,14 @@ const PAGE = 256;
 
 export type RegistryClient = ReturnType<typeof createRegistryClient>;
 
+/** A counting provider; pinned to `chainId` when known, so it never polls for the network. */
+export function createProvider(rpcUrl: string, chainId?: bigint): CountingProvider {
+  const network = chainId === undefined ? undefined : Network.from(chainId);
+  return new CountingProvider(rpcUrl, network, { staticNetwork: network, batchMaxCount: 50 });
+}
+
 export function createRegistryClient(options: RegistryClientOptions) {
-  const network = options.expectedChainId === undefined ? undefined : Network.from(options.expectedChainId);
-  const provider = new CountingProvider(options.rpcUrl, network, { staticNetwork: network, batchMaxCount: 50 });
+  const provider = options.provider ?? createProvider(options.rpcUrl, options.expectedChainId);
   const reader: Registry = Registry__factory.connect(options.address, provider);
   const rpcUrl = options.rpcUrl;
 
@@ -140,8 +147,10 @@ export function createRegistryClient(options: RegistryClientOptions) {
       return read("reading the chain id", async () => BigInt(await provider.send("eth_chainId", [])));
     },
 
+    /** The node's latest block, asked every time (ethers caches getBlockNumber for a polling interval,
+     * and a lock taken right after a yank must see it). */
     async blockNumber(): Promise<number> {
-      return read("reading the block number", () => provider.getBlockNumber());
+      return read("reading the block number", async () => Number(await provider.send("eth_blockNumber", [])));
     },
 
     /** Fails unless a registry answers at the address, on the expected chain. */
@@ -301,14 +310,10 @@ export function createRegistryClient(options: RegistryClientOptions) {
   return client;
 }
 
-/**
- * Asks the node for its chain id once (a plain request that fails fast when nothing listens), then returns
- * a client pinned to that chain and checked to have a registry at `address`.
- */
-export async function connectRegistry(options: RegistryClientOptions): Promise<RegistryClient> {
-  let chainId: bigint;
+/** The node's chain id, by one plain request that fails fast (ERR_CHAIN_UNREACHABLE) when nothing listens. */
+export async function probeChainId(rpcUrl: string): Promise<bigint> {
   try {
-    const response = await fetch(options.rpcUrl, {
+    const response = await fetch(rpcUrl, {
       method: "POST",
       headers: { "content-type": "application/json" },
       body: JSON.stringify({ jsonrpc: "2.0", id: 1, method: "eth_chainId", params: [] }),
@@ -316,14 +321,22 @@ export async function connectRegistry(options: RegistryClientOptions): Promise<R
     });
     const body = (await response.json()) as { result?: string };
     if (!body.result) throw new Error(`no chain id in ${JSON.stringify(body)}`);
-    chainId = BigInt(body.result);
+    return BigInt(body.result);
   } catch (cause) {
-    throw new PkgError(ERR_CHAIN_UNREACHABLE, `no chain node answers at ${options.rpcUrl}`, {
-      details: { rpcUrl: options.rpcUrl },
+    throw new PkgError(ERR_CHAIN_UNREACHABLE, `no chain node answers at ${rpcUrl}`, {
+      details: { rpcUrl },
       hint: "start the local node with `pkg node` (or `npm run chain`), or pass --rpc-url",
       cause,
     });
   }
+}
+
+/**
+ * Asks the node for its chain id once (a plain request that fails fast when nothing listens), then returns
+ * a client pinned to that chain and checked to have a registry at `address`.
+ */
+export async function connectRegistry(options: RegistryClientOptions): Promise<RegistryClient> {
+  const chainId = await probeChainId(options.rpcUrl);
   if (options.expectedChainId !== undefined && chainId !== options.expectedChainId) {
     throw new PkgError(ERR_CHAIN_WRONG_NETWORK, `the node at ${options.rpcUrl} is chain ${chainId}, not ${options.expectedChainId}`, {
       details: { chainId: String(chainId), expected: String(options.expectedChainId) },

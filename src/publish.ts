@@ -1,0 +1,90 @@
+/**
+ * `pkg publish`: a package directory → content in the store, a version on chain.
+ *
+ * Everything that can be checked is checked before the first transaction: the manifest, its sources, the
+ * repository's existence, and that the version is new (published versions never change). Content goes in
+ * first (pinned), so a version on chain never points at bytes this store does not hold.
+ */
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { PkgError } from "./errors";
+import { MANIFEST_FILE_NAME, readManifest, resolveSources, type Manifest } from "./manifest";
+import type { ContentStore } from "./content";
+import type { RegistryClient } from "./chain/registry";
+
+export const ERR_PUBLISH_NO_REPOSITORY = "ERR_PUBLISH_NO_REPOSITORY";
+export const ERR_PUBLISH_VERSION_EXISTS = "ERR_PUBLISH_VERSION_EXISTS";
+
+export interface PublishParams {
+  /** The package directory (holding pkg.toml). */
+  dir: string;
+  client: Pick<RegistryClient, "getRepository" | "getPackage" | "registerPackage" | "publish">;
+  content: Pick<ContentStore, "putBytes" | "putTree">;
+  /** Stop after the checks and the content (nothing sent to the chain). */
+  dryRun?: boolean;
+  onStep?: (step: string) => void;
+}
+
+export interface PublishResult {
+  repository: string;
+  name: string;
+  version: string;
+  meta: string;
+  src: string;
+  files: number;
+  /** Whether this publish registered the package (its first version). */
+  registered: boolean;
+  /** Null on a dry run. */
+  tx: { hash: string; block: number } | null;
+}
+
+/** The manifest file's own bytes are the published meta: what the author wrote, comments included. */
+export async function putManifest(dir: string, content: Pick<ContentStore, "putBytes">): Promise<{ manifest: Manifest; meta: string }> {
+  const file = path.join(dir, MANIFEST_FILE_NAME);
+  const manifest = await readManifest(file);
+  const meta = (await content.putBytes(await readFile(file), { pin: true })).toString();
+  return { manifest, meta };
+}
+
+export async function publishPackage(params: PublishParams): Promise<PublishResult> {
+  const { client, content, dir } = params;
+  const step = params.onStep ?? (() => {});
+  const manifest = await readManifest(path.join(dir, MANIFEST_FILE_NAME));
+  const key = { repository: manifest.repository, name: manifest.name };
+  const id = `${manifest.repository}:${manifest.name}@${manifest.version}`;
+  const files = await resolveSources(manifest, dir);
+
+  step(`checking ${manifest.repository} and ${id} on chain`);
+  const repository = await client.getRepository(manifest.repository);
+  if (!repository) {
+    throw new PkgError(ERR_PUBLISH_NO_REPOSITORY, `repository ${manifest.repository} does not exist (${path.join(dir, MANIFEST_FILE_NAME)}: [package].repository)`, {
+      details: { repository: manifest.repository },
+      hint: `create it with \`repo create ${manifest.repository}\` (add --curated to let only its maintainers register packages)`,
+    });
+  }
+  const existing = await client.getPackage(key);
+  const published = existing?.versions.find((v) => v.version === manifest.version);
+  if (published) {
+    throw new PkgError(ERR_PUBLISH_VERSION_EXISTS, `${id} is already published (meta ${published.meta}); published versions never change`, {
+      details: { package: id, meta: published.meta, src: published.src },
+      hint: "bump [package].version in pkg.toml",
+    });
+  }
+
+  step(`adding ${files.length} source files to the content store`);
+  const src = (await content.putTree(files.map((file) => ({ path: file, source: path.join(dir, file) })), { pin: true })).toString();
+  const { meta } = await putManifest(dir, content);
+  if (params.dryRun) {
+    return { ...key, version: manifest.version, meta, src, files: files.length, registered: false, tx: null };
+  }
+
+  let registered = false;
+  if (!existing) {
+    step(`registering ${manifest.repository}:${manifest.name}`);
+    await client.registerPackage(key);
+    registered = true;
+  }
+  step(`publishing ${id}`);
+  const tx = await client.publish(key, manifest.version, meta, src);
+  return { ...key, version: manifest.version, meta, src, files: files.length, registered, tx: { hash: tx.hash, block: tx.blockNumber } };
+}
