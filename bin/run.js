@@ -1,0 +1,21 @@
+// Two binaries, one package: each gets its own oclif command tree (and its own name in help and usage)
+// by overriding the `oclif` section of package.json when the config loads.
+const path = require("node:path");
+
+async function run(bin, argv) {
+  const oclif = require("@oclif/core");
+  const root = path.resolve(__dirname, "..");
+  const pjson = require("../package.json");
+  const config = await oclif.Config.load({
+    root,
+    pjson: { ...pjson, oclif: { ...pjson.oclif, bin, commands: `./dist/cli/${bin}` } },
+  });
+  try {
+    await oclif.run(argv, config);
+    await oclif.flush();
+  } catch (error) {
+    await oclif.handle(error);
+  }
+}
+
+module.exports = { run };

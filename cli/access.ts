@@ -1,0 +1,28 @@
+/**
+ * Owners and maintainers are the same for packages and repositories on chain (an id, an owner, a set of
+ * maintainers); `pkg owner …` and `repo maintainer …` differ only in how the id is named.
+ */
+import { load } from "./lazy";
+import type { Session } from "../src/session";
+
+export type AccessAction = "add" | "remove" | "transfer" | "accept";
+
+export async function changeAccess(session: Session, id: string, action: AccessAction, account?: string) {
+  const { getAddress } = await import("ethers");
+  const { PkgError } = load.errors();
+  let address: string | null = null;
+  if (action !== "accept") {
+    try {
+      address = getAddress(account ?? "");
+    } catch {
+      throw new PkgError("ERR_ID_SYNTAX", `${JSON.stringify(account)} is not an address`, { hint: "write 0x and 40 hex digits" });
+    }
+  }
+  const { client } = session;
+  const tx =
+    action === "add" ? await client.addMaintainer(id, address!)
+    : action === "remove" ? await client.removeMaintainer(id, address!)
+    : action === "transfer" ? await client.transferOwnership(id, address!)
+    : await client.acceptOwnership(id);
+  return { id, action, account: address, owner: await client.owner(id), maintainers: await client.getMaintainers(id), tx: tx.hash };
+}

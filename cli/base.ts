@@ -1,0 +1,118 @@
+/**
+ * The one base of every command: global flags, opening the session, human vs --json output, and the single
+ * place errors become a line on stderr and an exit code.
+ */
+import { Command, Flags, type Interfaces } from "@oclif/core";
+import type { PkgError } from "../src/errors";
+import type { Session, SessionOptions } from "../src/session";
+import { load } from "./lazy";
+
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)["baseFlags"] & T["flags"]>;
+
+/** Exit codes by error family (stable; documented in the README). */
+export function exitCodeOf(code: string): number {
+  if (/^ERR_CHAIN_(UNREACHABLE|NO_REGISTRY|WRONG_NETWORK)|^ERR_CONFIG_NO_REGISTRY|^ERR_NODE_/.test(code)) return 3;
+  if (/UNKNOWN|NOT_FOUND|NO_MATCH/.test(code)) return 4;
+  if (/UNAUTHORIZED|^ERR_KEY_/.test(code)) return 5;
+  if (/EXISTS|CONFLICT|MISMATCH/.test(code)) return 6;
+  if (/^ERR_(MANIFEST|LOCKFILE|BUILDFILE|ID|CONFIG)_/.test(code)) return 7;
+  if (/INTEGRITY|CORRUPT/.test(code)) return 8;
+  return 1;
+}
+
+export abstract class BaseCommand<T extends typeof Command> extends Command {
+  static override enableJsonFlag = true;
+
+  static override baseFlags = {
+    network: Flags.string({ char: "n", summary: "Network name from the config file (default: local).", env: "PKG_NETWORK", helpGroup: "GLOBAL" }),
+    "rpc-url": Flags.string({ summary: "JSON-RPC URL of the chain node.", env: "PKG_RPC_URL", helpGroup: "GLOBAL" }),
+    registry: Flags.string({ summary: "Registry contract address.", env: "PKG_REGISTRY", helpGroup: "GLOBAL" }),
+    keystore: Flags.string({ summary: "Encrypted JSON keystore to sign with (password: PKG_KEYSTORE_PASSWORD or a prompt).", env: "PKG_KEYSTORE", helpGroup: "GLOBAL" }),
+    account: Flags.integer({ summary: "Local node only: which dev account signs (0-19).", helpGroup: "GLOBAL" }),
+    config: Flags.string({ summary: "Config file (default: $XDG_CONFIG_HOME/chainpkg/config.toml).", env: "PKG_CONFIG", helpGroup: "GLOBAL" }),
+    quiet: Flags.boolean({ char: "q", summary: "Print only errors and the result.", helpGroup: "GLOBAL" }),
+  };
+
+  protected flags!: BaseFlags<T>;
+  private openSessions: Session[] = [];
+
+  public override async init(): Promise<void> {
+    await super.init();
+    const { flags } = await this.parse({
+      flags: this.ctor.flags,
+      baseFlags: (this.ctor as typeof BaseCommand).baseFlags,
+      enableJsonFlag: this.ctor.enableJsonFlag,
+      args: this.ctor.args,
+      strict: this.ctor.strict,
+    });
+    this.flags = flags as BaseFlags<T>;
+  }
+
+  /** Opens the registry client and content store from flags, environment and config file. */
+  protected async session(options: SessionOptions = {}): Promise<Session> {
+    const { resolveConfig } = load.config();
+    const { openSession } = load.session();
+    const config = await resolveConfig({
+      network: this.flags.network,
+      rpcUrl: this.flags["rpc-url"],
+      registry: this.flags.registry,
+      keystore: this.flags.keystore,
+      account: this.flags.account,
+      config: this.flags.config,
+    });
+    const session = await openSession(config, { prompt: (question) => this.promptHidden(question), ...options });
+    this.openSessions.push(session);
+    return session;
+  }
+
+  /** A progress line for humans (stderr, so stdout stays the result). */
+  protected step(message: string): void {
+    if (!this.jsonEnabled() && !this.flags?.quiet) process.stderr.write(`${message}\n`);
+  }
+
+  protected warning(message: string): void {
+    if (!this.jsonEnabled()) process.stderr.write(`warning: ${message}\n`);
+  }
+
+  /** Asks for a secret on the terminal without echo; null without a terminal (CI). */
+  protected async promptHidden(question: string): Promise<string | null> {
+    if (!process.stdin.isTTY || !process.stderr.isTTY) return null;
+    const { createInterface } = await import("node:readline");
+    return new Promise((resolve) => {
+      const rl = createInterface({ input: process.stdin, output: process.stderr, terminal: true });
+      const write = (rl as unknown as { _writeToOutput(s: string): void })._writeToOutput.bind(rl);
+      (rl as unknown as { _writeToOutput(s: string): void })._writeToOutput = (s: string) => write(s.startsWith(question) ? s : "");
+      rl.question(question, (answer) => {
+        rl.close();
+        process.stderr.write("\n");
+        resolve(answer);
+      });
+    });
+  }
+
+  protected override async finally(error: Error | undefined): Promise<void> {
+    for (const session of this.openSessions.splice(0)) await session.close().catch(() => {});
+    return super.finally(error);
+  }
+
+  protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    for (const session of this.openSessions.splice(0)) await session.close().catch(() => {});
+    const { isPkgError } = load.errors();
+    if (!isPkgError(error)) {
+      if (error.oclif?.exit !== undefined) throw error; // oclif's own parse/usage errors
+      if (this.jsonEnabled()) {
+        this.logJson({ error: { code: "ERR_INTERNAL", message: error.message } });
+        return this.exit(1);
+      }
+      throw error;
+    }
+    const pkgError = error as PkgError;
+    if (this.jsonEnabled()) {
+      this.logJson({ error: pkgError.toJSON() });
+    } else {
+      process.stderr.write(`error: ${pkgError.message}\n`);
+      if (pkgError.hint) process.stderr.write(`  hint: ${pkgError.hint}\n`);
+    }
+    return this.exit(exitCodeOf(pkgError.code));
+  }
+}

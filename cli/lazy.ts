@@ -1,0 +1,18 @@
+/**
+ * The core, loaded when a command runs rather than when oclif lists commands for --help: ethers, the IPFS
+ * libraries and typechain cost a few hundred milliseconds that `pkg --help` should not pay (bench cli-start).
+ * `require` (not `import()`): from CommonJS, `import()` is an ESM import that wants file extensions.
+ */
+/* eslint-disable @typescript-eslint/no-require-imports */
+export const load = {
+  config: () => require("../src/config") as typeof import("../src/config"),
+  errors: () => require("../src/errors") as typeof import("../src/errors"),
+  fetch: () => require("../src/fetch") as typeof import("../src/fetch"),
+  ids: () => require("../src/ids") as typeof import("../src/ids"),
+  keys: () => require("../src/keys") as typeof import("../src/keys"),
+  lock: () => require("../src/lock") as typeof import("../src/lock"),
+  lockfile: () => require("../src/lockfile") as typeof import("../src/lockfile"),
+  manifest: () => require("../src/manifest") as typeof import("../src/manifest"),
+  publish: () => require("../src/publish") as typeof import("../src/publish"),
+  session: () => require("../src/session") as typeof import("../src/session"),
+};

@@ -1,0 +1,45 @@
+import path from "node:path";
+import { Args, Flags } from "@oclif/core";
+import { BaseCommand } from "../base";
+import { progressBar } from "../progress";
+import { load } from "../lazy";
+
+export default class Fetch extends BaseCommand<typeof Fetch> {
+  static override summary = "Download and verify a package's sources and pkg.toml into a directory; with no id, every dependency of ./pkg.lock into the store.";
+  static override examples = ["<%= config.bin %> fetch crates/hello:1.0.0", "<%= config.bin %> fetch crates/hello -o ./hello", "<%= config.bin %> fetch"];
+  static override args = { id: Args.string({ description: "repo/name[:version] (default: the newest version not yanked)." }) };
+  static override flags = {
+    output: Flags.string({ char: "o", summary: "Directory to create (default: ./NAME-VERSION)." }),
+    dir: Flags.directory({ char: "C", summary: "Package directory whose pkg.lock to fetch (no id).", default: "." }),
+  };
+
+  async run() {
+    const { args, flags } = await this.parse(Fetch);
+    const session = await this.session();
+    if (args.id) {
+      const { parsePackageSpec } = load.ids();
+      const { fetchPackage } = load.fetch();
+      const spec = parsePackageSpec(args.id);
+      const probe = flags.output ?? null;
+      const record = probe ? null : await session.client.getPackage({ repository: spec.repository.name, name: spec.name });
+      const { pickVersion } = load.fetch();
+      const guessed = record ? pickVersion(record.versions, spec.version)?.version : null;
+      const destination = probe ?? path.resolve(`${spec.name}-${guessed ?? spec.version ?? "latest"}`);
+      const fetched = await fetchPackage({ spec, destination, client: session.client, content: session.content });
+      if (fetched.yanked) this.warning(`${fetched.id} is yanked`);
+      if (!this.jsonEnabled()) this.log(`fetched ${fetched.id} → ${fetched.destination}\n  meta ${fetched.meta}\n  src  ${fetched.src}`);
+      return fetched;
+    }
+    const { LOCKFILE_FILE_NAME, readLockfile, checkLockfileChain } = load.lockfile();
+    const { fetchLocked, yankedInLock } = load.fetch();
+    const file = path.resolve(flags.dir, LOCKFILE_FILE_NAME);
+    const lock = await readLockfile(file);
+    checkLockfileChain(lock, session.chain, file);
+    for (const id of await yankedInLock(lock, session.client)) this.warning(`${id} is yanked; the lock still uses it (\`pkg update\` moves off it)`);
+    const bar = await progressBar(!this.jsonEnabled() && !flags.quiet, "fetching");
+    const result = await fetchLocked({ lock, content: session.content, onProgress: (done, total, key) => bar.update(done, total, key) });
+    bar.stop();
+    if (!this.jsonEnabled()) this.log(`fetched and pinned ${result.pinned} dependencies of ${file}`);
+    return { file, ...result };
+  }
+}

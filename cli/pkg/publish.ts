@@ -1,0 +1,34 @@
+import { Args, Flags } from "@oclif/core";
+import { BaseCommand } from "../base";
+import { load } from "../lazy";
+
+export default class Publish extends BaseCommand<typeof Publish> {
+  static override summary = "Publish the package in a directory: sources and pkg.toml to the content store, the version on chain.";
+  static override description =
+    "Validates pkg.toml and its src files, refuses a version that exists before sending anything, registers the package " +
+    "on its first version, then publishes. Prints the meta and src CIDs and the transaction hash.";
+  static override examples = ["<%= config.bin %> publish", "<%= config.bin %> publish ./hello --dry-run"];
+  static override args = { dir: Args.directory({ description: "Package directory (default: the current one).", default: "." }) };
+  static override flags = { "dry-run": Flags.boolean({ summary: "Check and add the content, send no transaction." }) };
+
+  async run() {
+    const { args, flags } = await this.parse(Publish);
+    const session = await this.session({ signer: !flags["dry-run"] });
+    const { publishPackage } = load.publish();
+    const result = await publishPackage({
+      dir: args.dir,
+      client: session.client,
+      content: session.content,
+      dryRun: flags["dry-run"],
+      onStep: (line) => this.step(line),
+    });
+    if (!this.jsonEnabled()) {
+      const id = `${result.repository}/${result.name}:${result.version}`;
+      this.log(flags["dry-run"] ? `checked ${id} (dry run: nothing sent)` : `published ${id}${result.registered ? " (new package)" : ""}`);
+      this.log(`  meta ${result.meta}`);
+      this.log(`  src  ${result.src} (${result.files} files)`);
+      if (result.tx) this.log(`  tx   ${result.tx.hash} (block ${result.tx.block})`);
+    }
+    return result;
+  }
+}
