@@ -138,8 +138,9 @@ contract Registry is IRegistry {
      *
      * Emits a {RepositoryCurationChanged} event when the flag changes.
      */
-    function setCurated(bytes32 repositoryId_, bool curated) external onlyOwnerOf(repositoryId_) {
+    function setCurated(bytes32 repositoryId_, bool curated) external {
         _checkRepository(repositoryId_);
+        _checkOwner(repositoryId_);
         Repository storage repository = _repositories[repositoryId_];
         if (repository.curated == curated) return;
         repository.curated = curated;
@@ -151,7 +152,8 @@ contract Registry is IRegistry {
      *
      * Requirements:
      * - the caller owns or maintains the repository;
-     * - `version` is semver-shaped and was never published in this repository;
+     * - `version` is a release name (semver, or calendar style such as `23.05`) never published in this
+     *   repository;
      * - `metaCid` is a supported CID.
      *
      * Emits a {RepositoryPublished} event.
@@ -160,7 +162,7 @@ contract Registry is IRegistry {
         external
         onlyRepositoryMaintainer(repositoryId_)
     {
-        Validation.checkVersion(version);
+        Validation.checkReleaseName(version);
         (bytes32 metaDigest, uint8 metaKind) = CidCodec.encode(metaCid);
         if (!_repositories[repositoryId_].versions.add(version, metaDigest, metaKind, 0, CidCodec.KIND_NONE)) {
             revert RegistryVersionExists(repositoryId_, version);
@@ -369,7 +371,8 @@ contract Registry is IRegistry {
 
     /**
      * @dev Offers ownership of `id` to `newOwner`; it moves when they call {acceptOwnership}. The importer
-     * sets the owner at once instead, since the accounts it copies cannot answer during a migration.
+     * sets the owner at once instead (also of what it created itself), since the accounts it copies cannot
+     * answer during a migration.
      *
      * Requirements:
      * - the caller owns `id`.
@@ -378,7 +381,7 @@ contract Registry is IRegistry {
      */
     function transferOwnership(bytes32 id, address newOwner) external onlyOwnerOf(id) {
         Access storage access = _access[id];
-        if (msg.sender == importer && msg.sender != access.owner) {
+        if (msg.sender == importer) {
             if (newOwner == address(0)) revert RegistryZeroAddress();
             _setOwner(id, access, newOwner);
             return;
@@ -461,12 +464,14 @@ contract Registry is IRegistry {
 
     function getRepository(bytes32 repositoryId_) external view returns (RepositoryView memory) {
         Repository storage repository = _repositories[repositoryId_];
+        // owners of packages live in the same table; a package id is not a repository
+        bool known = bytes(repository.name).length != 0;
         Access storage access = _access[repositoryId_];
         return RepositoryView({
             repositoryId: repositoryId_,
             name: repository.name,
-            owner: access.owner,
-            pendingOwner: access.pendingOwner,
+            owner: known ? access.owner : address(0),
+            pendingOwner: known ? access.pendingOwner : address(0),
             curated: repository.curated,
             versionCount: repository.versions.count,
             packageCount: repository.packageIds.length
@@ -523,7 +528,8 @@ contract Registry is IRegistry {
                 packageId: id,
                 repositoryId: package.repositoryId,
                 name: package.name,
-                owner: _access[id].owner,
+                // owners of repositories live in the same table; a repository id is not a package
+                owner: package.repositoryId != 0 ? _access[id].owner : address(0),
                 versionCount: package.versions.count,
                 versions: versions,
                 nextCursor: next

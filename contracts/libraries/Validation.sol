@@ -85,6 +85,31 @@ library Validation {
         if (!valid) revert IRegistry.RegistryInvalidVersion(version);
     }
 
+    /**
+     * @dev A repository version: semver-shaped, or a release name such as `23.05` or `2026.11-lts` (distributions
+     * name releases by date). 1..64 bytes of [0-9A-Za-z.+-], starting and ending with [0-9A-Za-z], no `..`.
+     * Repository versions are referenced exactly, never by range, so no ordering is implied.
+     */
+    function checkReleaseName(string calldata version) internal pure {
+        bytes calldata b = bytes(version);
+        uint256 length = b.length;
+        if (length == 0 || length > MAX_VERSION_LENGTH || !_isAlnum(b[0]) || !_isAlnum(b[length - 1])) {
+            revert IRegistry.RegistryInvalidVersion(version);
+        }
+        for (uint256 i = 1; i < length - 1; ++i) {
+            bytes1 c = b[i];
+            if (c == ".") {
+                if (b[i + 1] == ".") revert IRegistry.RegistryInvalidVersion(version);
+            } else if (!_isAlnum(c) && c != "-" && c != "+") {
+                revert IRegistry.RegistryInvalidVersion(version);
+            }
+        }
+    }
+
+    function _isAlnum(bytes1 c) private pure returns (bool) {
+        return _isLowerAlnum(c) || (c >= "A" && c <= "Z");
+    }
+
     function _isLowerAlnum(bytes1 c) private pure returns (bool) {
         return (c >= "a" && c <= "z") || (c >= "0" && c <= "9");
     }

@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: MIT
 pragma solidity 0.8.28;
 
+import {IRegistry} from "../IRegistry.sol";
+
 /**
  * @dev The versions of one package or repository: a map from version to record that is also a list
  * (newest first), at three new storage slots per version — the floor for two 32-byte digests plus an
@@ -30,14 +32,24 @@ library VersionList {
 
     uint256 private constant _INLINE_LENGTH = 28;
 
-    /// @dev The key of `version` (already shape-checked, so non-empty and without NUL bytes).
+    /**
+     * @dev The key of `version`. Lookups pass versions that were never shape-checked, so a short version with a
+     * NUL byte is refused here: "1.0.0\0" would otherwise share the key of "1.0.0".
+     */
     function keyOf(string calldata version) internal pure returns (bytes28 key) {
         bytes calldata b = bytes(version);
         if (b.length <= _INLINE_LENGTH) {
-            // calldata is zero-padded past its end only within the word read, so mask explicitly
+            bool hasNul;
             assembly ("memory-safe") {
-                key := and(calldataload(b.offset), not(sub(shl(mul(sub(32, b.length), 8), 1), 1)))
+                // the bytes past the end are masked off (the word read may hold the next argument)
+                let tail := sub(shl(mul(sub(32, b.length), 8), 1), 1)
+                key := and(calldataload(b.offset), not(tail))
+                // does any of the first `length` bytes equal zero? (fill the tail with 0x01 first)
+                let ones := 0x0101010101010101010101010101010101010101010101010101010101010101
+                let v := or(key, and(tail, ones))
+                hasNul := iszero(iszero(and(and(sub(v, ones), not(v)), shl(7, ones))))
             }
+            if (hasNul) revert IRegistry.RegistryInvalidVersion(version);
         } else {
             key = bytes28(keccak256(b) >> 8);
         }

@@ -96,7 +96,7 @@ describe("Registry", () => {
         .to.be.revertedWithCustomError(registry, "RegistryUnauthorized")
         .withArgs(repositoryId, bob.address);
       await expect(registry.connect(alice).setCurated(repositoryIdOf("nope"), true))
-        .to.be.revertedWithCustomError(registry, "RegistryUnknownId")
+        .to.be.revertedWithCustomError(registry, "RegistryUnknownRepository")
         .withArgs(repositoryIdOf("nope"));
       await expect(registry.connect(alice).setCurated(packageId, true))
         .to.be.revertedWithCustomError(registry, "RegistryUnknownRepository")
@@ -415,9 +415,9 @@ describe("Registry", () => {
       await expect(registry.connect(alice).publishRepository(packageId, "1.0.0", lock))
         .to.be.revertedWithCustomError(registry, "RegistryUnknownRepository")
         .withArgs(packageId);
-      await expect(registry.connect(alice).publishRepository(repositoryId, "1.0", lock))
+      await expect(registry.connect(alice).publishRepository(repositoryId, "1..0", lock))
         .to.be.revertedWithCustomError(registry, "RegistryInvalidVersion")
-        .withArgs("1.0");
+        .withArgs("1..0");
       await expect(registry.connect(alice).publishRepository(repositoryId, "1.0.0", "0x1234"))
         .to.be.revertedWithCustomError(registry, "RegistryUnsupportedCid")
         .withArgs("0x1234");
@@ -563,6 +563,63 @@ describe("Registry", () => {
       await expect(
         registry.connect(deployer).setYanked(repositoryIdOf("crates"), "hello", "1.0.0", true),
       ).to.be.revertedWithCustomError(registry, "RegistryUnauthorized");
+    });
+  });
+
+  describe("fixes found by the property tests", () => {
+    it("lets the importer hand over what it created itself, at once", async () => {
+      const [deployer] = await ethers.getSigners();
+      const { registry, alice } = await deployRegistry(deployer.address);
+      await registry.connect(deployer).createRepository("core", false);
+      await expect(registry.connect(deployer).transferOwnership(repositoryIdOf("core"), alice.address))
+        .to.emit(registry, "OwnershipTransferred")
+        .withArgs(repositoryIdOf("core"), deployer.address, alice.address);
+      expect(await registry.owner(repositoryIdOf("core"))).to.equal(alice.address);
+      expect(await registry.pendingOwner(repositoryIdOf("core"))).to.equal(ethers.ZeroAddress);
+    });
+
+    it("does not let a version with NUL bytes alias a published one", async () => {
+      const { registry, alice, repositoryId, packageId } = await loadFixture(deployWithPackage);
+      const a = await cids("a");
+      await registry.connect(alice).publish(repositoryId, "hello", "1.0.0", a.meta, a.src);
+      for (const alias of ["1.0.0\0", "1.0.0\0\0", "1.0\0.0"]) {
+        await expect(registry.getPackageVersion(packageId, alias))
+          .to.be.revertedWithCustomError(registry, "RegistryInvalidVersion")
+          .withArgs(alias);
+        await expect(registry.connect(alice).setYanked(repositoryId, "hello", alias, true))
+          .to.be.revertedWithCustomError(registry, "RegistryInvalidVersion")
+          .withArgs(alias);
+      }
+      expect((await registry.getPackageVersion(packageId, "1.0.0")).yanked).to.equal(false);
+    });
+
+    it("reports no owner when a view is given the other kind of id", async () => {
+      const { registry, repositoryId, packageId } = await loadFixture(deployWithPackage);
+      const asRepository = await registry.getRepository(packageId);
+      expect([asRepository.owner, asRepository.name]).to.deep.equal([ethers.ZeroAddress, ""]);
+      const [asPackage] = await registry.getPackages([repositoryId], 1);
+      expect([asPackage.owner, asPackage.name]).to.deep.equal([ethers.ZeroAddress, ""]);
+    });
+
+    it("checks that setCurated is given a repository before checking rights", async () => {
+      const { registry, bob, packageId } = await loadFixture(deployWithPackage);
+      await expect(registry.connect(bob).setCurated(packageId, true))
+        .to.be.revertedWithCustomError(registry, "RegistryUnknownRepository")
+        .withArgs(packageId);
+    });
+
+    it("takes release names such as 23.05 as repository versions, and refuses malformed ones", async () => {
+      const { registry, alice, repositoryId } = await loadFixture(deployWithPackage);
+      const lock = hexOf(await cidOf("lock"));
+      for (const good of ["23.05", "2026.11-lts", "1.0.0", "1.0.0-rc.1+b5", "v2", "24"]) {
+        await registry.connect(alice).publishRepository(repositoryId, good, lock);
+        expect((await registry.getRepositoryVersion(repositoryId, good)).version).to.equal(good);
+      }
+      for (const bad of ["", ".23", "23.", "23..05", "23_05", "23/05", "-1", "a".repeat(65), "23.05\0"]) {
+        await expect(registry.connect(alice).publishRepository(repositoryId, bad, lock))
+          .to.be.revertedWithCustomError(registry, "RegistryInvalidVersion")
+          .withArgs(bad);
+      }
     });
   });
 
