@@ -546,7 +546,7 @@ contract Registry is IRegistry {
     {
         VersionList.Record storage record = list.get(version);
         if (record.metaKind == 0) revert RegistryUnknownVersion(id, version);
-        return _toView(list, VersionList.keyOf(version), record);
+        return _toView(list, VersionList.lookupKeyOf(version), record);
     }
 
     function _page(bytes32 id, VersionList.List storage list, bytes32 cursor, uint256 limit)

@@ -32,26 +32,36 @@ library VersionList {
 
     uint256 private constant _INLINE_LENGTH = 28;
 
-    /**
-     * @dev The key of `version`. Lookups pass versions that were never shape-checked, so a short version with a
-     * NUL byte is refused here: "1.0.0\0" would otherwise share the key of "1.0.0".
-     */
+    /// @dev The key of a shape-checked `version` (non-empty, no NUL bytes): what publishing uses.
     function keyOf(string calldata version) internal pure returns (bytes28 key) {
+        bytes calldata b = bytes(version);
+        if (b.length <= _INLINE_LENGTH) {
+            // the bytes past the end are masked off (the word read may hold the next argument)
+            assembly ("memory-safe") {
+                key := and(calldataload(b.offset), not(sub(shl(mul(sub(32, b.length), 8), 1), 1)))
+            }
+        } else {
+            key = bytes28(keccak256(b) >> 8);
+        }
+    }
+
+    /**
+     * @dev The key of a version to look up, which nobody checked: a short version with a NUL byte is refused,
+     * since "1.0.0\0" would otherwise share the key of "1.0.0". (Publishing checks the shape first and uses
+     * {keyOf}, saving this on the hot path.)
+     */
+    function lookupKeyOf(string calldata version) internal pure returns (bytes28 key) {
+        key = keyOf(version);
         bytes calldata b = bytes(version);
         if (b.length <= _INLINE_LENGTH) {
             bool hasNul;
             assembly ("memory-safe") {
-                // the bytes past the end are masked off (the word read may hold the next argument)
-                let tail := sub(shl(mul(sub(32, b.length), 8), 1), 1)
-                key := and(calldataload(b.offset), not(tail))
-                // does any of the first `length` bytes equal zero? (fill the tail with 0x01 first)
+                // is any of the first `length` bytes zero? (the tail is filled with 0x01 first)
                 let ones := 0x0101010101010101010101010101010101010101010101010101010101010101
-                let v := or(key, and(tail, ones))
+                let v := or(key, and(sub(shl(mul(sub(32, b.length), 8), 1), 1), ones))
                 hasNul := iszero(iszero(and(and(sub(v, ones), not(v)), shl(7, ones))))
             }
             if (hasNul) revert IRegistry.RegistryInvalidVersion(version);
-        } else {
-            key = bytes28(keccak256(b) >> 8);
         }
     }
 
@@ -123,6 +133,6 @@ library VersionList {
 
     /// @dev The record of `version`; `metaKind` is zero when it was never published.
     function get(List storage list, string calldata version) internal view returns (Record storage) {
-        return list.records[keyOf(version)];
+        return list.records[lookupKeyOf(version)];
     }
 }
