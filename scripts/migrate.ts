@@ -11,7 +11,9 @@
  *      MIGRATE_VERBOSE=1         log every transaction
  *      PKG_DEPLOYMENT_ID         Ignition deployment id of the new registry
  *      PKG_DEPLOYMENTS_DIR       where records go (default: deployments/)
- * The migrating account (deployer and importer) is the network's first account.
+ * The migrating account (deployer and importer) is the network's first account; it sends every transaction
+ * (no other account is funded or used). Ownership offers (pending owners) are not carried over: they are
+ * listed at the end and recorded as migration.droppedPendingOwners; their owners have to offer again.
  */
 import hre from "hardhat";
 import { deploymentsDir } from "./lib/deployments";
@@ -41,7 +43,7 @@ async function main(): Promise<void> {
     `${copy.packageVersions} package versions, ${copy.repositoryVersions} repository versions`);
   console.log(`New registry ${record.registry} on ${record.network}; recorded in ${result.file}`);
   if (copy.droppedPendingOwners.length > 0) {
-    console.log(`${copy.droppedPendingOwners.length} ownership offer(s) were not carried over (owners must offer again):`);
+    console.log(`${copy.droppedPendingOwners.length} ownership offer(s) were not carried over (their owners must offer again on the new registry):`);
     for (const offer of copy.droppedPendingOwners) console.log(`  ${offer.name}: ${offer.owner} -> ${offer.pendingOwner}`);
   }
 }

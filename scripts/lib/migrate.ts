@@ -1,4 +1,4 @@
-import { ethers, type Provider, type Signer } from "ethers";
+import { ethers, type Signer } from "ethers";
 import type { HardhatRuntimeEnvironment } from "hardhat/types";
 import { type Registry, Registry__factory } from "../../typechain-types";
 import {
@@ -17,28 +17,26 @@ import { TxQueue } from "./txqueue";
 
 /*
  * Copying a registry into a new one through the contract's ordinary paths, with the new registry's importer
- * (the migrating account) standing in for every owner until it seals the import.
+ * (the migrating account) standing in for every owner until it seals the import. Every transaction is the
+ * importer's: no other account is created, funded or used.
  *
- * Owners. The importer sets an owner directly only for ids it does not own itself (Registry.transferOwnership:
- * `msg.sender == importer && msg.sender != owner`); for an id it owns, transferOwnership is the ordinary
- * two-step offer, which the copied accounts cannot accept during a migration. createRepository and
- * registerPackage make the caller the owner, so if the importer created the repositories and packages it
- * could never hand them over. They are therefore created by a second account, the creator (by default a fresh
- * wallet the importer funds for those transactions and that returns the rest at the end); the importer then
- * publishes, yanks, adds maintainers and finally sets every owner directly.
+ * Owners. The importer's transferOwnership sets the owner at once (OwnershipTransferred), also of ids the
+ * importer owns itself. So the importer creates the repositories and registers the packages (becoming their
+ * owner), publishes, sets yank flags and maintainers, then hands every id to its original owner with
+ * transferOwnership and seals. Ids the migrating account owned in the source need no transfer: they stay its own.
  *
- * Pending owners. An ownership offer (pendingOwner) can only be made by the owner itself, and the importer's
- * direct transfer clears any offer. So an offer is carried over only where the owner is the migrating account
- * (it then re-offers as owner before sealing); any other offer is dropped and reported — its owner has to offer
- * again on the new registry. The check compares against the source with exactly those offers cleared.
+ * Pending owners. No ownership offer (pendingOwner) is carried over: an offer can only be made by an owner
+ * through the ordinary two-step path, which the importer never takes (its transfer sets the owner directly and
+ * clears any offer), and after sealing the migrating account has no importer rights left. Every offer in the
+ * source is therefore dropped, listed in the result (droppedPendingOwners) and logged with a warning; its
+ * owner has to offer again on the new registry. The check compares against the source with every offer
+ * cleared (CopyResult.expected).
  */
 
 export interface CopyRegistryOptions extends PlanOptions {
-  /** The target registry's importer. */
+  /** The target registry's importer: sends every transaction of the copy. */
   importer: Signer;
-  /** Creates the repositories and packages (see above); default: a fresh wallet funded by the importer. */
-  creator?: Signer;
-  /** Transactions in flight per account (default 16). */
+  /** Transactions in flight at once (default 16). */
   window?: number;
   /** Seal the import at the end (default true). */
   seal?: boolean;
@@ -55,27 +53,27 @@ export interface DroppedOffer {
 }
 
 export interface CopyResult {
-  /** What the target must read back as: the source with the dropped offers cleared. */
+  /** What the target must read back as: the source with every ownership offer cleared. */
   expected: RegistrySnapshot;
+  /** Every ownership offer of the source (none is carried over), in the order of the ids. */
   droppedPendingOwners: DroppedOffer[];
   repositories: number;
   packages: number;
   packageVersions: number;
   repositoryVersions: number;
   batches: number;
+  /** Transactions sent, all by the importer. */
   transactions: number;
   gasUsed: bigint;
 }
 
-/** Gas budgeted per creator transaction (createRepository / registerPackage use about 120k–200k). */
-const CREATOR_GAS_PER_TX = 300_000n;
-
 /**
  * Copies `source` (a snapshot, see readRegistry) into the empty registry `target`, whose importer is
- * `options.importer`: repositories (creation order, curated flag), packages (registration order), package
- * versions through publishBatch (oldest first, so the newest-first lists come out identical; exact CIDs),
- * repository versions, yank flags, maintainers (in order), owners, carried-over ownership offers; then seals
- * the import. Does not verify: see {@link migrateRegistry} or assertSnapshotsEqual(result.expected, …).
+ * `options.importer`, with the importer's transactions only: repositories (creation order, curated flag),
+ * packages (registration order), package versions through publishBatch (oldest first, so the newest-first
+ * lists come out identical; exact CIDs), repository versions, yank flags, maintainers (in order), owners;
+ * then seals the import. Ownership offers are dropped (see above). Does not verify: see
+ * {@link migrateRegistry} or assertSnapshotsEqual(result.expected, …).
  */
 export async function copyRegistry(
   source: RegistrySnapshot,
@@ -96,49 +94,48 @@ export async function copyRegistry(
   const existing = await target.repositoryCount();
   if (existing !== 0n) throw new Error(`target registry is not empty (${existing} repositories)`);
 
-  const ownCreator = options.creator === undefined;
-  const creator = options.creator ?? new ethers.Wallet(ethers.hexlify(ethers.randomBytes(32)), provider);
-  const creatorAddress = ethers.getAddress(await creator.getAddress());
-  if (creatorAddress === importerAddress) {
-    throw new Error("the creator must not be the importer: the importer cannot set owners of ids it owns itself");
-  }
-  const asCreator = target.connect(creator);
-
-  const queueOptions = { window: options.window, log: options.verbose ? log : undefined };
-  const importerQueue = new TxQueue(importer, queueOptions);
-  const creatorQueue = new TxQueue(creator, queueOptions);
+  const queue = new TxQueue(importer, { window: options.window, log: options.verbose ? log : undefined });
   const repositories = source.repositories;
   const packages = repositories.flatMap((repository) => repository.packages.map((pkg) => ({ repository, pkg })));
+  const ids = repositories.flatMap((repository) => [
+    { id: repository.id, name: repository.name, owner: repository.owner, pendingOwner: repository.pendingOwner, maintainers: repository.maintainers },
+    ...repository.packages.map((pkg) => ({
+      id: pkg.id,
+      name: `${repository.name}/${pkg.name}`,
+      owner: pkg.owner,
+      pendingOwner: pkg.pendingOwner,
+      maintainers: pkg.maintainers,
+    })),
+  ]);
 
-  const fund = async (transactions: number) => {
-    if (!ownCreator || transactions === 0) return;
-    const needed = (CREATOR_GAS_PER_TX * BigInt(transactions) * (await feePerGas(provider)) * 3n) / 2n;
-    const balance = await provider.getBalance(creatorAddress);
-    if (balance >= needed) return;
-    await importerQueue.send("fund the creator account", (overrides) =>
-      importer.sendTransaction({ to: creatorAddress, value: needed - balance, ...overrides }),
-    );
-    await importerQueue.flush();
-  };
-
-  // 1. repositories, by the creator (which becomes their owner until step 7)
-  log(`creating ${repositories.length} repositories (creator ${creatorAddress})`);
-  await fund(repositories.length + packages.length);
-  for (const repository of repositories) {
-    await creatorQueue.send(`createRepository ${repository.name}`, (overrides) =>
-      asCreator.createRepository(repository.name, repository.curated, overrides),
+  // ownership offers: none can be carried over (see above); said up front, before any transaction
+  const droppedPendingOwners: DroppedOffer[] = ids
+    .filter((entry) => entry.pendingOwner !== ethers.ZeroAddress)
+    .map(({ id, name, owner, pendingOwner }) => ({ id, name, owner, pendingOwner }));
+  for (const offer of droppedPendingOwners) {
+    log(
+      `WARNING: ownership offer of ${offer.name} from ${offer.owner} to ${offer.pendingOwner} not carried over ` +
+        "(the owner has to offer again on the new registry)",
     );
   }
-  await creatorQueue.flush();
 
-  // 2. packages, in registration order (the creator owns every repository, so curated ones admit it too)
+  // 1. repositories, by the importer (their owner until step 7)
+  log(`creating ${repositories.length} repositories`);
+  for (const repository of repositories) {
+    await queue.send(`createRepository ${repository.name}`, (overrides) =>
+      asImporter.createRepository(repository.name, repository.curated, overrides),
+    );
+  }
+  await queue.flush();
+
+  // 2. packages, in registration order (the importer owns every repository, so curated ones admit it too)
   log(`registering ${packages.length} packages`);
   for (const { repository, pkg } of packages) {
-    await creatorQueue.send(`registerPackage ${repository.name}/${pkg.name}`, (overrides) =>
-      asCreator.registerPackage(repository.id, pkg.name, overrides),
+    await queue.send(`registerPackage ${repository.name}/${pkg.name}`, (overrides) =>
+      asImporter.registerPackage(repository.id, pkg.name, overrides),
     );
   }
-  await creatorQueue.flush();
+  await queue.flush();
 
   // 3. package versions, oldest first, through publishBatch
   const lists: PackageReleaseList[] = packages.map(({ repository, pkg }) => ({
@@ -167,7 +164,7 @@ export async function copyRegistry(
     }
     const gasLimit = (estimate * 6n) / 5n < blockGasLimit ? (estimate * 6n) / 5n : estimate;
     batches += 1;
-    await importerQueue.send(`publishBatch ${chunk.label} (${chunk.versionCount} versions)`, (overrides) =>
+    await queue.send(`publishBatch ${chunk.label} (${chunk.versionCount} versions)`, (overrides) =>
       asImporter.publishBatch(chunk.entries, { ...overrides, gasLimit }),
     );
   };
@@ -178,26 +175,26 @@ export async function copyRegistry(
   log(`publishing ${repositoryVersions} repository versions`);
   for (const repository of repositories) {
     for (const version of [...repository.versions].reverse()) {
-      await importerQueue.send(`publishRepository ${repository.name} ${version.version}`, (overrides) =>
+      await queue.send(`publishRepository ${repository.name} ${version.version}`, (overrides) =>
         asImporter.publishRepository(repository.id, version.version, version.metaCid, overrides),
       );
     }
   }
-  await importerQueue.flush();
+  await queue.flush();
 
   // 5. yank flags
   let yanks = 0;
   for (const repository of repositories) {
     for (const version of repository.versions.filter((v) => v.yanked)) {
       yanks += 1;
-      await importerQueue.send(`setRepositoryYanked ${repository.name} ${version.version}`, (overrides) =>
+      await queue.send(`setRepositoryYanked ${repository.name} ${version.version}`, (overrides) =>
         asImporter.setRepositoryYanked(repository.id, version.version, true, overrides),
       );
     }
     for (const pkg of repository.packages) {
       for (const version of pkg.versions.filter((v) => v.yanked)) {
         yanks += 1;
-        await importerQueue.send(`setYanked ${repository.name}/${pkg.name} ${version.version}`, (overrides) =>
+        await queue.send(`setYanked ${repository.name}/${pkg.name} ${version.version}`, (overrides) =>
           asImporter.setYanked(repository.id, pkg.name, version.version, true, overrides),
         );
       }
@@ -206,70 +203,42 @@ export async function copyRegistry(
   log(`yanked ${yanks} versions`);
 
   // 6. maintainers, in the source's order (EnumerableSet keeps insertion order when nothing is removed)
-  const ids = repositories.flatMap((repository) => [
-    { id: repository.id, name: repository.name, owner: repository.owner, pendingOwner: repository.pendingOwner, maintainers: repository.maintainers },
-    ...repository.packages.map((pkg) => ({
-      id: pkg.id,
-      name: `${repository.name}/${pkg.name}`,
-      owner: pkg.owner,
-      pendingOwner: pkg.pendingOwner,
-      maintainers: pkg.maintainers,
-    })),
-  ]);
   let maintainers = 0;
   for (const entry of ids) {
     for (const account of entry.maintainers) {
       maintainers += 1;
-      await importerQueue.send(`addMaintainer ${entry.name} ${account}`, (overrides) =>
+      await queue.send(`addMaintainer ${entry.name} ${account}`, (overrides) =>
         asImporter.addMaintainer(entry.id, account, overrides),
       );
     }
   }
   log(`added ${maintainers} maintainers`);
-  await importerQueue.flush();
+  await queue.flush();
 
-  // 7. owners: the creator owns everything, so the importer's transfer sets each owner at once
-  log(`setting ${ids.length} owners`);
-  for (const entry of ids) {
-    await importerQueue.send(`transferOwnership ${entry.name} -> ${entry.owner}`, (overrides) =>
+  // 7. owners: the importer's transfer sets each owner at once; ids the migrating account owned in the
+  // source are its own already (it created them)
+  const handedOver = ids.filter((entry) => ethers.getAddress(entry.owner) !== importerAddress);
+  log(`setting ${handedOver.length} owners (${ids.length - handedOver.length} stay with the migrating account)`);
+  for (const entry of handedOver) {
+    await queue.send(`transferOwnership ${entry.name} -> ${entry.owner}`, (overrides) =>
       asImporter.transferOwnership(entry.id, entry.owner, overrides),
     );
   }
-  await importerQueue.flush();
+  await queue.flush();
 
-  // 8. ownership offers: only an owner can make one, so only the importer's own ids keep theirs
-  const droppedPendingOwners: DroppedOffer[] = [];
-  for (const entry of ids) {
-    if (entry.pendingOwner === ethers.ZeroAddress) continue;
-    if (entry.owner === importerAddress) {
-      await importerQueue.send(`transferOwnership ${entry.name} (offer to ${entry.pendingOwner})`, (overrides) =>
-        asImporter.transferOwnership(entry.id, entry.pendingOwner, overrides),
-      );
-    } else {
-      droppedPendingOwners.push({ id: entry.id, name: entry.name, owner: entry.owner, pendingOwner: entry.pendingOwner });
-      log(`WARNING: ownership offer of ${entry.name} from ${entry.owner} to ${entry.pendingOwner} not carried over`);
-    }
-  }
-
-  // 9. seal: from here on the importer is an ordinary account
+  // 8. seal: from here on the importer is an ordinary account
   if (options.seal ?? true) {
-    await importerQueue.send("sealImport", (overrides) => asImporter.sealImport(overrides));
+    await queue.send("sealImport", (overrides) => asImporter.sealImport(overrides));
     log("sealed the import");
   }
-  await importerQueue.flush();
+  await queue.flush();
 
-  if (ownCreator) await sweep(creator, provider, importerAddress, log);
-
-  const dropped = new Set(droppedPendingOwners.map((offer) => offer.id));
   const expected: RegistrySnapshot = {
     ...source,
     repositories: source.repositories.map((repository) => ({
       ...repository,
-      pendingOwner: dropped.has(repository.id) ? ethers.ZeroAddress : repository.pendingOwner,
-      packages: repository.packages.map((pkg) => ({
-        ...pkg,
-        pendingOwner: dropped.has(pkg.id) ? ethers.ZeroAddress : pkg.pendingOwner,
-      })),
+      pendingOwner: ethers.ZeroAddress,
+      packages: repository.packages.map((pkg) => ({ ...pkg, pendingOwner: ethers.ZeroAddress })),
     })),
   };
   return {
@@ -280,8 +249,8 @@ export async function copyRegistry(
     packageVersions,
     repositoryVersions,
     batches,
-    transactions: importerQueue.transactions + creatorQueue.transactions,
-    gasUsed: importerQueue.gasUsed + creatorQueue.gasUsed,
+    transactions: queue.transactions,
+    gasUsed: queue.gasUsed,
   };
 }
 
@@ -304,37 +273,13 @@ function chunkToLists(chunk: BatchChunk): PackageReleaseList[] {
   });
 }
 
-async function feePerGas(provider: Provider): Promise<bigint> {
-  const data = await provider.getFeeData();
-  return data.maxFeePerGas ?? data.gasPrice ?? 1_000_000_000n;
-}
-
-/** Returns what is left of the creator wallet's funding to the importer (best effort: dust may stay). */
-async function sweep(creator: Signer, provider: Provider, to: string, log: (line: string) => void): Promise<void> {
-  try {
-    const from = await creator.getAddress();
-    const balance = await provider.getBalance(from);
-    const data = await provider.getFeeData();
-    const fees =
-      data.maxFeePerGas !== null
-        ? { maxFeePerGas: data.maxFeePerGas, maxPriorityFeePerGas: data.maxPriorityFeePerGas ?? 0n }
-        : { gasPrice: data.gasPrice ?? 0n };
-    const price = data.maxFeePerGas ?? data.gasPrice ?? 0n;
-    const value = balance - 21_000n * price;
-    if (value <= 0n) return;
-    const receipt = await (await creator.sendTransaction({ to, value, gasLimit: 21_000n, ...fees })).wait();
-    if (receipt?.status !== 1) throw new Error("transfer reverted");
-  } catch (error) {
-    log(`WARNING: could not return the creator account's remaining funds: ${(error as Error).message}`);
-  }
-}
-
 // ---------------------------------------------------------------- the whole migration
 
 export interface MigrateRegistryOptions extends Omit<CopyRegistryOptions, "importer"> {
   /** Address of the registry to copy. */
   from: string;
-  /** The migrating account (deploys the new registry and is its importer); default: the first signer. */
+  /** The migrating account (deploys the new registry, is its importer and sends every transaction); default: the
+   * first signer. */
   importer?: Signer;
   /** Read the source at this block (default: the latest when the migration starts). */
   sourceBlock?: number;
@@ -357,7 +302,7 @@ export interface MigrationResult {
  * Migrates the registry at `options.from` into a new one: reads it completely (at one block), deploys a new
  * registry through Ignition with the migrating account as importer, copies everything (see copyRegistry),
  * seals, then reads both registries back completely and fails loudly unless the new one equals the source
- * snapshot (with dropped offers cleared) and the source did not change meanwhile. Only then is the
+ * snapshot (with every ownership offer cleared: none is carried over) and the source did not change meanwhile. Only then is the
  * deployments record written (the previous record kept as `previousRegistry`).
  *
  * On chains other than local ones (31337) the new registry is deployed under its own Ignition deployment id,

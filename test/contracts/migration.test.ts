@@ -180,12 +180,31 @@ async function migrated() {
   const built = await buildSource();
   const recordIn = await fs.mkdtemp(path.join(os.tmpdir(), "pkg-migrate-test-"));
   const startBlock = await ethers.provider.getBlockNumber();
+  const startNonce = await built.migrator.getNonce();
+  const logs: string[] = [];
   const result = await migrateRegistry(hre, {
     from: await built.source.getAddress(),
     importer: built.migrator,
     recordIn,
+    log: (line) => logs.push(line),
   });
-  return { ...built, result, recordIn, startBlock, target: result.registry };
+  const endBlock = await ethers.provider.getBlockNumber();
+  return { ...built, result, recordIn, startBlock, startNonce, endBlock, logs, target: result.registry };
+}
+
+/** The source's ownership offers, none of which a migration carries over: [id, name, owner, pending owner]. */
+function offersOf(built: Awaited<ReturnType<typeof buildSource>>) {
+  const { bob, dave, erin, migrator } = built;
+  return [
+    [packageIdOf("crates", "tool"), "crates/tool", migrator.address, erin.address],
+    [packageIdOf("npm", "left-pad"), "npm/left-pad", bob.address, dave.address],
+  ] as const;
+}
+
+/** Withdraws the source's offers (which a copy cannot have), so that the two registries are equal. */
+async function withdrawOffers(built: Awaited<ReturnType<typeof buildSource>>) {
+  await built.source.connect(built.bob).transferOwnership(packageIdOf("npm", "left-pad"), ethers.ZeroAddress);
+  await built.source.connect(built.migrator).transferOwnership(packageIdOf("crates", "tool"), ethers.ZeroAddress);
 }
 
 /** A snapshot without where it was read from, for deep comparisons. */
@@ -202,12 +221,17 @@ describe("migration (scripts/lib/migrate.ts)", function () {
       const before = await readRegistry(source);
       const after = await readRegistry(target);
 
-      // equal to the source except the one offer that could not be carried over
+      // equal to the source except the ownership offers, which are never carried over
       const expected = structuredClone(before);
       const leftPad = expected.repositories.find((r) => r.name === "npm")!.packages[0];
-      expect(leftPad.pendingOwner).to.not.equal(ethers.ZeroAddress);
-      leftPad.pendingOwner = ethers.ZeroAddress;
+      const tool = expected.repositories.find((r) => r.name === "crates")!.packages[3];
+      expect([leftPad.name, tool.name]).to.deep.equal(["left-pad", "tool"]);
+      for (const pkg of [leftPad, tool]) {
+        expect(pkg.pendingOwner).to.not.equal(ethers.ZeroAddress);
+        pkg.pendingOwner = ethers.ZeroAddress;
+      }
       expect(content(after)).to.deep.equal(content(expected));
+      expect(content(after)).to.deep.equal(content(result.copy.expected));
       expect(diffSnapshots(expected, after)).to.deep.equal([]);
 
       expect(after.repositories.map((r) => r.name)).to.deep.equal(["crates", "nixos", "npm", "empty-repo"]);
@@ -242,12 +266,69 @@ describe("migration (scripts/lib/migrate.ts)", function () {
       const { target, ledger, migrator, carol, dave, erin } = await loadFixture(migrated);
       expect(await target.importer()).to.equal(ethers.ZeroAddress);
       for (const [id, owner] of ledger.owners) expect(await target.owner(id), id).to.equal(owner);
-      // the migrator's own package kept its owner and its offer
-      expect(await target.pendingOwner(packageIdOf("crates", "tool"))).to.equal(erin.address);
+      // the migrator's own package kept its owner but, like every offer, not its offer (to erin)
       expect(await target.owner(packageIdOf("crates", "tool"))).to.equal(migrator.address);
+      expect(await target.pendingOwner(packageIdOf("crates", "tool"))).to.equal(ethers.ZeroAddress);
+      await expect(target.connect(erin).acceptOwnership(packageIdOf("crates", "tool")))
+        .to.be.revertedWithCustomError(target, "RegistryNotPendingOwner");
       // maintainers in the source's order, which a removal had reshuffled
       expect(await target.getMaintainers(repositoryIdOf("nixos"))).to.deep.equal([erin.address, dave.address]);
       expect(await target.getMaintainers(packageIdOf("nixos", "gcc"))).to.deep.equal([erin.address, carol.address]);
+    });
+
+    it("drops every ownership offer, reporting each with a warning", async () => {
+      const built = await loadFixture(migrated);
+      const { target, result, logs } = built;
+      const offers = offersOf(built);
+      expect(result.copy.droppedPendingOwners).to.deep.equal(
+        offers.map(([id, name, owner, pendingOwner]) => ({ id, name, owner, pendingOwner })),
+      );
+      // the source still has them; the copy has none, and the check compared against that
+      for (const [id, , , pendingOwner] of offers) {
+        expect(await built.source.pendingOwner(id)).to.equal(pendingOwner);
+        expect(await target.pendingOwner(id)).to.equal(ethers.ZeroAddress);
+      }
+      const warnings = logs.filter((line) => line.startsWith("WARNING"));
+      expect(warnings).to.have.length(offers.length);
+      for (const [[, name, owner, pendingOwner], warning] of offers.map((o, i) => [o, warnings[i]] as const)) {
+        expect(warning).to.contain(`ownership offer of ${name} from ${owner} to ${pendingOwner} not carried over`);
+      }
+      const after = await readRegistry(target);
+      const pending = after.repositories.flatMap((r) => [r.pendingOwner, ...r.packages.map((p) => p.pendingOwner)]);
+      expect(new Set(pending)).to.deep.equal(new Set([ethers.ZeroAddress]));
+      expect(await target.queryFilter(target.filters.OwnershipTransferStarted(), built.startBlock)).to.have.length(0);
+    });
+
+    it("sends every transaction from the importer: no other account is created, funded or used", async () => {
+      const { target, result, migrator, startBlock, startNonce, endBlock } = await loadFixture(migrated);
+      const targetAddress = await target.getAddress();
+      const hashes: string[] = [];
+      for (let number = startBlock + 1; number <= endBlock; ++number) {
+        const block = (await ethers.provider.getBlock(number))!;
+        hashes.push(...block.transactions);
+      }
+      // the deployment plus the copy, every one by the migrating account at consecutive nonces
+      expect(hashes).to.have.length(result.copy.transactions + 1);
+      expect((await migrator.getNonce()) - startNonce).to.equal(hashes.length);
+      const senders = new Set<string>();
+      for (const hash of hashes) {
+        const tx = (await ethers.provider.getTransaction(hash))!;
+        senders.add(tx.from);
+        expect(tx.value, hash).to.equal(0n); // nothing funded
+        const receipt = (await ethers.provider.getTransactionReceipt(hash))!;
+        expect(receipt.to ?? receipt.contractAddress, hash).to.equal(targetAddress);
+      }
+      expect([...senders]).to.deep.equal([migrator.address]);
+      // the importer created everything (and owned it until it handed it over)
+      const created = await target.queryFilter(target.filters.RepositoryCreated(), startBlock);
+      const registered = await target.queryFilter(target.filters.PackageRegistered(), startBlock);
+      expect(created).to.have.length(result.copy.repositories);
+      expect(registered).to.have.length(result.copy.packages);
+      for (const event of [...created, ...registered]) expect(event.args.owner).to.equal(migrator.address);
+      // owners set directly, one transfer per id the migrating account did not own in the source (all but crates/tool)
+      const transferred = await target.queryFilter(target.filters.OwnershipTransferred(), startBlock);
+      expect(transferred).to.have.length(result.copy.repositories + result.copy.packages - 1);
+      for (const event of transferred) expect(event.args.previousOwner).to.equal(migrator.address);
     });
 
     it("lets an original owner publish on the new registry and not the migrating account", async () => {
@@ -321,7 +402,7 @@ describe("migration (scripts/lib/migrate.ts)", function () {
       expect(record.previousRegistry?.registry).to.equal(await source.getAddress());
       expect(record.migration?.from).to.equal(await source.getAddress());
       expect(record.migration?.packageVersions).to.equal(result.copy.packageVersions);
-      expect(record.migration?.droppedPendingOwners.map((o) => o.name)).to.deep.equal(["npm/left-pad"]);
+      expect(record.migration?.droppedPendingOwners.map((o) => o.name)).to.deep.equal(["crates/tool", "npm/left-pad"]);
       expect(await fs.readdir(recordIn)).to.deep.equal(["hardhat.json"]);
     });
 
@@ -357,10 +438,10 @@ describe("migration (scripts/lib/migrate.ts)", function () {
     }
 
     it("passes on a faithful copy", async () => {
-      const { source, target, bob } = await loadFixture(sourceAndCopy);
-      // the one offer that cannot be copied: withdraw it in the source so the two are equal
-      await source.connect(bob).transferOwnership(packageIdOf("npm", "left-pad"), ethers.ZeroAddress);
-      await assertRegistriesEqual(source, target);
+      const built = await loadFixture(sourceAndCopy);
+      // the offers, which are never copied: withdraw them in the source so the two are equal
+      await withdrawOffers(built);
+      await assertRegistriesEqual(built.source, built.target);
     });
 
     it("reads the same with tiny pages (every cursor and offset path)", async () => {
@@ -380,8 +461,9 @@ describe("migration (scripts/lib/migrate.ts)", function () {
     });
 
     it("names a differing yank flag", async () => {
-      const { source, target, alice, bob } = await loadFixture(sourceAndCopy);
-      await source.connect(bob).transferOwnership(packageIdOf("npm", "left-pad"), ethers.ZeroAddress);
+      const built = await loadFixture(sourceAndCopy);
+      const { source, target, alice } = built;
+      await withdrawOffers(built);
       await target.connect(alice).setYanked(repositoryIdOf("crates"), "hello", "1.3.0", false); // corrupt one flag
       const error = await assertRegistriesEqual(source, target).then(
         () => undefined,

@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# The demo: a fresh local chain and content store, then publish → yank → lock → fetch of the example
+# packages (examples/dep, examples/hello), each step printed. Leaves nothing behind but a temp dir it removes.
+#
+#   npm run demo             (after `npm ci`; builds first if needed)
+#   KEEP=1 npm run demo      keep the chain and store (prints where)
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+[ -f dist/cli/pkg/publish.js ] && [ -d typechain-types ] || npm run --silent build
+
+work="$(mktemp -d "${TMPDIR:-/tmp}/chainpkg-demo.XXXXXX")"
+export PKG_DATA_DIR="$work/data" PKG_CONFIG="$work/config.toml"
+port="${PKG_NODE_PORT:-$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')}"
+export PKG_RPC_URL="http://127.0.0.1:$port"
+pkg() { node "$root/bin/pkg.js" "$@"; }
+repo() { node "$root/bin/repo.js" "$@"; }
+say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
+
+node_pid=""
+cleanup() {
+  [ -n "$node_pid" ] && kill -INT "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null || true
+  if [ "${KEEP:-}" = 1 ]; then echo "kept: $work (PKG_DATA_DIR=$PKG_DATA_DIR)"; else rm -rf "$work"; fi
+}
+trap cleanup EXIT
+
+say "pkg node --port $port   # local Hardhat chain + registry, state journaled in $PKG_DATA_DIR/node"
+pkg node --port "$port" > "$work/node.log" 2>&1 &
+node_pid=$!
+for _ in $(seq 1 120); do grep -q "Ctrl-C" "$work/node.log" 2>/dev/null && break; kill -0 "$node_pid" 2>/dev/null || { cat "$work/node.log"; exit 1; }; sleep 0.5; done
+cat "$work/node.log"
+
+cp -r examples/dep examples/hello "$work/"
+
+say "repo create crates"
+repo create crates
+
+say "pkg publish            # crates:dep 0.2.0"
+(cd "$work/dep" && pkg publish)
+
+sed -i 's/^version = "0.2.0"/version = "0.2.1"/' "$work/dep/pkg.toml" "$work/dep/Cargo.toml"
+say "pkg publish            # crates:dep 0.2.1"
+(cd "$work/dep" && pkg publish)
+
+say "pkg yank crates/dep:0.2.1"
+pkg yank crates/dep:0.2.1
+
+say "pkg publish            # crates:hello 1.0.0, inputs: crates:dep = \"0.2\""
+(cd "$work/hello" && pkg publish)
+
+say "pkg lock               # must pick crates:dep 0.2.0: 0.2.1 is yanked"
+(cd "$work/hello" && pkg lock && cat pkg.lock)
+grep -q 'version = "0.2.0"' "$work/hello/pkg.lock" || { echo "demo: the lock did not pick 0.2.0" >&2; exit 1; }
+
+say "pkg fetch              # every locked dependency into the content store, verified"
+(cd "$work/hello" && pkg fetch)
+
+say "pkg fetch crates/hello:1.0.0 -o hello-fetched"
+pkg fetch crates/hello:1.0.0 -o "$work/hello-fetched"
+(cd "$work/hello-fetched" && find . -type f | sort)
+
+echo
+echo "demo: publish → yank → lock → fetch done. (build and install join when the build layer lands)"
