@@ -14,5 +14,7 @@ export const load = {
   lockfile: () => require("../src/lockfile") as typeof import("../src/lockfile"),
   manifest: () => require("../src/manifest") as typeof import("../src/manifest"),
   publish: () => require("../src/publish") as typeof import("../src/publish"),
+  repolock: () => require("../src/repolock") as typeof import("../src/repolock"),
+  repository: () => require("../src/repository") as typeof import("../src/repository"),
   session: () => require("../src/session") as typeof import("../src/session"),
 };

@@ -1,0 +1,26 @@
+import { Args } from "@oclif/core";
+import { BaseCommand } from "../base";
+import { changeAccess } from "../access";
+import { load } from "../lazy";
+
+export default class Transfer extends BaseCommand<typeof Transfer> {
+  static override summary = "Offer ownership of a repository to an address; it moves when they run `accept NAME`.";
+  static override examples = ["<%= config.bin %> transfer crates 0x70997970C51812dc3A010C7d01b50e0d17dc79C8"];
+  static override args = {
+    name: Args.string({ description: "Repository name.", required: true }),
+    address: Args.string({ description: "The account (0x…).", required: true }),
+  };
+
+  async run() {
+    const { args } = await this.parse(Transfer);
+    const { parseRepositoryName, requireRepository } = load.repository();
+    const name = parseRepositoryName(args.name);
+    const session = await this.session({ signer: true, content: false });
+    const repository = await requireRepository(session.client, name);
+    const result = await changeAccess(session, repository.id, "transfer", args.address);
+    if (!this.jsonEnabled()) {
+      this.log(`${name}: ownership offered to ${result.account} (tx ${result.tx}); it moves when they run \`${this.config.bin} accept ${name}\``);
+    }
+    return { repository: name, ...result };
+  }
+}
