@@ -2,13 +2,23 @@
 // by overriding the `oclif` section of package.json when the config loads.
 const path = require("node:path");
 
+const TOPICS = {
+  pkg: {
+    owner: { description: "Manage who may publish and yank a package: maintainers and ownership." },
+    key: { description: "Signing keys for real networks (encrypted JSON keystores)." },
+  },
+  repo: {
+    maintainer: { description: "Manage who may publish and yank a repository's versions (and register packages in a curated one)." },
+  },
+};
+
 async function run(bin, argv) {
   const oclif = require("@oclif/core");
   const root = path.resolve(__dirname, "..");
   const pjson = require("../package.json");
   const config = await oclif.Config.load({
     root,
-    pjson: { ...pjson, oclif: { ...pjson.oclif, bin, commands: `./dist/cli/${bin}` } },
+    pjson: { ...pjson, oclif: { ...pjson.oclif, bin, commands: `./dist/cli/${bin}`, topics: TOPICS[bin] } },
   });
   try {
     await oclif.run(argv, config);

@@ -15,7 +15,7 @@ export function exitCodeOf(code: string): number {
   if (/UNKNOWN|NOT_FOUND|NO_MATCH/.test(code)) return 4;
   if (/UNAUTHORIZED|^ERR_KEY_/.test(code)) return 5;
   if (/EXISTS|CONFLICT|MISMATCH/.test(code)) return 6;
-  if (/^ERR_(MANIFEST|LOCKFILE|BUILDFILE|ID|CONFIG)_/.test(code)) return 7;
+  if (/^ERR_(MANIFEST|LOCKFILE|BUILDFILE|REPOLOCK|ID|CONFIG)_/.test(code)) return 7;
   if (/INTEGRITY|CORRUPT/.test(code)) return 8;
   return 1;
 }

@@ -13,6 +13,7 @@ export const load = {
   lock: () => require("../src/lock") as typeof import("../src/lock"),
   lockfile: () => require("../src/lockfile") as typeof import("../src/lockfile"),
   manifest: () => require("../src/manifest") as typeof import("../src/manifest"),
+  node: () => require("../src/node") as typeof import("../src/node"),
   publish: () => require("../src/publish") as typeof import("../src/publish"),
   repolock: () => require("../src/repolock") as typeof import("../src/repolock"),
   repository: () => require("../src/repository") as typeof import("../src/repository"),

@@ -20,7 +20,8 @@ say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
 node_pid=""
 cleanup() {
-  [ -n "$node_pid" ] && kill -INT "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null || true
+  # SIGTERM: a non-interactive shell starts background jobs with SIGINT ignored
+  [ -n "$node_pid" ] && kill -TERM "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null || true
   if [ "${KEEP:-}" = 1 ]; then echo "kept: $work (PKG_DATA_DIR=$PKG_DATA_DIR)"; else rm -rf "$work"; fi
 }
 trap cleanup EXIT

@@ -1,0 +1,4 @@
+/// The greeting `hello` prints.
+pub fn greeting() -> &'static str {
+    "hello from crates:dep"
+}
