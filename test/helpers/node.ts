@@ -3,8 +3,8 @@
  * its whole process group. No in-process provider: the client under test talks JSON-RPC over HTTP.
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { createServer } from "node:net";
 import path from "node:path";
+import { freeLoopbackPort } from "../../src/node/hardhat";
 
 export interface RunningNode {
   url: string;
@@ -14,17 +14,8 @@ export interface RunningNode {
 
 const ROOT = path.resolve(__dirname, "../..");
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
+/** A free port on 127.0.0.1 (the local node's own finder). */
+export const freePort = freeLoopbackPort;
 
 async function rpcAnswers(url: string): Promise<boolean> {
   try {

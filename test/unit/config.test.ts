@@ -15,16 +15,8 @@ import {
 } from "../../src/config";
 import { ERR_KEY_BAD_PASSWORD, ERR_KEY_INVALID, ERR_KEY_PASSWORD_REQUIRED, createKeystore, resolveSigner } from "../../src/keys";
 import { isPkgError } from "../../src/errors";
+import { rejectsWith } from "../helpers/errors";
 
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(isPkgError(error, code), `expected ${code}, got ${(error as Error).message}`).to.equal(true);
-    return error as Error;
-  }
-  throw new Error(`expected ${code}`);
-}
 
 describe("config", () => {
   let dir: string;

@@ -9,7 +9,6 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { CID } from "multiformats/cid";
 import { create as createDigest } from "multiformats/hashes/digest";
-import { isPkgError, type PkgError } from "../../src/errors";
 import { ERR_ID_INVALID_VERSION, ERR_ID_SYNTAX } from "../../src/ids";
 import { serializeManifest } from "../../src/manifest";
 import { ERR_REPOLOCK_CHAIN_MISMATCH, parseRepositoryLock, REPOLOCK_FILE_NAME, serializeRepositoryLock, type RepositoryLock } from "../../src/repolock";
@@ -34,27 +33,10 @@ import {
   setRepositoryCurated,
   yankRepositoryVersion,
 } from "../../src/repository";
+import { rejectsWith, throwsWith } from "../helpers/errors";
 import { createWorld, manifestOf, publishTestPackage, type TestPackage, type World } from "../helpers/registry";
 
-async function rejects(promise: Promise<unknown>, code: string): Promise<PkgError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(isPkgError(error, code), `expected ${code}, got ${(error as Error).message}`).to.equal(true);
-    return error as PkgError;
-  }
-  throw new Error(`expected ${code}`);
-}
 
-function throws(run: () => unknown, code: string): PkgError {
-  try {
-    run();
-  } catch (error) {
-    expect(isPkgError(error, code), `expected ${code}, got ${(error as Error).message}`).to.equal(true);
-    return error as PkgError;
-  }
-  throw new Error(`expected ${code}`);
-}
 
 const version = (v: string, yanked = false) => ({ version: v, meta: "m", src: null, yanked });
 
@@ -75,8 +57,8 @@ describe("repository versions (pure)", () => {
 
   it("parses a repository name and refuses one with a version", () => {
     expect(parseRepositoryName("crates")).to.equal("crates");
-    throws(() => parseRepositoryName("crates:1.0.0"), ERR_ID_SYNTAX);
-    throws(() => parseRepositoryName("crates/hello"), ERR_ID_SYNTAX);
+    throwsWith(() => parseRepositoryName("crates:1.0.0"), ERR_ID_SYNTAX);
+    throwsWith(() => parseRepositoryName("crates/hello"), ERR_ID_SYNTAX);
   });
 });
 
@@ -112,7 +94,7 @@ describe("repositories (real node, real content store)", function () {
       const record = await world.client.getRepository("made");
       expect(record?.owner).to.equal(created.owner);
       const block = await world.client.blockNumber();
-      const error = await rejects(createRepository({ client: world.client, name: "made", curated: true }), ERR_REPO_EXISTS);
+      const error = await rejectsWith(createRepository({ client: world.client, name: "made", curated: true }), ERR_REPO_EXISTS);
       expect(error.message).to.contain(created.owner);
       expect(await world.client.blockNumber()).to.equal(block);
     });
@@ -123,7 +105,7 @@ describe("repositories (real node, real content store)", function () {
       expect((await world.client.getRepository("made"))?.curated).to.equal(true);
       const again = await setRepositoryCurated({ client: world.client, name: "made", curated: true });
       expect(again).to.deep.equal({ name: "made", curated: true, changed: false, tx: null });
-      await rejects(setRepositoryCurated({ client: world.client, name: "nowhere", curated: true }), ERR_REPO_UNKNOWN);
+      await rejectsWith(setRepositoryCurated({ client: world.client, name: "nowhere", curated: true }), ERR_REPO_UNKNOWN);
     });
   });
 
@@ -188,12 +170,12 @@ describe("repositories (real node, real content store)", function () {
     });
 
     it("refuses an unknown repository (with the command that creates it), one not created yet at the block, and a future block", async () => {
-      const unknown = await rejects(lockRepository({ client: world.client, name: "nowhere" }), ERR_REPO_UNKNOWN);
+      const unknown = await rejectsWith(lockRepository({ client: world.client, name: "nowhere" }), ERR_REPO_UNKNOWN);
       expect(unknown.hint).to.contain("repo create nowhere");
-      const early = await rejects(lockRepository({ client: world.client, name: "distro", block: beforeCreation }), ERR_REPO_UNKNOWN);
+      const early = await rejectsWith(lockRepository({ client: world.client, name: "distro", block: beforeCreation }), ERR_REPO_UNKNOWN);
       expect(early.message).to.contain(`at block ${beforeCreation}`);
       const latest = await world.client.blockNumber();
-      await rejects(lockRepository({ client: world.client, name: "distro", block: latest + 100 }), ERR_REPO_INVALID_BLOCK);
+      await rejectsWith(lockRepository({ client: world.client, name: "distro", block: latest + 100 }), ERR_REPO_INVALID_BLOCK);
     });
   });
 
@@ -222,26 +204,26 @@ describe("repositories (real node, real content store)", function () {
       expect(read.text).to.equal(serializeRepositoryLock(read.lock));
       expect(read.lock.packages).to.deep.equal({ x: pinned("pub", "x", "1.0.0"), y: pinned("pub", "y", "0.1.0") });
       expect(parseRepositoryLock(read.text)).to.deep.equal(read.lock);
-      const unknown = await rejects(readRepositoryVersion({ client: world.client, content: world.content, name: "pub", version: "9.0.0" }), ERR_REPO_UNKNOWN_VERSION);
+      const unknown = await rejectsWith(readRepositoryVersion({ client: world.client, content: world.content, name: "pub", version: "9.0.0" }), ERR_REPO_UNKNOWN_VERSION);
       expect(unknown.message).to.contain("available: 1.0.0");
     });
 
     it("refuses an existing version before any transaction", async () => {
       const block = await world.client.blockNumber();
-      const error = await rejects(publishRepository({ client: world.client, content: world.content, name: "pub", version: "1.0.0" }), ERR_REPO_VERSION_EXISTS);
+      const error = await rejectsWith(publishRepository({ client: world.client, content: world.content, name: "pub", version: "1.0.0" }), ERR_REPO_VERSION_EXISTS);
       expect(error.message).to.contain("pub:1.0.0 is already published");
       expect(await world.client.blockNumber()).to.equal(block);
     });
 
     it("refuses an unknown repository before any transaction, hinting `repo create NAME`", async () => {
       const block = await world.client.blockNumber();
-      const error = await rejects(publishRepository({ client: world.client, content: world.content, name: "nowhere", version: "1.0.0" }), ERR_REPO_UNKNOWN);
+      const error = await rejectsWith(publishRepository({ client: world.client, content: world.content, name: "nowhere", version: "1.0.0" }), ERR_REPO_UNKNOWN);
       expect(error.hint).to.contain("`repo create nowhere`");
       expect(await world.client.blockNumber()).to.equal(block);
     });
 
     it("refuses a version that is not a repository version", async () => {
-      await rejects(publishRepository({ client: world.client, content: world.content, name: "pub", version: "latest" }), ERR_ID_INVALID_VERSION);
+      await rejectsWith(publishRepository({ client: world.client, content: world.content, name: "pub", version: "latest" }), ERR_ID_INVALID_VERSION);
     });
 
     it("publishes a given lock (an older block's) and reads it back equal; a dry run sends nothing", async () => {
@@ -263,11 +245,11 @@ describe("repositories (real node, real content store)", function () {
       const block = await world.client.blockNumber();
       const attempt = (lock: RepositoryLock) =>
         publishRepository({ client: world.client, content: world.content, name: "pub", version: "3.0.0", lock, lockFile: "my/repo.lock" });
-      await rejects(attempt({ ...good, name: "distro" }), ERR_REPO_LOCK_MISMATCH);
-      await rejects(attempt({ ...good, chainId: 1 }), ERR_REPOLOCK_CHAIN_MISMATCH);
-      const tampered = await rejects(attempt({ ...good, packages: { ...good.packages, x: { ...good.packages.x, src: good.packages.y.src } } }), ERR_REPO_LOCK_MISMATCH);
+      await rejectsWith(attempt({ ...good, name: "distro" }), ERR_REPO_LOCK_MISMATCH);
+      await rejectsWith(attempt({ ...good, chainId: 1 }), ERR_REPOLOCK_CHAIN_MISMATCH);
+      const tampered = await rejectsWith(attempt({ ...good, packages: { ...good.packages, x: { ...good.packages.x, src: good.packages.y.src } } }), ERR_REPO_LOCK_MISMATCH);
       expect(tampered.message).to.match(/^my\/repo\.lock: \[packages\.x\]: pub\/x:1\.0\.0 is published with other CIDs/);
-      const unpublished = await rejects(attempt({ ...good, packages: { ...good.packages, x: { ...good.packages.x, version: "7.0.0" } } }), ERR_REPO_LOCK_MISMATCH);
+      const unpublished = await rejectsWith(attempt({ ...good, packages: { ...good.packages, x: { ...good.packages.x, version: "7.0.0" } } }), ERR_REPO_LOCK_MISMATCH);
       expect(unpublished.message).to.contain("pub/x:7.0.0 is not published");
       expect(await world.client.blockNumber()).to.equal(block);
     });
@@ -276,7 +258,7 @@ describe("repositories (real node, real content store)", function () {
       const foreign = (await lockRepository({ client: world.client, name: "distro" })).lock;
       const meta = (await world.content.putBytes(serializeRepositoryLock(foreign), { pin: true })).toString();
       await world.client.publishRepository("pub", "4.0.0", meta);
-      await rejects(readRepositoryVersion({ client: world.client, content: world.content, name: "pub", version: "4.0.0" }), ERR_REPO_META_MISMATCH);
+      await rejectsWith(readRepositoryVersion({ client: world.client, content: world.content, name: "pub", version: "4.0.0" }), ERR_REPO_META_MISMATCH);
       await yankRepositoryVersion({ client: world.client, name: "pub", version: "4.0.0", yanked: true });
     });
   });
@@ -296,7 +278,7 @@ describe("repositories (real node, real content store)", function () {
       const again = await yankRepositoryVersion({ client: world.client, name: "yk", version: "2.0.0", yanked: true });
       expect(again).to.deep.equal({ name: "yk", version: "2.0.0", yanked: true, changed: false, tx: null });
       expect(await world.client.blockNumber()).to.equal(block);
-      await rejects(yankRepositoryVersion({ client: world.client, name: "yk", version: "3.0.0", yanked: true }), ERR_REPO_UNKNOWN_VERSION);
+      await rejectsWith(yankRepositoryVersion({ client: world.client, name: "yk", version: "3.0.0", yanked: true }), ERR_REPO_UNKNOWN_VERSION);
     });
 
     it("a fetch without a version skips yanked versions; naming one still works, with a warning; all yanked is an error", async () => {
@@ -306,7 +288,7 @@ describe("repositories (real node, real content store)", function () {
       expect(named.yanked).to.equal(true);
       expect(named.warnings).to.deep.equal(["yk:2.0.0 is yanked"]);
       await yankRepositoryVersion({ client: world.client, name: "yk", version: "1.0.0", yanked: true });
-      await rejects(fetchRepository({ client: world.client, content: world.content, name: "yk", version: null, destination: dest }), ERR_REPO_NO_MATCHING_VERSION);
+      await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "yk", version: null, destination: dest }), ERR_REPO_NO_MATCHING_VERSION);
       const undone = await yankRepositoryVersion({ client: world.client, name: "yk", version: "1.0.0", yanked: false });
       expect(undone).to.include({ changed: true, yanked: false });
     });
@@ -369,7 +351,7 @@ describe("repositories (real node, real content store)", function () {
       const target = path.join(dest, "tools-2026.11.0");
       const before = await fs.readdir(dest);
       const inside = await fs.readdir(target);
-      const error = await rejects(fetchRepository({ client: world.client, content: world.content, name: "tools", version: "2026.11.0", destination: dest }), ERR_REPO_DESTINATION_EXISTS);
+      const error = await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "tools", version: "2026.11.0", destination: dest }), ERR_REPO_DESTINATION_EXISTS);
       expect(error.message).to.contain(target);
       expect(await fs.readdir(dest)).to.deep.equal(before);
       expect(await fs.readdir(target)).to.deep.equal(inside);
@@ -384,14 +366,14 @@ describe("repositories (real node, real content store)", function () {
       await world.client.publish({ repository: "broken", name: "zzz" }, "1.0.0", meta, missing);
       const empty = path.join(world.dir, "empty");
       await fs.mkdir(empty);
-      await rejects(fetchRepository({ client: world.client, content: world.content, name: "broken", version: null, destination: empty }), "ERR_CONTENT_NOT_FOUND");
+      await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "broken", version: null, destination: empty }), "ERR_CONTENT_NOT_FOUND");
       expect(await fs.readdir(empty)).to.deep.equal([]);
     });
 
     it("refuses an unknown repository or version, and a block with a version", async () => {
-      await rejects(fetchRepository({ client: world.client, content: world.content, name: "nowhere", version: null, destination: dest }), ERR_REPO_UNKNOWN);
-      await rejects(fetchRepository({ client: world.client, content: world.content, name: "tools", version: "9.0.0", destination: dest }), ERR_REPO_UNKNOWN_VERSION);
-      await rejects(fetchRepository({ client: world.client, content: world.content, name: "tools", version: "2026.11.0", destination: dest, block: 1 }), ERR_REPO_INVALID_BLOCK);
+      await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "nowhere", version: null, destination: dest }), ERR_REPO_UNKNOWN);
+      await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "tools", version: "9.0.0", destination: dest }), ERR_REPO_UNKNOWN_VERSION);
+      await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "tools", version: "2026.11.0", destination: dest, block: 1 }), ERR_REPO_INVALID_BLOCK);
     });
   });
 });

@@ -9,7 +9,7 @@ import {
   resolveLock,
   type ResolveParams,
 } from "../../src/resolve";
-import { isPkgError, type PkgError } from "../../src/errors";
+import { rejectsWith } from "../helpers/errors";
 import { createWorld, manifestOf, publishTestPackage, type TestPackage, type World } from "../helpers/registry";
 
 describe("resolveLock (real node, real content store)", function () {
@@ -51,15 +51,6 @@ describe("resolveLock (real node, real content store)", function () {
     });
   }
 
-  async function rejects(promise: Promise<unknown>, code: string): Promise<PkgError> {
-    try {
-      await promise;
-    } catch (error) {
-      expect(isPkgError(error, code), `expected ${code}, got ${(error as Error).message}`).to.equal(true);
-      return error as PkgError;
-    }
-    throw new Error(`expected ${code}`);
-  }
 
   const hello = (inputs: Record<string, string>, more: Partial<TestPackage> = {}): TestPackage => ({ name: "hello", version: "1.0.0", inputs, ...more });
 
@@ -124,7 +115,7 @@ describe("resolveLock (real node, real content store)", function () {
     expect(again.lock.dependencies["crates:util"].version).to.equal("2.0.0-beta.1");
     expect(again.warnings.join("\n")).to.match(/crates:util@2\.0\.0-beta\.1 is yanked/);
     // a fresh resolution never picks it
-    const error = await rejects(resolve(hello({ "crates:util": "^2.0.0-beta.1" })), ERR_RESOLVE_NO_MATCH);
+    const error = await rejectsWith(resolve(hello({ "crates:util": "^2.0.0-beta.1" })), ERR_RESOLVE_NO_MATCH);
     expect(error.message).to.contain("yanked: 2.0.0-beta.1");
   });
 
@@ -132,21 +123,21 @@ describe("resolveLock (real node, real content store)", function () {
     const good = (await resolve(hello({ "crates:dep": "^0.3.0" }))).lock;
     const forged: Lockfile = structuredClone(good);
     forged.dependencies["crates:dep"].src = forged.dependencies["crates:util"].src;
-    await rejects(resolve(hello({ "crates:dep": "^0.3.0" }), { previous: forged }), ERR_RESOLVE_LOCK_MISMATCH);
+    await rejectsWith(resolve(hello({ "crates:dep": "^0.3.0" }), { previous: forged }), ERR_RESOLVE_LOCK_MISMATCH);
   });
 
   it("names every dependent when no version satisfies, and unknown packages", async () => {
-    const error = await rejects(resolve(hello({ "crates:dep": "^9.0.0" })), ERR_RESOLVE_NO_MATCH);
+    const error = await rejectsWith(resolve(hello({ "crates:dep": "^9.0.0" })), ERR_RESOLVE_NO_MATCH);
     expect(error.message).to.match(/no version of crates:dep satisfies "\^9\.0\.0" \(needed by crates:hello@1\.0\.0/);
     expect(error.message).to.contain("available: 0.4.0, 0.3.0, 0.2.0");
-    const unknown = await rejects(resolve(hello({ "crates:nope": "*" })), ERR_RESOLVE_UNKNOWN_PACKAGE);
+    const unknown = await rejectsWith(resolve(hello({ "crates:nope": "*" })), ERR_RESOLVE_UNKNOWN_PACKAGE);
     expect(unknown.message).to.contain("crates:nope is not in the registry (needed by crates:hello@1.0.0");
   });
 
   it("reports cycles with their path", async () => {
     await publishTestPackage(world, { name: "ping", version: "1.0.0", inputs: { "crates:pong": "*" } });
     await publishTestPackage(world, { name: "pong", version: "1.0.0", inputs: { "crates:ping": "*" } });
-    const error = await rejects(resolve(hello({ "crates:ping": "*" })), ERR_RESOLVE_CYCLE);
+    const error = await rejectsWith(resolve(hello({ "crates:ping": "*" })), ERR_RESOLVE_CYCLE);
     expect(error.message).to.contain("crates:ping@1.0.0 → crates:pong@1.0.0 → crates:ping@1.0.0");
   });
 

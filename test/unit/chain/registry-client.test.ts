@@ -18,21 +18,13 @@ import {
 import { hashPackageId, hashRepositoryId } from "../../../src/ids";
 import { isPkgError } from "../../../src/errors";
 import { freePort, startHardhatNode, type RunningNode } from "../../helpers/node";
+import { rejectsWith } from "../../helpers/errors";
 
 async function cid(text: string, v0 = false): Promise<string> {
   const digest = await sha256.digest(new TextEncoder().encode(text));
   return (v0 ? CID.createV0(digest) : CID.createV1(raw.code, digest)).toString();
 }
 
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(isPkgError(error, code), `expected ${code}, got ${(error as Error).message}`).to.equal(true);
-    return error as Error;
-  }
-  throw new Error(`expected ${code}, but it succeeded`);
-}
 
 describe("chain client (real hardhat node over JSON-RPC)", function () {
   this.timeout(120_000);
