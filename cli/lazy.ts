@@ -9,6 +9,7 @@ export const load = {
   errors: () => require("../src/errors") as typeof import("../src/errors"),
   fetch: () => require("../src/fetch") as typeof import("../src/fetch"),
   ids: () => require("../src/ids") as typeof import("../src/ids"),
+  instantiate: () => require("../src/instantiate") as typeof import("../src/instantiate"),
   keys: () => require("../src/keys") as typeof import("../src/keys"),
   lock: () => require("../src/lock") as typeof import("../src/lock"),
   lockfile: () => require("../src/lockfile") as typeof import("../src/lockfile"),
