@@ -2,14 +2,14 @@
  * Walking a DAG block by block: the shared basis of has, pin, CAR export and the adapters that
  * let ipfs-unixfs-exporter read through a verifying BlockStore.
  */
-import { exporter, type ReadableStorage } from "ipfs-unixfs-exporter";
+import { exporter, type ReadableStorage, type UnixFSEntry } from "ipfs-unixfs-exporter";
 import { CID } from "multiformats/cid";
 import * as raw from "multiformats/codecs/raw";
 import { ContentUnsupportedError } from "../errors/content";
 import type { BlockStore, ReadOptions } from "./types";
 import { isIdentity } from "./verify";
 
-const DAG_PB = 0x70;
+export const DAG_PB = 0x70;
 const DAG_CBOR = 0x71;
 const DAG_JSON = 0x0129;
 
@@ -33,6 +33,11 @@ function singleBlock(bytes: Uint8Array): ReadableStorage {
       })();
     },
   };
+}
+
+/** A block we already hold (and have verified), decoded by the exporter: dag-pb as UnixFS. */
+export function decodeBlock(cid: CID, bytes: Uint8Array): Promise<UnixFSEntry> {
+  return exporter(cid, singleBlock(bytes));
 }
 
 /** The CIDs a block links to, in link order. Raw and identity blocks have none. */

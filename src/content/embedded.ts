@@ -6,23 +6,33 @@
  * Directory layout:
  *   <dir>/blocks/<XY>/<BASE32-MULTIHASH>.data   one block, read-only, content-addressed
  *   <dir>/pins/<cidv1>                          one recursive pin
+ *
+ * Speed: adding a directory from disk and writing a tree back are done in bulk by block worker
+ * threads (workers.ts, leaves.ts, read.ts) once an operation is big enough to pay for starting
+ * them; single blocks, streams and small operations take the main-thread paths below. On the
+ * 2-core benchmark machine (bench/content) that is ~400-500 MB/s to add and ~600-850 MB/s to get
+ * a 100 MB tree, against 1-2.4 GB/s for `cp -r`, which copies in the kernel and hashes nothing.
  */
 import { randomBytes } from "node:crypto";
 import * as fsCallback from "node:fs";
 import { mkdir, open, readdir, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { importer, type ImportCandidate } from "ipfs-unixfs-importer";
+import { importer } from "ipfs-unixfs-importer";
 import { CID } from "multiformats/cid";
+import { sha256 } from "multiformats/hashes/sha2";
 import { ContentNotFoundError } from "../errors/content";
 import { isPkgError } from "../errors/index";
 import { exportCar, importCar } from "./car";
 import { walkDag } from "./dag";
-import { fetchBlock } from "./fetch";
+import { fetchBlock, MAX_BLOCK_BYTES } from "./fetch";
 import { defaultContentDir } from "./paths";
+import { DiskLeaves, rawLeafImporter, WORKERS_WORTHWHILE_BYTES } from "./leaves";
+import { Semaphore } from "./limit";
 import { importerOptions } from "./profile";
-import { readBytes, writeTree } from "./read";
-import { directoryEntries, treeCandidates } from "./tree";
+import { readBytes, writeTree, type LeafTarget, type LeafWrite } from "./read";
+import { contentStream, directoryEntries, treeCandidates, type Candidate } from "./tree";
+import { blockWorkers, type StoreBlocksTask, type WriteLeavesTask } from "./workers";
 import type { AbortOptions, Content, ContentStore, PutOptions, ReadOptions, TreeSource } from "./types";
 import { checkBlock, isIdentity } from "./verify";
 
@@ -46,16 +56,19 @@ export interface EmbeddedContentStore extends ContentStore {
   readonly directory: string;
 }
 
-// The hot path (one call per block) uses the callback fs API, promisified: fs/promises creates a
+// The per-block main-thread path uses the callback fs API, promisified: fs/promises creates a
 // FileHandle per open and reads files in a loop of promise round trips; switching readFile alone
 // took verified reads from ~90 to ~120-200 MB/s in bench/content/store-put-get.ts.
 const readFileFast = promisify(fsCallback.readFile);
 const writeFileFast = promisify(fsCallback.writeFile);
 const renameFast = promisify(fsCallback.rename);
 
-/** Files the importer reads at once, and blocks it hashes and writes at once. */
-const FILE_IMPORT_CONCURRENCY = 32;
-const BLOCK_WRITE_CONCURRENCY = 16;
+/** Files the importer works on at once (it waits for a whole batch before the next). */
+const FILE_IMPORT_CONCURRENCY = 64;
+/** File and directory nodes sent to a block worker at once. */
+const NODES_PER_BATCH = 8;
+/** Chunks read but not yet written, across all files of one add (256 KiB each). */
+const LEAVES_IN_FLIGHT = 32;
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
@@ -184,6 +197,34 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions = {}): Pro
     return bytes;
   }
 
+  /**
+   * TreeBlocks.writeLeaves for getTree: block workers read, verify and write raw sha2-256 leaves
+   * in batches. Anything else, and any leaf they could not write, is left to getBlock.
+   */
+  async function writeLeaves(target: LeafTarget, leaves: readonly LeafWrite[], readOptions: ReadOptions): Promise<number[]> {
+    checkOpen();
+    readOptions.signal?.throwIfAborted();
+    const failed: number[] = [];
+    const indexes: number[] = [];
+    const work: WriteLeavesTask["leaves"] = [];
+    leaves.forEach((leaf, index) => {
+      const { multihash } = leaf.cid;
+      if (multihash.code !== sha256.code || multihash.digest.byteLength !== 32 || leaf.size > MAX_BLOCK_BYTES) {
+        failed.push(index);
+        return;
+      }
+      work.push({ path: blockPath(leaf.cid).path, digest: multihash.digest, offset: leaf.offset, size: leaf.size });
+      indexes.push(index);
+    });
+    // A new file is written whole or not at all.
+    if ("create" in target && failed.length > 0) return failed;
+    if (work.length > 0) {
+      const task: WriteLeavesTask = "fd" in target ? { kind: "write", fd: target.fd, leaves: work } : { kind: "write", create: { path: target.create, mode: target.mode }, leaves: work };
+      for (const failure of (await blockWorkers().run(task)).failed) failed.push(indexes[failure.index]);
+    }
+    return failed;
+  }
+
   async function hasBlock(cid: CID): Promise<boolean> {
     checkOpen();
     return isIdentity(cid) || exists(blockPath(cid).path);
@@ -195,26 +236,77 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions = {}): Pro
     await writeBlock(cid, bytes);
   }
 
-  /** The importer's storage: blocks it has just hashed go straight to disk. */
-  const importStorage = {
-    async put(cid: CID, value: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<CID> {
-      await writeBlock(cid, value instanceof Uint8Array ? value : await concat(value));
-      return cid;
-    },
-  };
+  /**
+   * The importer's storage for one add. The blocks it hashes itself are file and directory nodes
+   * (and leaves of content not from disk, see leaves.ts). Nodes are small and many; rather than
+   * four thread-pool round trips each, they go to the block workers in batches and the importer
+   * is not held up: `finish` waits for every write, and no add returns before it has.
+   */
+  function importStorage(): { put(cid: CID, value: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>): Promise<CID>; finish(): Promise<void> } {
+    const writes: Array<Promise<void>> = [];
+    let batch: StoreBlocksTask["items"] = [];
+    const send = () => {
+      if (batch.length === 0) return;
+      const write = blockWorkers().run({ kind: "store", blocks: blocksDirectory, fsync, items: batch }, true);
+      batch = [];
+      write.catch(() => undefined); // awaited by finish
+      writes.push(write);
+    };
+    return {
+      async put(cid, value) {
+        const bytes = value instanceof Uint8Array ? value : await concat(value);
+        const { multihash } = cid;
+        // Through the workers only if they are up anyway (an add too small to start them
+        // writes its few nodes itself).
+        if (multihash.code === sha256.code && multihash.digest.byteLength === 32 && blockWorkers().running) {
+          batch.push({ digest: multihash.digest, bytes });
+          if (batch.length >= NODES_PER_BATCH) send();
+        } else {
+          const write = writeBlock(cid, bytes);
+          write.catch(() => undefined);
+          writes.push(write);
+        }
+        return cid;
+      },
+      async finish() {
+        send();
+        const results = await Promise.allSettled(writes);
+        for (const result of results) if (result.status === "rejected") throw result.reason;
+      },
+    };
+  }
 
-  async function runImport(candidates: AsyncIterable<ImportCandidate> | Iterable<ImportCandidate>, wrap: boolean, putOptions: PutOptions): Promise<CID> {
+  /** `sources`: the candidates' files on disk (see treeCandidates), which block workers read,
+   * maybe already started on `disk`. */
+  async function runImport(
+    candidates: AsyncIterable<Candidate> | Iterable<Candidate | { content: ReturnType<typeof contentStream> }>,
+    wrap: boolean,
+    putOptions: PutOptions,
+    sources: ReadonlyMap<string, string> = new Map(),
+    disk = new DiskLeaves(blockWorkers(), blocksDirectory, fsync),
+  ): Promise<CID> {
     checkOpen();
     let root: CID | undefined;
-    const entries = importer(candidates, importStorage, {
+    const storage = importStorage();
+    const entries = importer(candidates, storage, {
       ...importerOptions({ wrapWithDirectory: wrap }),
       fileImportConcurrency: FILE_IMPORT_CONCURRENCY,
-      blockWriteConcurrency: BLOCK_WRITE_CONCURRENCY,
+      // Leaves start as soon as they are read (see leaves.ts); this only bounds how far the
+      // importer pulls ahead within one file, the semaphore bounds memory.
+      blockWriteConcurrency: LEAVES_IN_FLIGHT,
+      bufferImporter: disk.importer(sources, rawLeafImporter(writeBlock, new Semaphore(LEAVES_IN_FLIGHT))),
     });
-    for await (const entry of entries) {
-      putOptions.signal?.throwIfAborted();
-      root = entry.cid;
+    try {
+      for await (const entry of entries) {
+        putOptions.signal?.throwIfAborted();
+        root = entry.cid;
+      }
+    } catch (error) {
+      // Nothing of this add is written after it returns, even when it fails.
+      await storage.finish().catch(() => undefined);
+      throw error;
     }
+    await storage.finish();
     if (root === undefined) throw new Error("importer produced no root");
     // Every block was just written, so the pin needs no walk.
     if (putOptions.pin) await recordPin(root);
@@ -248,16 +340,29 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions = {}): Pro
     putBlock,
 
     putBytes(content: Content, putOptions: PutOptions = {}) {
-      const bytes = typeof content === "string" ? new TextEncoder().encode(content) : content;
-      return runImport([{ content: bytes }], false, putOptions);
+      return runImport([{ content: contentStream(content) }], false, putOptions);
     },
 
     putTree(entries: TreeSource, putOptions: PutOptions = {}) {
-      return runImport(treeCandidates(entries), true, putOptions);
+      const sources = new Map<string, string>();
+      return runImport(treeCandidates(entries, sources), true, putOptions, sources);
     },
 
-    putDirectory(path: string, putOptions: PutOptions = {}) {
-      return runImport(treeCandidates(directoryEntries(path)), true, putOptions);
+    async putDirectory(path: string, putOptions: PutOptions = {}) {
+      checkOpen();
+      // Listing the directory costs little and holds no file bytes, so it is done first and
+      // every file handed to the block workers at once: they then never wait for the importer.
+      const sources = new Map<string, string>();
+      const disk = new DiskLeaves(blockWorkers(), blocksDirectory, fsync);
+      const candidates: Candidate[] = [];
+      for await (const candidate of treeCandidates(directoryEntries(path), sources)) {
+        candidates.push(candidate);
+        // With the workers up already, a file need not wait for the rest of the listing.
+        const source = sources.get(candidate.path);
+        if (source !== undefined && blockWorkers().running) disk.start(candidate.path, source);
+      }
+      disk.startAll(sources);
+      return runImport(candidates, true, putOptions, sources, disk);
     },
 
     getBytes(cid: CID, readOptions: ReadOptions = {}) {
@@ -266,7 +371,11 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions = {}): Pro
 
     getTree(cid: CID, destination: string, readOptions: ReadOptions = {}) {
       checkOpen();
-      return writeTree({ getBlock }, cid, destination, readOptions);
+      const worthWriteLeaves = (bytes: number) => {
+        if (bytes >= WORKERS_WORTHWHILE_BYTES) blockWorkers().warm();
+        return blockWorkers().running;
+      };
+      return writeTree({ getBlock, writeLeaves, worthWriteLeaves }, cid, destination, readOptions);
     },
 
     async has(cid: CID, abortOptions: AbortOptions = {}) {

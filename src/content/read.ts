@@ -11,14 +11,16 @@ import { exporter, type UnixFSEntry } from "ipfs-unixfs-exporter";
 import type { CID } from "multiformats/cid";
 import { isPkgError } from "../errors/index";
 import { ContentDestinationExistsError, ContentUnsupportedError } from "../errors/content";
-import { readableStorage } from "./dag";
+import * as raw from "multiformats/codecs/raw";
+import { DAG_PB, decodeBlock, readableStorage } from "./dag";
+import { createLimiter } from "./limit";
 import { checkName } from "./tree";
 import type { BlockStore, ReadOptions } from "./types";
 
-/** Blocks of one file read ahead while earlier ones are being consumed. */
-const BLOCK_READ_CONCURRENCY = 8;
+/** Blocks of one file read (and verified) ahead of the one being consumed. */
+const BLOCK_READ_AHEAD = 8;
 /** Files written at once by getTree. */
-const FILE_WRITE_CONCURRENCY = 16;
+const FILE_WRITE_CONCURRENCY = 8;
 
 /** Errors of our own pass through; anything the exporter throws means a malformed DAG. */
 function asContentError(cid: CID, error: unknown): unknown {
@@ -59,6 +61,121 @@ function kindOf(entry: UnixFSEntry): EntryKind {
   });
 }
 
+/**
+ * The bytes of a file DAG in order, every block verified by getBlock before its bytes are used.
+ *
+ * This replaces the exporter's file walker on the hot path. That one reads the children of one
+ * node a few at a time and stalls at every node boundary, and pushes into an unbounded queue
+ * (a slow consumer lets the whole file pile up in memory). Here reads run a fixed window of
+ * blocks ahead of the consumer across the whole DAG, so memory is that window whatever the file.
+ * The checks are the exporter's: a dag-pb node must be a UnixFS file with as many block sizes as
+ * links, and the bytes must add up to exactly the root's file size.
+ */
+async function* fileBytes(blocks: Pick<BlockStore, "getBlock">, entry: UnixFSEntry, options: ReadOptions): AsyncGenerator<Uint8Array> {
+  if (entry.type === "raw" || entry.type === "identity") {
+    yield* entry.content({ signal: options.signal });
+    return;
+  }
+  if (entry.type !== "file") throw new Error("unreachable: not a file");
+  const malformed = malformedFile(entry.cid);
+
+  // What is still to be read, the next piece on top: bytes held in a node, or a child block
+  // (whose read may already have started).
+  const stack: Piece[] = [];
+  const expand = (unchecked: UnixFSEntry): void => {
+    const node = fileNode(unchecked, malformed);
+    const links = node.node.Links;
+    for (let i = links.length - 1; i >= 0; i--) stack.push({ cid: links[i].Hash });
+    if (node.unixfs.data !== undefined && node.unixfs.data.byteLength > 0) stack.push({ data: node.unixfs.data });
+  };
+  expand(entry);
+
+  const expected = entry.unixfs.fileSize();
+  let produced = 0n;
+  while (stack.length > 0) {
+    options.signal?.throwIfAborted();
+    for (let i = stack.length - 1, ahead = 0; i >= 0 && ahead < BLOCK_READ_AHEAD; i--) {
+      const piece = stack[i];
+      if ("data" in piece) continue;
+      ahead++;
+      if (piece.read === undefined) {
+        piece.read = blocks.getBlock(piece.cid, options);
+        // Awaited below unless an earlier piece fails first; never an unhandled rejection.
+        piece.read.catch(() => undefined);
+      }
+    }
+    const piece = stack.pop() as Piece;
+    let bytes: Uint8Array;
+    if ("data" in piece) {
+      bytes = piece.data;
+    } else {
+      const block = await (piece.read as Promise<Uint8Array>);
+      if (piece.cid.code === raw.code) {
+        bytes = block;
+      } else if (piece.cid.code === DAG_PB) {
+        let node: UnixFSEntry;
+        try {
+          node = await decodeBlock(piece.cid, block);
+        } catch (error) {
+          throw malformed(`${piece.cid.toString()}: ${String(error)}`);
+        }
+        expand(node);
+        continue;
+      } else {
+        throw malformed(`${piece.cid.toString()} has codec 0x${piece.cid.code.toString(16)}`);
+      }
+    }
+    produced += BigInt(bytes.byteLength);
+    if (produced > expected) throw malformed(`more bytes than its size of ${expected}`);
+    if (bytes.byteLength > 0) yield bytes;
+  }
+  if (produced < expected) throw malformed(`${produced} bytes where its size says ${expected}`);
+}
+
+type Piece = { data: Uint8Array } | { cid: CID; read?: Promise<Uint8Array> };
+
+function malformedFile(root: CID): (reason: string) => Error {
+  return (reason) => new ContentUnsupportedError(`${root.toString()} is not a readable UnixFS file: ${reason}`, { details: { cid: root.toString() } });
+}
+
+/** A dag-pb node of a file DAG, checked as the exporter checks it. */
+function fileNode(node: UnixFSEntry, malformed: (reason: string) => Error): UnixFSEntry & { type: "file" } {
+  if (node.type !== "file" || (node.unixfs.type !== "file" && node.unixfs.type !== "raw")) {
+    throw malformed(`${node.cid.toString()} is not a UnixFS file node`);
+  }
+  if (node.node.Links.length !== node.unixfs.blockSizes.length) throw malformed(`${node.cid.toString()} has inconsistent block sizes and links`);
+  return node;
+}
+
+/** A raw leaf to verify and write at `offset` of an open file; it must be `size` bytes long. */
+export interface LeafWrite {
+  cid: CID;
+  offset: number;
+  size: number;
+}
+
+/**
+ * What writeTree reads through: verified blocks, and optionally a bulk path for raw leaves that
+ * verifies each and writes it straight into the output file (the embedded store's block
+ * workers). `writeLeaves` returns the indexes of leaves it did not write (missing, not matching,
+ * another size, or not for it to handle); those go through getBlock, which fetches or fails.
+ * With `create`, a non-empty answer means the file was not made at all.
+ */
+/** Where writeLeaves writes: an open file, or a new file that holds exactly these leaves (created
+ * "wx" with `mode`, and not left behind unless all of them are in it). */
+export type LeafTarget = { fd: number } | { create: string; mode: number };
+
+export interface TreeBlocks extends Pick<BlockStore, "getBlock"> {
+  writeLeaves?(target: LeafTarget, leaves: readonly LeafWrite[], options: ReadOptions): Promise<number[]>;
+  /** Whether writeLeaves is worth using for `bytes` more to write (it may have a start-up cost). */
+  worthWriteLeaves?(bytes: number): boolean;
+}
+
+/** Whether to go through writeLeaves for a file (or tree) of `bytes`. */
+function bulk(blocks: TreeBlocks, bytes: number): blocks is TreeBlocks & Required<Pick<TreeBlocks, "writeLeaves">> {
+  return blocks.writeLeaves !== undefined && (blocks.worthWriteLeaves?.(bytes) ?? true);
+}
+
 /** The bytes of a UnixFS file or raw block, streamed; each block is verified before its bytes are yielded. */
 export async function* readBytes(blocks: Pick<BlockStore, "getBlock">, cid: CID, options: ReadOptions = {}): AsyncGenerator<Uint8Array> {
   const entry = await resolveEntry(blocks, cid, options);
@@ -66,26 +183,10 @@ export async function* readBytes(blocks: Pick<BlockStore, "getBlock">, cid: CID,
     throw new ContentUnsupportedError(`${cid.toString()} is not a file`, { details: { cid: cid.toString() } });
   }
   try {
-    yield* entry.content({ signal: options.signal, blockReadConcurrency: BLOCK_READ_CONCURRENCY });
+    yield* fileBytes(blocks, entry, options);
   } catch (error) {
     throw asContentError(cid, error);
   }
-}
-
-/** Runs at most `limit` tasks at once. */
-function createLimiter(limit: number): <T>(task: () => Promise<T>) => Promise<T> {
-  let active = 0;
-  const waiting: Array<() => void> = [];
-  return async (task) => {
-    if (active >= limit) await new Promise<void>((resume) => waiting.push(resume));
-    active++;
-    try {
-      return await task();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
 }
 
 /**
@@ -100,21 +201,128 @@ const openFast = promisify(fsCallback.open);
 const writeFast = promisify(fsCallback.write);
 const closeFast = promisify(fsCallback.close);
 
-async function writeFileEntry(entry: UnixFSEntry, path: string, options: ReadOptions): Promise<void> {
-  if (entry.type === "directory" || entry.type === "object") throw new Error("unreachable: not a file");
-  // "wx": never write through something that already exists (e.g. a symlink planted by a
-  // malicious DAG that lists one name twice). Callback fs calls rather than a FileHandle: this
-  // runs once per file and per block, and the promise API's overhead showed in the benchmark.
-  const fd = await openFast(path, "wx", fileMode(entry));
-  try {
-    for await (const chunk of entry.content({ signal: options.signal, blockReadConcurrency: BLOCK_READ_CONCURRENCY })) {
-      for (let offset = 0; offset < chunk.byteLength; ) {
-        offset += (await writeFast(fd, chunk, offset, chunk.byteLength - offset)).bytesWritten;
-      }
+async function writeAt(fd: number, bytes: Uint8Array, position: number): Promise<void> {
+  for (let done = 0; done < bytes.byteLength; ) {
+    done += (await writeFast(fd, bytes, done, bytes.byteLength - done, position + done)).bytesWritten;
+  }
+}
+
+/** Leaves per writeLeaves call: enough to amortise a worker round trip, few enough to share a file out. */
+const LEAVES_PER_BATCH = 16;
+
+/**
+ * The leaves of a file DAG with their offsets, and the bytes held in its nodes: the inner nodes
+ * are read (verified) and checked here. Every inner node must account for exactly the bytes its
+ * parent says it holds, and (checked when written) every leaf must be exactly its block size, so
+ * the file comes out as the exporter would stream it.
+ */
+async function planDagFile(blocks: TreeBlocks, entry: UnixFSEntry, options: ReadOptions): Promise<{ leaves: LeafWrite[]; data: Array<{ offset: number; bytes: Uint8Array }> }> {
+  const malformed = malformedFile(entry.cid);
+  const leaves: LeafWrite[] = [];
+  const data: Array<{ offset: number; bytes: Uint8Array }> = [];
+  const visit = async (unchecked: UnixFSEntry, offset: number): Promise<void> => {
+    const node = fileNode(unchecked, malformed);
+    let position = offset;
+    const held = node.unixfs.data;
+    if (held !== undefined && held.byteLength > 0) {
+      data.push({ offset: position, bytes: held });
+      position += held.byteLength;
     }
+    const links = node.node.Links;
+    for (let i = 0; i < links.length; i++) {
+      const cid = links[i].Hash;
+      const size = node.unixfs.blockSizes[i];
+      if (cid.code === raw.code) {
+        leaves.push({ cid, offset: position, size: Number(size) });
+      } else if (cid.code === DAG_PB) {
+        const bytes = await blocks.getBlock(cid, options);
+        let child: UnixFSEntry;
+        try {
+          child = await decodeBlock(cid, bytes);
+        } catch (error) {
+          throw malformed(`${cid.toString()}: ${String(error)}`);
+        }
+        if (child.type !== "file" || child.unixfs.fileSize() !== size) throw malformed(`${cid.toString()} does not hold the ${size} bytes its parent says`);
+        await visit(child, position);
+      } else {
+        throw malformed(`${cid.toString()} has codec 0x${cid.code.toString(16)}`);
+      }
+      position += Number(size);
+    }
+  };
+  await visit(entry, 0);
+  return { leaves, data };
+}
+
+/**
+ * A file DAG written through `writeLeaves`. A small one (one batch of leaves, no bytes in its
+ * nodes) is created, written and closed by a worker in one go; a larger one is opened here and
+ * its leaves are written in batches, in parallel. Leaves the workers could not write go through
+ * getBlock.
+ */
+async function writeDagFile(blocks: TreeBlocks & Required<Pick<TreeBlocks, "writeLeaves">>, entry: UnixFSEntry, path: string, mode: number, options: ReadOptions): Promise<void> {
+  const malformed = malformedFile(entry.cid);
+  const { leaves, data } = await planDagFile(blocks, entry, options);
+  if (data.length === 0 && leaves.length <= LEAVES_PER_BATCH) {
+    if ((await blocks.writeLeaves({ create: path, mode }, leaves, options)).length === 0) return;
+  }
+  await createFile(path, mode, async (fd) => {
+    for (const piece of data) await writeAt(fd, piece.bytes, piece.offset);
+    const batches: Array<Promise<void>> = [];
+    for (let first = 0; first < leaves.length; first += LEAVES_PER_BATCH) {
+      const batch = leaves.slice(first, first + LEAVES_PER_BATCH);
+      batches.push(
+        (async () => {
+          for (const index of await blocks.writeLeaves({ fd }, batch, options)) {
+            const leaf = batch[index];
+            const bytes = await blocks.getBlock(leaf.cid, options);
+            if (bytes.byteLength !== leaf.size) throw malformed(`${leaf.cid.toString()} is ${bytes.byteLength} bytes, not ${leaf.size}`);
+            await writeAt(fd, bytes, leaf.offset);
+          }
+        })(),
+      );
+    }
+    const results = await Promise.allSettled(batches);
+    for (const result of results) if (result.status === "rejected") throw result.reason;
+  });
+}
+
+/** "wx": never write through something that already exists (e.g. a symlink planted by a
+ * malicious DAG that lists one name twice). */
+async function createFile(path: string, mode: number, write: (fd: number) => Promise<void>): Promise<void> {
+  const fd = await openFast(path, "wx", mode);
+  try {
+    await write(fd);
   } finally {
     await closeFast(fd);
   }
+}
+
+async function writeFileEntry(blocks: TreeBlocks, entry: UnixFSEntry, path: string, options: ReadOptions): Promise<void> {
+  if (entry.type === "directory" || entry.type === "object") throw new Error("unreachable: not a file");
+  if (entry.type === "file" && bulk(blocks, Number(entry.unixfs.fileSize()))) {
+    await writeDagFile(blocks, entry, path, fileMode(entry), options);
+    return;
+  }
+  await createFile(path, fileMode(entry), async (fd) => {
+    let position = 0;
+    for await (const chunk of fileBytes(blocks, entry, options)) {
+      await writeAt(fd, chunk, position);
+      position += chunk.byteLength;
+    }
+  });
+}
+
+/**
+ * A file that is a single raw block, written without reading it here first: the directory
+ * listing gives its CID and (untrusted) size, which is all writeLeaves needs. If that fails for
+ * any reason the block goes through getBlock, and its verified bytes, whatever their number, are
+ * the file.
+ */
+async function writeRawFile(blocks: TreeBlocks & Required<Pick<TreeBlocks, "writeLeaves">>, cid: CID, sizeHint: number, path: string, options: ReadOptions): Promise<void> {
+  if ((await blocks.writeLeaves({ create: path, mode: 0o644 }, [{ cid, offset: 0, size: sizeHint }], options)).length === 0) return;
+  const bytes = await blocks.getBlock(cid, options);
+  await createFile(path, 0o644, (fd) => writeAt(fd, bytes, 0));
 }
 
 function symlinkTarget(entry: UnixFSEntry): string {
@@ -128,7 +336,7 @@ function symlinkTarget(entry: UnixFSEntry): string {
  * atomic) and renamed into place once every block has been read and verified; on any error the
  * temporary is removed and the destination never appears.
  */
-export async function writeTree(blocks: Pick<BlockStore, "getBlock">, cid: CID, destination: string, options: ReadOptions = {}): Promise<void> {
+export async function writeTree(blocks: TreeBlocks, cid: CID, destination: string, options: ReadOptions = {}): Promise<void> {
   const target = resolve(destination);
   if (await lstat(target).then(() => true, () => false)) throw new ContentDestinationExistsError(target);
   await mkdir(dirname(target), { recursive: true });
@@ -149,24 +357,29 @@ export async function writeTree(blocks: Pick<BlockStore, "getBlock">, cid: CID, 
     throw error;
   };
 
-  async function writeNode(entryCid: CID, path: string, known?: UnixFSEntry): Promise<void> {
+  /** `sizeHint`: the size a directory gives for the child (its link's Tsize). */
+  async function writeNode(entryCid: CID, path: string, known?: UnixFSEntry, sizeHint?: number): Promise<void> {
     const children = await limit(async () => {
       signal.throwIfAborted();
+      if (known === undefined && entryCid.code === raw.code && sizeHint !== undefined && bulk(blocks, sizeHint)) {
+        await writeRawFile(blocks, entryCid, sizeHint, path, readOptions);
+        return [];
+      }
       const entry = known ?? (await resolveEntry(blocks, entryCid, readOptions));
       switch (kindOf(entry)) {
         case "file":
-          await writeFileEntry(entry, path, readOptions);
+          await writeFileEntry(blocks, entry, path, readOptions);
           return [];
         case "symlink":
           await symlink(symlinkTarget(entry), path);
           return [];
         case "directory": {
           await mkdir(path, { mode: 0o755 });
-          const listed: Array<{ cid: CID; path: string }> = [];
+          const listed: Array<{ cid: CID; path: string; size: number }> = [];
           if (entry.type !== "directory") return listed;
           for await (const child of entry.entries({ signal })) {
             checkName(child.name, `${path}/${child.name}`);
-            listed.push({ cid: child.cid, path: join(path, child.name) });
+            listed.push({ cid: child.cid, path: join(path, child.name), size: Number(child.size) });
           }
           return listed;
         }
@@ -174,12 +387,15 @@ export async function writeTree(blocks: Pick<BlockStore, "getBlock">, cid: CID, 
     }).catch(fail);
     // Children run outside the parent's slot: a directory waiting for its children must not
     // hold a slot they need.
-    const results = await Promise.allSettled(children.map((child) => writeNode(child.cid, child.path)));
+    const results = await Promise.allSettled(children.map((child) => writeNode(child.cid, child.path, undefined, child.size)));
     if (results.some((result) => result.status === "rejected")) throw firstError;
   }
 
   try {
     const root = await resolveEntry(blocks, cid, readOptions);
+    // Tells the bulk path how much is coming: a directory's links carry the size of what is
+    // under them (untrusted, but only used for this guess).
+    if (root.type === "directory") bulk(blocks, root.node.Links.reduce((sum, link) => sum + (link.Tsize ?? 0), 0));
     await writeNode(cid, temporary, root);
     await rename(temporary, target);
   } catch (error) {

@@ -60,8 +60,12 @@ export type Candidate =
   | { path: string }
   | { path: string; link: string };
 
-/** Checked entries as candidates, in the order given. */
-export async function* treeCandidates(entries: TreeSource): AsyncGenerator<Candidate> {
+/**
+ * Checked entries as candidates, in the order given. With `sources`, each file taken from disk is
+ * also recorded there (candidate path to file path), so that an importer can read it itself
+ * instead of through the candidate's stream (which then stays unopened).
+ */
+export async function* treeCandidates(entries: TreeSource, sources?: Map<string, string>): AsyncGenerator<Candidate> {
   const check = createPathChecker();
   for await (const entry of entries) {
     if ("content" in entry) {
@@ -69,6 +73,7 @@ export async function* treeCandidates(entries: TreeSource): AsyncGenerator<Candi
       yield { path: entry.path, content: contentStream(entry.content) };
     } else if ("source" in entry) {
       check(entry.path, false);
+      sources?.set(entry.path, entry.source);
       yield { path: entry.path, content: fileStream(entry.source) };
     } else if ("directory" in entry) {
       check(entry.path, true);
