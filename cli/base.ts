@@ -12,11 +12,11 @@ export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(type
 /** Exit codes by error family (stable; documented in the README). */
 export function exitCodeOf(code: string): number {
   if (/^ERR_CHAIN_(UNREACHABLE|NO_REGISTRY|WRONG_NETWORK)|^ERR_CONFIG_NO_REGISTRY|^ERR_NODE_/.test(code)) return 3;
-  if (/UNKNOWN|NOT_FOUND|NO_MATCH/.test(code)) return 4;
+  if (/UNKNOWN|NOT_FOUND|NO_MATCH|NO_REPOSITORY/.test(code)) return 4;
   if (/UNAUTHORIZED|^ERR_KEY_/.test(code)) return 5;
   if (/EXISTS|CONFLICT|MISMATCH/.test(code)) return 6;
-  if (/^ERR_(MANIFEST|LOCKFILE|BUILDFILE|REPOLOCK|ID|CONFIG)_/.test(code)) return 7;
   if (/INTEGRITY|CORRUPT/.test(code)) return 8;
+  if (/^ERR_(MANIFEST|LOCKFILE|BUILDFILE|REPOLOCK|DERIVATION|INSTANTIATE|ID|CONFIG)_/.test(code)) return 7;
   return 1;
 }
 

@@ -27,7 +27,8 @@ cleanup() {
 trap cleanup EXIT
 
 say "pkg node --port $port   # local Hardhat chain + registry, state journaled in $PKG_DATA_DIR/node"
-pkg node --port "$port" > "$work/node.log" 2>&1 &
+# node directly (not through the pkg function), so that $! is the node and the cleanup reaches it
+node "$root/bin/pkg.js" node --port "$port" > "$work/node.log" 2>&1 &
 node_pid=$!
 for _ in $(seq 1 120); do grep -q "Ctrl-C" "$work/node.log" 2>/dev/null && break; kill -0 "$node_pid" 2>/dev/null || { cat "$work/node.log"; exit 1; }; sleep 0.5; done
 cat "$work/node.log"
