@@ -3,8 +3,8 @@
  * process's event loop (the local node's proxy runs in it), free loopback ports.
  */
 import { spawn, type SpawnOptions } from "node:child_process";
-import { createServer } from "node:net";
 import path from "node:path";
+import { freeLoopbackPort } from "../../src/node/hardhat";
 
 export const ROOT = path.resolve(__dirname, "../..");
 
@@ -61,17 +61,8 @@ export async function runOk(command: string, args: readonly string[], options: S
   return result;
 }
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.unref();
-    server.on("error", reject);
-    server.listen(0, "127.0.0.1", () => {
-      const address = server.address();
-      server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no port"))));
-    });
-  });
-}
+/** A free port on 127.0.0.1 (the local node's own finder). */
+export const freePort = freeLoopbackPort;
 
 /** Seconds since `started` (from performance.now()), for progress lines. */
 export function since(started: number): string {
