@@ -1,0 +1,304 @@
+/**
+ * runBuild with real processes: the exact environment, PATH (inputs then the base), args expansion,
+ * source builders, failures and missing outputs, and the sandbox (no network, read-only file system,
+ * unix sockets still reach the store, no process left after a kill or a timeout).
+ */
+import { promises as fs } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import { expect } from "chai";
+import { BASE_TOOLS, ensureBase } from "../../../src/build/base";
+import {
+  ERR_BUILD_ABORTED,
+  ERR_BUILD_DIR_NOT_EMPTY,
+  ERR_BUILD_FAILED,
+  ERR_BUILD_NO_BUILDER,
+  ERR_BUILD_NO_OUTPUT,
+  ERR_BUILD_TIMEOUT,
+  expandArg,
+  FAILURE_LOG_LINES,
+  runBuild,
+} from "../../../src/build/run";
+import { detectSandbox } from "../../../src/build/sandbox";
+import { rejectsWith } from "../../helpers/errors";
+import { derivation, processesWith, readOnly, request, script, tempDir } from "./helpers";
+
+/** A node script that writes JSON of what it saw to $out. */
+const DUMP = `#!/usr/bin/node
+const fs = require("fs");
+fs.writeFileSync(process.env.out, JSON.stringify({ env: process.env, argv: process.argv.slice(2), cwd: process.cwd() }));
+`;
+
+async function dumpInput(root: string): Promise<string> {
+  const dir = path.join(root, "inputs", "tools");
+  await script(path.join(dir, "bin", "dump"), DUMP);
+  await script(path.join(dir, "bin", "greet"), "#!/bin/sh\necho greetings from an input\n");
+  await readOnly(dir);
+  return dir;
+}
+
+describe("build/run: runBuild", function () {
+  let root: string;
+  beforeEach(async () => {
+    root = await tempDir();
+  });
+  afterEach(async () => {
+    await fs.chmod(root, 0o755).catch(() => undefined);
+    await fs.rm(root, { recursive: true, force: true }).catch(() => undefined);
+  });
+
+  it("sets exactly the documented environment, in a writable copy of src", async () => {
+    const tools = await dumpInput(root);
+    const meta = path.join(root, "inputs", "meta-rustc");
+    await fs.mkdir(meta, { recursive: true });
+    const src = path.join(root, "src");
+    await fs.mkdir(src);
+    await fs.writeFile(path.join(src, "a.txt"), "a");
+    await readOnly(src);
+    const drv = derivation({ kind: "input", input: "tools", path: "bin/dump" }, [], { FOO: "bar", LANG: "en_US.UTF-8" });
+    const req = request(root, drv, {
+      src,
+      inputs: { tools: { path: tools, drv: "bafy-tools" }, "meta-rustc": { path: meta, drv: "bafy-meta" } },
+      closure: [tools, meta, "/zzz/other"],
+    });
+    const result = await runBuild(req);
+    const seen = JSON.parse(await fs.readFile(req.outputs.out!, "utf8")) as { env: Record<string, string>; cwd: string };
+    const build = req.buildDir;
+    expect(Object.keys(seen.env).sort()).to.deep.equal(
+      [
+        "FOO", "HOME", "LANG", "NIX_BUILD_CORES", "PATH", "PKG_BUILD_CORES", "PKG_BUILD_ID", "PKG_CLOSURE",
+        "PKG_INPUTS", "PKG_STORE_SOCKET", "PKG_SYSTEM", "SOURCE_DATE_EPOCH", "TMPDIR", "TZ", "meta-rustc",
+        "meta_rustc", "out", "tools",
+      ].sort(),
+    );
+    const base = await ensureBase(req.baseDir);
+    expect(seen.env).to.deep.include({
+      FOO: "bar",
+      LANG: "en_US.UTF-8", // the derivation's env wins over the defaults
+      TZ: "UTC",
+      SOURCE_DATE_EPOCH: "1",
+      NIX_BUILD_CORES: "2",
+      PKG_BUILD_CORES: "2",
+      HOME: path.join(build, "home"),
+      TMPDIR: path.join(build, "tmp"),
+      PATH: `${meta}/bin:${tools}/bin:${base.dir}`,
+      PKG_INPUTS: `meta-rustc=${meta}\ntools=${tools}`,
+      PKG_CLOSURE: [tools, meta, "/zzz/other"].sort().join("\n"),
+      PKG_STORE_SOCKET: req.storeSocket,
+      PKG_BUILD_ID: "build-1",
+      PKG_SYSTEM: "x86_64-linux",
+      "meta-rustc": meta,
+      meta_rustc: meta,
+      tools,
+      out: req.outputs.out,
+    });
+    expect(seen.cwd).to.equal(path.join(build, "src"));
+    expect(await fs.readFile(path.join(build, "src", "a.txt"), "utf8")).to.equal("a");
+    await fs.writeFile(path.join(build, "src", "a.txt"), "writable"); // the copy is writable
+    expect(result.builder).to.equal(path.join(tools, "bin", "dump"));
+  });
+
+  it("expands only $name, ${name} and $name/… of outputs and inputs, without a shell", async () => {
+    const tools = await dumpInput(root);
+    const args = ["$out", "${out}", "$tools/bin", "${tools}/x/y", "$nope", "x$out", "$HOME", "$out-x", "a b;$(true)", "'$out'", "$"];
+    const req = request(root, derivation({ kind: "input", input: "tools", path: "bin/dump" }, args), {
+      inputs: { tools: { path: tools, drv: "bafy-tools" } },
+    });
+    const result = await runBuild(req);
+    const out = req.outputs.out!;
+    const seen = JSON.parse(await fs.readFile(out, "utf8")) as { argv: string[] };
+    const expected = [out, out, `${tools}/bin`, `${tools}/x/y`, "$nope", "x$out", "$HOME", "$out-x", "a b;$(true)", "'$out'", "$"];
+    expect(seen.argv).to.deep.equal(expected);
+    expect(result.args).to.deep.equal(expected);
+    expect(expandArg("$meta-rustc/bin/meta-rustc", { "meta-rustc": "/m" })).to.equal("/m/bin/meta-rustc");
+  });
+
+  it("runs a source builder (made executable) with inputs' bin/ then the base on PATH, and streams its log", async () => {
+    const tools = await dumpInput(root);
+    const src = path.join(root, "src");
+    await fs.mkdir(src);
+    await fs.writeFile(
+      path.join(src, "build.sh"),
+      [
+        "#!/bin/sh",
+        "set -e",
+        "echo building in $(pwd)",
+        "greet",
+        'mkdir -p "$out/share"',
+        'printf "%s\\n" "$(echo hello | sed s/hello/sed-works/)" > "$out/share/sed"',
+        'if command -v gcc >/dev/null 2>&1; then echo "gcc visible" > "$out/share/gcc"; fi',
+        "echo done",
+      ].join("\n"),
+      { mode: 0o644 }, // not executable in the package: runBuild makes it so
+    );
+    await readOnly(src);
+    const req = request(root, derivation({ kind: "source", path: "build.sh" }), {
+      src,
+      inputs: { tools: { path: tools, drv: "bafy-tools" } },
+    });
+    await runBuild(req);
+    const out = req.outputs.out!;
+    expect(await fs.readFile(path.join(out, "share", "sed"), "utf8")).to.equal("sed-works\n");
+    expect(await fs.stat(path.join(out, "share", "gcc")).catch(() => null), "gcc is not in the base").to.equal(null);
+    expect(req.lines).to.deep.equal([`building in ${path.join(req.buildDir, "src")}`, "greetings from an input", "done"]);
+  });
+
+  it("the base holds the documented tools as links to host programs", async () => {
+    const base = await ensureBase(path.join(root, "base"));
+    for (const tool of ["sh", "bash", "env", "cat", "cp", "sed", "grep", "awk", "find", "xargs", "tar", "gzip", "diff"]) {
+      expect(base.tools, tool).to.have.property(tool);
+      expect(await fs.readlink(path.join(base.dir, tool))).to.equal(base.tools[tool]);
+    }
+    expect(Object.keys(base.tools).length + base.missing.length).to.equal(BASE_TOOLS.length);
+    expect(base.tools).to.not.have.property("gcc");
+    expect((await ensureBase(path.join(root, "base"))).dir).to.equal(base.dir); // created once
+  });
+
+  it("a failing build: ERR_BUILD_FAILED names the derivation and the status, with the last log lines", async () => {
+    const src = path.join(root, "src");
+    await script(path.join(src, "build.sh"), '#!/bin/sh\nfor i in $(seq 1 30); do echo "line $i"; done\necho "oops" >&2\nexit 3\n');
+    const req = request(root, derivation({ kind: "source", path: "build.sh" }), { src });
+    const error = await rejectsWith(runBuild(req), ERR_BUILD_FAILED);
+    expect(error.message).to.contain("test-1.0.0").and.contain("status 3");
+    expect(error.message).to.not.contain("\n");
+    expect(error.hint).to.be.a("string");
+    const log = error.details.log as string[];
+    expect(log).to.have.length(FAILURE_LOG_LINES);
+    expect(log[log.length - 1]).to.equal("oops");
+    expect(log[0]).to.equal("line 12");
+    expect(req.lines).to.have.length(31);
+  });
+
+  it("exit 0 without $out is ERR_BUILD_NO_OUTPUT", async () => {
+    const src = path.join(root, "src");
+    await script(path.join(src, "build.sh"), "#!/bin/sh\necho nothing\n");
+    const error = await rejectsWith(runBuild(request(root, derivation({ kind: "source", path: "build.sh" }), { src })), ERR_BUILD_NO_OUTPUT);
+    expect(error.message).to.contain("test-1.0.0").and.contain("out");
+  });
+
+  it("refuses a source-only derivation and a used build directory", async () => {
+    await rejectsWith(runBuild(request(root, derivation({ kind: "none" }))), ERR_BUILD_NO_BUILDER);
+    await fs.mkdir(path.join(root, "build"));
+    await fs.writeFile(path.join(root, "build", "junk"), "");
+    const src = path.join(root, "src");
+    await script(path.join(src, "build.sh"), "#!/bin/sh\nmkdir $out\n");
+    await rejectsWith(runBuild(request(root, derivation({ kind: "source", path: "build.sh" }), { src })), ERR_BUILD_DIR_NOT_EMPTY);
+  });
+
+  it("sandbox off: the result says none and why", async () => {
+    const src = path.join(root, "src");
+    await script(path.join(src, "build.sh"), "#!/bin/sh\nmkdir $out\n");
+    const result = await runBuild(request(root, derivation({ kind: "source", path: "build.sh" }), { src, sandbox: "off" }));
+    expect(result.sandbox).to.equal("none");
+    expect(result.sandboxReason).to.be.a("string");
+  });
+
+  describe("the sandbox (namespaces)", function () {
+    before(async function () {
+      const support = await detectSandbox();
+      if (!support.available) {
+        console.log(`    (skipped: ${support.reason})`);
+        this.skip();
+      }
+    });
+
+    it("has no network: a TCP server on the host's 127.0.0.1 cannot be reached (it can without the sandbox)", async () => {
+      const server = net.createServer((socket) => socket.end("hi\n"));
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const port = (server.address() as net.AddressInfo).port;
+      try {
+        const src = path.join(root, "src");
+        await script(
+          path.join(src, "build.sh"),
+          `#!/bin/bash\nif exec 3<>/dev/tcp/127.0.0.1/${port}; then read -r line <&3; echo "connected $line" > "$out"; else echo refused > "$out"; fi\n`,
+        );
+        const req = request(root, derivation({ kind: "source", path: "build.sh" }), { src, sandbox: "strict" });
+        const result = await runBuild(req);
+        expect(result.sandbox).to.equal("namespaces");
+        expect(await fs.readFile(req.outputs.out!, "utf8")).to.equal("refused\n");
+
+        const open = request(path.join(root, "open"), derivation({ kind: "source", path: "build.sh" }), { src, sandbox: "off" });
+        await runBuild(open);
+        expect(await fs.readFile(open.outputs.out!, "utf8")).to.equal("connected hi\n");
+      } finally {
+        server.close();
+      }
+    });
+
+    it("makes the file system read-only except the build directory and the outputs' directory", async () => {
+      const outside = path.join(root, "outside");
+      await fs.mkdir(outside);
+      const src = path.join(root, "src");
+      await script(
+        path.join(src, "build.sh"),
+        [
+          "#!/bin/sh",
+          `touch ${outside}/x 2>/dev/null && echo outside-written || echo outside-refused`,
+          "touch /tmp/chainpkg-sandbox-escape 2>/dev/null && echo tmp-written || echo tmp-refused",
+          'touch "$TMPDIR/x" && echo tmpdir-written',
+          'touch "$HOME/x" && echo home-written',
+          "touch ./x && echo src-written",
+          "mount -o remount,rw / 2>/dev/null && echo remounted || echo remount-refused",
+          'mkdir "$out" && echo out-written',
+        ].join("\n") + "\n",
+      );
+      const req = request(root, derivation({ kind: "source", path: "build.sh" }), { src, sandbox: "strict" });
+      await runBuild(req);
+      expect(req.lines).to.deep.equal(["outside-refused", "tmp-refused", "tmpdir-written", "home-written", "src-written", "remount-refused", "out-written"]);
+      expect(await fs.readdir(outside)).to.deep.equal([]);
+    });
+
+    it("unix sockets on the file system still work (how meta packages reach the store daemon)", async () => {
+      const socketPath = path.join(root, "store.sock");
+      const server = net.createServer((socket) => socket.on("data", (data) => socket.end(`pong:${data.toString().trim()}\n`)));
+      await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+      try {
+        const src = path.join(root, "src");
+        await script(
+          path.join(src, "build.js"),
+          `#!/usr/bin/node
+const s = require("net").connect(process.env.PKG_STORE_SOCKET, () => s.write("ping\\n"));
+let got = "";
+s.on("data", (d) => (got += d));
+s.on("end", () => require("fs").writeFileSync(process.env.out, got));
+s.on("error", (e) => { console.error(e.message); process.exit(1); });
+`,
+        );
+        const req = request(root, derivation({ kind: "source", path: "build.js" }), { src, sandbox: "strict", storeSocket: socketPath });
+        await runBuild(req);
+        expect(await fs.readFile(req.outputs.out!, "utf8")).to.equal("pong:ping\n");
+      } finally {
+        server.close();
+      }
+    });
+
+    for (const how of ["abort", "timeout"] as const) {
+      it(`a build stopped by ${how} leaves no process behind (even ones that left its process group)`, async () => {
+        const marker = `${Math.floor(Math.random() * 1e6) + 1000}.${how === "abort" ? 25 : 75}`;
+        const src = path.join(root, "src");
+        await script(
+          path.join(src, "build.sh"),
+          `#!/bin/sh\nsleep ${marker} &\nsetsid sleep ${marker} &\necho started\nwait\n`,
+        );
+        const controller = new AbortController();
+        const req = request(root, derivation({ kind: "source", path: "build.sh" }), {
+          src,
+          sandbox: "strict",
+          signal: controller.signal,
+          timeoutMs: how === "timeout" ? 1500 : undefined,
+          log: (line) => {
+            if (line === "started" && how === "abort") setTimeout(() => controller.abort(), 300);
+          },
+        });
+        await rejectsWith(runBuild(req), how === "abort" ? ERR_BUILD_ABORTED : ERR_BUILD_TIMEOUT);
+        let left: number[] = [];
+        for (let i = 0; i < 20; i++) {
+          left = await processesWith(`sleep ${marker}`);
+          if (left.length === 0) break;
+          await new Promise((resolve) => setTimeout(resolve, 100));
+        }
+        expect(left).to.deep.equal([]);
+      });
+    }
+  });
+});
