@@ -355,7 +355,7 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions = {}): Pro
       const sources = new Map<string, string>();
       const disk = new DiskLeaves(blockWorkers(), blocksDirectory, fsync);
       const candidates: Candidate[] = [];
-      for await (const candidate of treeCandidates(directoryEntries(path), sources)) {
+      for await (const candidate of treeCandidates(directoryEntries(path, { preserveMode: putOptions.preserveMode }), sources)) {
         candidates.push(candidate);
         // With the workers up already, a file need not wait for the rest of the listing.
         const source = sources.get(candidate.path);

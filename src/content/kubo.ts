@@ -198,7 +198,7 @@ export function openKuboStore(options: KuboStoreOptions): KuboContentStore {
     },
 
     putDirectory(path: string, putOptions: PutOptions = {}) {
-      return addTree(directoryEntries(path), putOptions);
+      return addTree(directoryEntries(path, { preserveMode: putOptions.preserveMode }), putOptions);
     },
 
     getBytes(cid: CID, readOptions: ReadOptions = {}) {

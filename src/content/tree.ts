@@ -56,7 +56,7 @@ export function contentStream(content: Content): Uint8Array | Iterable<Uint8Arra
 
 /** The importer's (and kubo-rpc-client's) candidate shape. */
 export type Candidate =
-  | { path: string; content: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array> }
+  | { path: string; content: Uint8Array | Iterable<Uint8Array> | AsyncIterable<Uint8Array>; mode?: number }
   | { path: string }
   | { path: string; link: string };
 
@@ -70,11 +70,13 @@ export async function* treeCandidates(entries: TreeSource, sources?: Map<string,
   for await (const entry of entries) {
     if ("content" in entry) {
       check(entry.path, false);
-      yield { path: entry.path, content: contentStream(entry.content) };
+      yield { path: entry.path, content: contentStream(entry.content), ...modeOf(entry) };
     } else if ("source" in entry) {
       check(entry.path, false);
-      sources?.set(entry.path, entry.source);
-      yield { path: entry.path, content: fileStream(entry.source) };
+      // A file with a mode goes through the importer's own reading: its leaves' bytes are needed
+      // when it fits one block (the metadata then wraps them), which the block workers do not return.
+      if (entry.mode === undefined) sources?.set(entry.path, entry.source);
+      yield { path: entry.path, content: fileStream(entry.source), ...modeOf(entry) };
     } else if ("directory" in entry) {
       check(entry.path, true);
       yield { path: entry.path };
@@ -85,12 +87,25 @@ export async function* treeCandidates(entries: TreeSource, sources?: Map<string,
   }
 }
 
+function modeOf(entry: { mode?: number }): { mode?: number } {
+  if (entry.mode === undefined) return {};
+  if (!Number.isInteger(entry.mode) || entry.mode < 0 || entry.mode > 0o7777) {
+    throw new ContentUnsupportedError(`invalid file mode ${String(entry.mode)}`, { details: { mode: entry.mode } });
+  }
+  return { mode: entry.mode };
+}
+
+/** What putDirectory records of a file's permissions with `preserveMode`: the executable bit. */
+export function executableMode(mode: number): number {
+  return (mode & 0o111) !== 0 ? 0o755 : 0o644;
+}
+
 /**
  * The entries of a directory on disk, depth first, names in byte order. Includes hidden files
  * (`ipfs add -r --hidden`): a package's `.cargo_vcs_info.json` or `.npmignore` is content too.
  * Symlinks are recorded as links, never followed; sockets, FIFOs and devices are refused.
  */
-export async function* directoryEntries(root: string): AsyncGenerator<TreeEntry> {
+export async function* directoryEntries(root: string, options: { preserveMode?: boolean } = {}): AsyncGenerator<TreeEntry> {
   const rootStat = await lstat(root);
   if (!rootStat.isDirectory()) {
     throw new ContentUnsupportedError(`${root} is not a directory`, { details: { path: root } });
@@ -105,7 +120,8 @@ export async function* directoryEntries(root: string): AsyncGenerator<TreeEntry>
       const path = relative === "" ? dirent.name : `${relative}/${dirent.name}`;
       const absolute = join(root, path);
       if (dirent.isFile()) {
-        yield { path, source: absolute };
+        if (options.preserveMode) yield { path, source: absolute, mode: executableMode((await lstat(absolute)).mode) };
+        else yield { path, source: absolute };
       } else if (dirent.isDirectory()) {
         yield { path, directory: true };
         subdirectories.push(path);

@@ -23,6 +23,13 @@ export interface ReadOptions extends AbortOptions {
 export interface PutOptions extends AbortOptions {
   /** Pin the result as part of the same operation (no window in which a GC could drop it). */
   pin?: boolean;
+  /**
+   * putDirectory only: record whether each file is executable, as UnixFS 1.5 `mode` metadata
+   * (0o755 when any execute bit is set on disk, else 0o644: Nix keeps one permission bit, and the
+   * on-disk rest — read-only store paths, umask — must not change the CID). getTree restores it.
+   * Default false: no metadata, the CIDs of `ipfs add` (sources). Build outputs use true.
+   */
+  preserveMode?: boolean;
 }
 
 /** Bytes of one file: in memory or streamed (a stream is never buffered whole). */
@@ -33,10 +40,10 @@ export type Content = Uint8Array | string | Iterable<Uint8Array> | AsyncIterable
  * directories are implied. Which field is present says what the entry is.
  */
 export type TreeEntry =
-  /** A regular file whose bytes are given. */
-  | { path: string; content: Content }
+  /** A regular file whose bytes are given; `mode` (UnixFS 1.5 metadata, e.g. 0o755) only when set. */
+  | { path: string; content: Content; mode?: number }
   /** A regular file read from this path on disk when it is added. */
-  | { path: string; source: string }
+  | { path: string; source: string; mode?: number }
   /** A directory; only needed for empty ones. */
   | { path: string; directory: true }
   /** A symbolic link with this target (stored as a UnixFS symlink, never followed). */
