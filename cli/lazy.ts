@@ -15,6 +15,7 @@ export const load = {
   lockfile: () => require("../src/lockfile") as typeof import("../src/lockfile"),
   manifest: () => require("../src/manifest") as typeof import("../src/manifest"),
   node: () => require("../src/node") as typeof import("../src/node"),
+  profile: () => require("../src/profile") as typeof import("../src/profile"),
   publish: () => require("../src/publish") as typeof import("../src/publish"),
   repolock: () => require("../src/repolock") as typeof import("../src/repolock"),
   repository: () => require("../src/repository") as typeof import("../src/repository"),

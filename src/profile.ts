@@ -23,6 +23,8 @@ import * as path from "node:path";
 import { homedir } from "node:os";
 import { PkgError } from "./errors";
 import { writeFileAtomic } from "./files/atomic";
+import { defaultStoreDir, isStorePath, storeLayout } from "./store/paths";
+import { addRoot, listRoots, openIndex, removeRoot } from "./store/store";
 
 export const ERR_PROFILE_CONFLICT = "ERR_PROFILE_CONFLICT";
 export const ERR_PROFILE_PACKAGE_NOT_FOUND = "ERR_PROFILE_PACKAGE_NOT_FOUND";
@@ -433,8 +435,9 @@ async function recover(options: ProfileOptions): Promise<void> {
     const prefix = rootPrefix(options);
     for (const root of await options.roots.listRoots()) {
       if (!root.name.startsWith(prefix)) continue;
-      const generation = Number(/^([0-9]+)-link:/.exec(root.name.slice(prefix.length))?.[1]);
-      if (!existing.has(generation)) await options.roots.removeRoot(root.name);
+      // Only names this profile made (`<N>-link:`); a profile whose name extends this one's (`default-2`) shares the prefix.
+      const match = /^([1-9][0-9]*)-link:/.exec(root.name.slice(prefix.length));
+      if (match && !existing.has(Number(match[1]))) await options.roots.removeRoot(root.name);
     }
   }
 }
@@ -793,4 +796,52 @@ export function parseStorePathName(storePath: string): { name: string; version: 
   const base = path.basename(storePath).replace(/^[0-9a-z]{32}-/, "");
   const match = /-(?=[^A-Za-z-])/.exec(base);
   return match ? { name: base.slice(0, match.index), version: base.slice(match.index + 1) } : { name: base, version: "" };
+}
+
+/* ------------------------------------------------------------------------------------ wiring to the store */
+
+/** The store's `roots` table as GcRoots (each call opens the index: works with or without a daemon). */
+export function storeGcRoots(storeDir: string): GcRoots {
+  return {
+    addRoot: (name, p) => addRoot(name, p, storeDir),
+    removeRoot: (name) => removeRoot(name, storeDir),
+    listRoots: () => listRoots(storeDir),
+  };
+}
+
+/** What the CLI uses: the default profile in `$PKG_PROFILE_DIR` (or the data dir), rooted in the default store. */
+export function defaultProfileOptions(env: NodeJS.ProcessEnv = process.env): ProfileOptions & { dir: string; storeRoot: string } {
+  const storeRoot = defaultStoreDir(env);
+  return { dir: defaultProfilesDir(env), name: DEFAULT_PROFILE, storeRoot, roots: storeGcRoots(storeRoot) };
+}
+
+/** What the store's index knows of an output path: the derivation that built it and its content CID. */
+export interface StorePathInfo {
+  path: string;
+  drv: string | null;
+  cid: string;
+}
+
+/**
+ * Looks `storePath` up in the store's index (the `paths` and `outputs` tables of docs/build-layer.md).
+ * @throws ERR_PROFILE_NOT_STORE_PATH when it is not a registered path of that store.
+ */
+export function describeStorePath(storeDir: string, storePath: string): StorePathInfo {
+  const layout = storeLayout(storeDir);
+  const resolved = path.resolve(storePath);
+  const notInStore = (why: string) =>
+    new PkgError(ERR_PROFILE_NOT_STORE_PATH, `${storePath} is not ${why} of the store at ${layout.root}`, {
+      details: { path: resolved, store: layout.root },
+      hint: "install what pkg build made (its output path), or set PKG_STORE_DIR to the store it is in",
+    });
+  if (!isStorePath(layout, resolved)) throw notInStore("a path");
+  const db = openIndex(layout);
+  try {
+    const row = db.prepare("SELECT cid FROM paths WHERE path = ?").get(resolved) as { cid: string } | undefined;
+    if (row === undefined) throw notInStore("a valid (registered) path");
+    const output = db.prepare("SELECT drv FROM outputs WHERE path = ? LIMIT 1").get(resolved) as { drv: string } | undefined;
+    return { path: resolved, drv: output?.drv ?? null, cid: row.cid };
+  } finally {
+    db.close();
+  }
 }

@@ -1,0 +1,22 @@
+import { BaseCommand } from "../../base";
+import { load } from "../../lazy";
+
+export default class ProfileList extends BaseCommand<typeof ProfileList> {
+  static override summary = "List the packages installed in the current generation of your profile.";
+  static override description = "One line per package: its id, priority when not the default, and the store path its links point into.";
+  static override examples = ["<%= config.bin %> profile list", "<%= config.bin %> profile list --json"];
+
+  async run() {
+    const profile = load.profile();
+    const options = profile.defaultProfileOptions();
+    const generation = await profile.currentGenerationNumber(options);
+    const packages = await profile.installedPackages(options);
+    if (!this.jsonEnabled()) {
+      if (packages.length === 0) this.step(generation === null ? "nothing installed yet (pkg install)" : `generation ${generation} is empty`);
+      for (const p of packages) {
+        this.log(`${p.id}${p.priority === profile.DEFAULT_PRIORITY ? "" : ` (priority ${p.priority})`}  ${p.path}`);
+      }
+    }
+    return { profile: profile.profileLink(options), generation, packages };
+  }
+}

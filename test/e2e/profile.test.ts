@@ -1,0 +1,216 @@
+/**
+ * End to end: the BUILT `pkg install`, `pkg uninstall` and `pkg profile …` as subprocesses, on a real store
+ * (outputs registered by the store's own addOutput in this process, before any CLI call) and a profiles
+ * directory inside one temp PKG_DATA_DIR. No chain: installing a store path needs none.
+ *
+ *   npx tsc -p tsconfig.build.json && npx hardhat test test/e2e/profile.test.ts
+ *
+ * The tests run in order and build on each other (generation numbers grow).
+ */
+import { expect } from "chai";
+import { spawnSync } from "node:child_process";
+import { existsSync, statSync } from "node:fs";
+import { mkdir, mkdtemp, readdir, readlink, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { openEmbeddedStore } from "../../src/content";
+import { listRoots, openStore } from "../../src/store/store";
+import * as h from "./helpers";
+
+const KEEP = process.env.E2E_KEEP === "1";
+
+/** dist/ must hold these commands, newer than their sources (the whole build may be broken by work in progress elsewhere). */
+function ensureProfileCommandsBuilt(): void {
+  const pairs = ["install", "uninstall", "profile/list", "profile/history", "profile/rollback", "profile/switch", "profile/wipe-history"].map((c) => [
+    path.join(h.ROOT, "cli", "pkg", `${c}.ts`),
+    path.join(h.ROOT, "dist", "cli", "pkg", `${c}.js`),
+  ]);
+  const core = statSync(path.join(h.ROOT, "src", "profile.ts")).mtimeMs;
+  const stale = pairs.some(([src, out]) => !existsSync(out) || statSync(out).mtimeMs < Math.max(core, statSync(src).mtimeMs));
+  if (!stale) return;
+  // tsc emits even when other files have type errors; what matters is that ours are fresh afterwards.
+  spawnSync(process.execPath, [require.resolve("typescript/bin/tsc", { paths: [h.ROOT] }), "-p", "tsconfig.build.json"], { cwd: h.ROOT, stdio: "ignore" });
+  for (const [, out] of pairs) expect(existsSync(out), `${out} was not built`).to.equal(true);
+}
+
+interface Output {
+  path: string;
+  cid: string;
+  drv: string;
+}
+
+interface InstallJson {
+  profile: string;
+  installed: string;
+  generation: number;
+  previous: number | null;
+  links: string[];
+  packages: { id: string; name: string; repository: string | null; version: string; drv: string | null; path: string; cid: string | null; priority: number }[];
+  pathHint: string | null;
+}
+
+describe("e2e: pkg install / uninstall / profile (built binary, real store)", function () {
+  this.timeout(120_000);
+  let tmp: string;
+  let env: NodeJS.ProcessEnv;
+  let profiles: string;
+  let storeDir: string;
+  const outputs: Record<string, Output> = {};
+
+  const pkg = (...args: string[]) => h.run("pkg", args, env, { cwd: tmp });
+  const pkgJson = async <T = Record<string, unknown>>(...args: string[]) => h.expectJsonSuccess<T>(await pkg(...args, "--json"));
+
+  /** Runs `<profiles>/default/bin/<program>` as a user whose PATH has the profile would. */
+  function runLinked(program: string): string | null {
+    const result = spawnSync(program, [], { encoding: "utf8", env: { PATH: `${path.join(profiles, "default", "bin")}:/usr/bin:/bin` } });
+    return result.status === 0 ? result.stdout.trim() : null;
+  }
+
+  async function generation(): Promise<string> {
+    return readlink(path.join(profiles, "default"));
+  }
+
+  before(async () => {
+    ensureProfileCommandsBuilt();
+    tmp = await mkdtemp(path.join(tmpdir(), "chainpkg-e2e-profile-"));
+    const data = path.join(tmp, "data");
+    profiles = path.join(data, "profiles");
+    storeDir = path.join(data, "store");
+    env = h.baseEnvironment({ PKG_DATA_DIR: data, PKG_CONFIG: path.join(tmp, "config.toml"), XDG_RUNTIME_DIR: path.join(tmp, "run") });
+    // Three outputs, made the way a build makes them: complete in the store's tmp/, then added (read-only, registered).
+    const content = await openEmbeddedStore({ directory: path.join(tmp, "ipfs") });
+    const store = await openStore({ root: storeDir, content });
+    try {
+      const make = async (key: string, drvName: string, files: Record<string, string>) => {
+        const build = await store.makeTempDir("out");
+        for (const [file, text] of Object.entries(files)) {
+          await mkdir(path.dirname(path.join(build, file)), { recursive: true });
+          await writeFile(path.join(build, file), text, { mode: file.startsWith("bin/") ? 0o755 : 0o644 });
+        }
+        const drv = `bafyreifake${key}`;
+        outputs[key] = { ...(await store.addOutput({ drv, output: "out", drvName, from: build })), drv };
+      };
+      await make("hello", "hello-1.0.0", { "bin/hello": "#!/bin/sh\necho hello from the profile\n", "share/man/man1/hello.1": ".TH HELLO 1\n" });
+      await make("world", "world-2.0.0", { "bin/world": "#!/bin/sh\necho world\n" });
+      await make("impostor", "impostor-0.1.0", { "bin/hello": "#!/bin/sh\necho impostor\n" });
+    } finally {
+      store.close();
+      await content.close();
+    }
+  });
+
+  after(async () => {
+    if (KEEP) console.log(`kept ${tmp}`);
+    else if (tmp) await rm(tmp, { recursive: true, force: true });
+  });
+
+  it("install --path: links bin/, tells once how to put the profile on PATH, and the program runs", async () => {
+    const result = h.expectSuccess(await pkg("install", "--path", outputs.hello.path));
+    expect(result.stdout).to.equal("installed hello:1.0.0 (generation 1)\n  bin/hello\n");
+    expect(result.stderr).to.include(`  export PATH="${path.join(profiles, "default", "bin")}:$PATH"\n`);
+    expect(runLinked("hello")).to.equal("hello from the profile");
+    expect(await generation()).to.equal("default-1-link");
+  });
+
+  it("install with an id and --json: one JSON document, the store's drv and cid in the manifest, no second PATH hint", async () => {
+    const json = await pkgJson<InstallJson>("install", "crates/world:2.0.0", "--path", outputs.world.path);
+    expect(json).to.include({ installed: "crates/world:2.0.0", generation: 2, previous: 1, pathHint: null, profile: path.join(profiles, "default") });
+    expect(json.packages.find((p) => p.name === "world")).to.deep.equal({
+      name: "world",
+      repository: "crates",
+      version: "2.0.0",
+      id: "crates/world:2.0.0",
+      drv: outputs.world.drv,
+      path: outputs.world.path,
+      cid: outputs.world.cid,
+      priority: 5,
+    });
+    expect(runLinked("world")).to.equal("world");
+    // Human output, third install of the same: no PATH hint any more.
+    const again = h.expectSuccess(await pkg("install", "--path", outputs.hello.path));
+    expect(again.stderr).to.equal("");
+    expect(await generation()).to.equal("default-3-link");
+    // Each generation's paths are GC roots in the store.
+    expect(new Set(listRoots(storeDir).map((r) => r.path))).to.deep.equal(new Set([outputs.hello.path, outputs.world.path]));
+    expect(listRoots(storeDir)).to.have.lengthOf(5);
+  });
+
+  it("a conflict fails on one line naming both packages, exit 6, and changes nothing", async () => {
+    const before = await readdir(profiles);
+    const error = h.expectHumanError(await pkg("install", "--path", outputs.impostor.path), {
+      code: "ERR_PROFILE_CONFLICT",
+      message: ["hello:1.0.0 and impostor:0.1.0 both provide bin/hello"],
+      hint: /--priority/,
+    });
+    expect(error.hint).to.include("pkg uninstall impostor");
+    expect(await readdir(profiles)).to.deep.equal(before);
+    expect(runLinked("hello")).to.equal("hello from the profile");
+    // A lower number wins.
+    h.expectSuccess(await pkg("install", "--path", outputs.impostor.path, "--priority", "1"));
+    expect(runLinked("hello")).to.equal("impostor");
+  });
+
+  it("profile list shows the current generation's packages", async () => {
+    const json = await pkgJson<{ generation: number; packages: { id: string; priority: number }[] }>("profile", "list");
+    expect(json.generation).to.equal(4);
+    expect(json.packages.map((p) => [p.id, p.priority])).to.deep.equal([["crates/world:2.0.0", 5], ["hello:1.0.0", 5], ["impostor:0.1.0", 1]]);
+    const human = h.expectSuccess(await pkg("profile", "list"));
+    expect(human.stdout).to.equal(
+      `crates/world:2.0.0  ${outputs.world.path}\nhello:1.0.0  ${outputs.hello.path}\nimpostor:0.1.0 (priority 1)  ${outputs.impostor.path}\n`,
+    );
+  });
+
+  it("uninstall removes a package in a new generation; an unknown name fails listing what is installed", async () => {
+    const result = h.expectSuccess(await pkg("uninstall", "impostor"));
+    expect(result.stdout).to.equal("uninstalled impostor:0.1.0 (generation 5)\n");
+    expect(runLinked("hello")).to.equal("hello from the profile");
+    h.expectHumanError(await pkg("uninstall", "nope"), {
+      code: "ERR_PROFILE_PACKAGE_NOT_FOUND",
+      message: ["nope is not installed in profile default"],
+      hint: "installed: crates/world, hello",
+    });
+    h.expectJsonError(await pkg("uninstall", "nope", "--json"), { code: "ERR_PROFILE_PACKAGE_NOT_FOUND" });
+    expect(await generation()).to.equal("default-5-link");
+  });
+
+  it("rollback and switch move between generations atomically; history lists them", async () => {
+    const back = await pkgJson<{ from: number; to: number }>("profile", "rollback");
+    expect(back).to.include({ from: 5, to: 4 });
+    expect(runLinked("hello")).to.equal("impostor");
+    expect(h.expectSuccess(await pkg("profile", "switch", "1")).stdout).to.equal("switched from generation 4 to 1\n");
+    expect(runLinked("world")).to.equal(null);
+    expect(runLinked("hello")).to.equal("hello from the profile");
+    h.expectHumanError(await pkg("profile", "rollback"), { code: "ERR_PROFILE_NO_PREVIOUS_GENERATION", message: ["generation 1 is the oldest"] });
+    h.expectHumanError(await pkg("profile", "switch", "9"), { code: "ERR_PROFILE_GENERATION_NOT_FOUND", hint: "existing generations: 1, 2, 3, 4, 5" });
+    h.expectSuccess(await pkg("profile", "switch", "5"));
+
+    const history = h.expectSuccess(await pkg("profile", "history"));
+    const lines = history.stdout.trimEnd().split("\n");
+    expect(lines).to.have.lengthOf(5);
+    expect(lines[0]).to.match(/^ {3}1 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ {2}\+hello:1\.0\.0$/);
+    expect(lines[3]).to.match(/ {2}\+impostor:0\.1\.0$/);
+    expect(lines[4]).to.match(/ {2}\(current\) {2}-impostor:0\.1\.0$/);
+    const json = await pkgJson<{ generations: { number: number; current: boolean }[] }>("profile", "history");
+    expect(json.generations.map((g) => [g.number, g.current])).to.deep.equal([[1, false], [2, false], [3, false], [4, false], [5, true]]);
+  });
+
+  it("wipe-history deletes every generation but the current one and drops their GC roots", async () => {
+    h.expectHumanError(await pkg("profile", "wipe-history", "--older-than", "soon"), { code: "ERR_PROFILE_INVALID", hint: /30d/ });
+    expect(await pkgJson("profile", "wipe-history", "--older-than", "1d")).to.deep.include({ deleted: [], kept: [1, 2, 3, 4, 5] });
+    expect(h.expectSuccess(await pkg("profile", "wipe-history")).stdout).to.equal("deleted generations 1, 2, 3, 4\n");
+    expect((await readdir(profiles)).sort()).to.deep.equal([".path-hint-shown", "default", "default-5-link"]);
+    expect(listRoots(storeDir).map((r) => r.path).sort()).to.deep.equal([outputs.hello.path, outputs.world.path].sort());
+    expect(runLinked("hello")).to.equal("hello from the profile");
+  });
+
+  it("refuses what is not a valid store path", async () => {
+    const outside = path.join(tmp, "outside");
+    await mkdir(path.join(outside, "bin"), { recursive: true });
+    h.expectHumanError(await pkg("install", "--path", outside), { code: "ERR_PROFILE_NOT_STORE_PATH", message: ["is not a path of the store"] });
+    const unregistered = path.join(storeDir, "paths", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-fake-1.0.0");
+    await mkdir(unregistered, { recursive: true });
+    h.expectHumanError(await pkg("install", "--path", unregistered), { code: "ERR_PROFILE_NOT_STORE_PATH", message: ["is not a valid (registered) path"] });
+    expect(await generation()).to.equal("default-5-link");
+    expect(await h.temporaries(profiles)).to.deep.equal([]);
+  });
+});
