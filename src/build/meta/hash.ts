@@ -1,0 +1,52 @@
+/**
+ * File hashing for the daemon's side of meta packages, with a stat cache: a file whose size, inode,
+ * device and mtime are unchanged is not read again (ccache's and sccache's trick). A file modified
+ * less than {@link RACY_MS} ago is not cached, since a write within the same mtime tick would go unseen.
+ */
+import { createHash } from "node:crypto";
+import { promises as fs } from "node:fs";
+
+const RACY_MS = 2000;
+const MAX_ENTRIES = 200_000;
+
+interface Entry {
+  size: number;
+  mtimeNs: bigint;
+  ino: number;
+  dev: number;
+  hash: string;
+}
+
+const cache = new Map<string, Entry>();
+
+/** sha256 (hex) of a file's bytes, or null when it is missing or not a regular file. */
+export async function hashFile(file: string): Promise<string | null> {
+  let stat;
+  try {
+    stat = await fs.stat(file, { bigint: true });
+  } catch {
+    return null;
+  }
+  if (!stat.isFile()) return null;
+  const cached = cache.get(file);
+  if (cached && cached.size === Number(stat.size) && cached.mtimeNs === stat.mtimeNs && cached.ino === Number(stat.ino) && cached.dev === Number(stat.dev)) {
+    return cached.hash;
+  }
+  let bytes: Buffer;
+  try {
+    bytes = await fs.readFile(file);
+  } catch {
+    return null;
+  }
+  const hash = createHash("sha256").update(bytes).digest("hex");
+  if (Date.now() - Number(stat.mtimeMs) > RACY_MS) {
+    if (cache.size >= MAX_ENTRIES) cache.clear();
+    cache.set(file, { size: Number(stat.size), mtimeNs: stat.mtimeNs, ino: Number(stat.ino), dev: Number(stat.dev), hash });
+  }
+  return hash;
+}
+
+/** sha256 (hex) of bytes. */
+export function hashBytes(bytes: Uint8Array | string): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}

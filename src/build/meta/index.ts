@@ -1,0 +1,404 @@
+/**
+ * The daemon's side of meta packages: `invoke` requests from a shim (docs/build-layer.md, "Meta
+ * packages"; the shim is shim/core.ts). ccache's "direct mode", with derivations:
+ *
+ * 1. lookup: a primary key = hash of (tool version, normalised args, the environment the tool reads,
+ *    the crate root's content, every extern crate's content). Under one key the index holds manifests
+ *    recorded from earlier dep-info: (source file → hash) lists and (variable → value) reads. The first
+ *    manifest that still matches names the invocation's derivation, whose stored output is answered.
+ * 2. store (after a miss, once the tool ran): dep-info gives the sources; the sources (a UnixFS tree)
+ *    and unknown externs go into the content store; the invocation becomes a Derivation (src/derivation.ts)
+ *    written to the content store; the outputs (dep-info normalised) and stderr are added to the Store
+ *    as that derivation's `out`; the manifest is recorded under the key.
+ *
+ * Every invocation that is answered or stored is recorded as a subderivation of `$PKG_BUILD_ID`.
+ * Tables (prefix `meta_`): meta_manifests(key, drv, manifest), meta_outputs(drv, files), meta_artifacts
+ * (hash → drv, for extern crates that are outputs of earlier invocations: they become inputDrvs),
+ * meta_invocations (what each build's invocations did).
+ */
+import { spawn } from "node:child_process";
+import { promises as fs } from "node:fs";
+import path from "node:path";
+import type { Database } from "better-sqlite3";
+import { CID } from "multiformats/cid";
+import { currentSystem, writeDerivation, type Derivation, type DerivationInput } from "../../derivation";
+import { PkgError } from "../../errors";
+import { checkName } from "../../ids";
+import { parseDepInfo } from "./depinfo";
+import { hashBytes, hashFile } from "./hash";
+import { denormalise, normalise } from "./shim/core";
+import type {
+  InvokeContext,
+  InvokeEmit,
+  InvokeResult,
+  LookupResult,
+  StatsResult,
+  StoredFile,
+  StoreResult,
+  ToolPlan,
+} from "./types";
+
+export type * from "./types";
+
+export const ERR_META_BAD_REQUEST = "ERR_META_BAD_REQUEST";
+export const ERR_META_TOOL_VERSION = "ERR_META_TOOL_VERSION";
+export const ERR_META_INPUT_MISSING = "ERR_META_INPUT_MISSING";
+export const ERR_META_OUTPUT = "ERR_META_OUTPUT";
+
+/** Bump when the key's recipe changes: old entries then simply stop matching. */
+const KEY_VERSION = 1;
+const TOOLS = new Set(["rustc"]);
+
+interface Manifest {
+  files: Array<[string, string]>;
+  env: Array<[string, string | null]>;
+}
+
+const initialised = new WeakSet<Database>();
+
+function initTables(db: Database): void {
+  if (initialised.has(db)) return;
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS meta_manifests (key TEXT NOT NULL, drv TEXT NOT NULL, manifest TEXT NOT NULL, created INTEGER NOT NULL, PRIMARY KEY (key, drv));
+    CREATE TABLE IF NOT EXISTS meta_outputs (drv TEXT PRIMARY KEY, files TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS meta_artifacts (hash TEXT PRIMARY KEY, drv TEXT NOT NULL, name TEXT NOT NULL);
+    CREATE TABLE IF NOT EXISTS meta_invocations (build_id TEXT, drv TEXT, label TEXT NOT NULL, result TEXT NOT NULL, ms INTEGER, at INTEGER NOT NULL);
+  `);
+  initialised.add(db);
+}
+
+const counts = new Map<string, { hit: number; miss: number; stored: number }>();
+function count(buildId: string | null, what: "hit" | "miss" | "stored"): void {
+  const k = buildId ?? "";
+  const c = counts.get(k) ?? { hit: 0, miss: 0, stored: 0 };
+  c[what]++;
+  counts.set(k, c);
+}
+
+function bad(message: string): never {
+  throw new PkgError(ERR_META_BAD_REQUEST, `invoke: ${message}`, { hint: "the meta package and the daemon disagree on the protocol; use matching versions" });
+}
+
+function isStringArray(v: unknown): v is string[] {
+  return Array.isArray(v) && v.every((x) => typeof x === "string");
+}
+
+function checkPlan(value: unknown): ToolPlan {
+  if (typeof value !== "object" || value === null) bad("plan is missing");
+  const p = value as Record<string, unknown>;
+  for (const field of ["tool", "program", "cwd", "outDir", "depInfo", "label", "labelHash"]) {
+    if (typeof p[field] !== "string") bad(`plan.${field} is not a string`);
+  }
+  for (const field of ["versionArgs", "runArgs", "normArgs", "envNames", "keyFiles", "outputStems"]) {
+    if (!isStringArray(p[field])) bad(`plan.${field} is not a list of strings`);
+  }
+  for (const field of ["roots", "externs"]) {
+    const list = p[field];
+    if (!Array.isArray(list) || !list.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === "string" && typeof e[1] === "string")) {
+      bad(`plan.${field} is not a list of pairs`);
+    }
+  }
+  for (const field of ["program", "cwd", "outDir", "depInfo"]) if (!path.isAbsolute(p[field] as string)) bad(`plan.${field} is not absolute`);
+  return value as ToolPlan;
+}
+
+function checkEnv(value: unknown): Record<string, string> {
+  if (typeof value !== "object" || value === null || Array.isArray(value)) bad("env is not a map");
+  for (const v of Object.values(value as Record<string, unknown>)) if (typeof v !== "string") bad("env has a value that is not a string");
+  return value as Record<string, string>;
+}
+
+// ---- tool version (cached per program, its stat and the rustup toolchain it resolves to) ----
+
+const versions = new Map<string, Promise<string>>();
+
+async function toolVersion(plan: ToolPlan, env: Record<string, string>): Promise<string> {
+  const stat = await fs.stat(plan.program).catch(() => null);
+  if (stat === null) throw new PkgError(ERR_META_TOOL_VERSION, `${plan.program} does not exist`, { hint: "check the tool path cargo passes to the wrapper" });
+  const cacheKey = JSON.stringify([plan.program, plan.versionArgs, stat.size, stat.mtimeMs, env.RUSTUP_TOOLCHAIN ?? "", env.RUSTUP_HOME ?? ""]);
+  let pending = versions.get(cacheKey);
+  if (!pending) {
+    pending = new Promise<string>((resolve, reject) => {
+      const child = spawn(plan.program, plan.versionArgs, { cwd: plan.cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+      let out = "";
+      child.stdout.on("data", (c: Buffer) => (out += c.toString("utf8")));
+      child.on("error", (e) => reject(new PkgError(ERR_META_TOOL_VERSION, `${plan.program} ${plan.versionArgs.join(" ")}: ${e.message}`, { hint: "is the tool installed?" })));
+      child.on("close", (code) =>
+        code === 0 && out.trim() !== ""
+          ? resolve(out.trim())
+          : reject(new PkgError(ERR_META_TOOL_VERSION, `${plan.program} ${plan.versionArgs.join(" ")} exited with ${code}`, { hint: "is the tool installed?" })),
+      );
+    });
+    versions.set(cacheKey, pending);
+    pending.catch(() => versions.delete(cacheKey));
+  }
+  return pending;
+}
+
+// ---- the primary key ----
+
+interface Keyed {
+  key: string;
+  version: string;
+  env: Record<string, string>;
+  externs: Array<[string, string, string]>; // name, absolute path, hash
+}
+
+async function primaryKey(plan: ToolPlan, env: Record<string, string>): Promise<Keyed> {
+  const version = await toolVersion(plan, env);
+  const normEnv: Record<string, string> = {};
+  for (const name of plan.envNames) if (env[name] !== undefined) normEnv[name] = normalise(env[name], plan.roots);
+  const files = await Promise.all(
+    plan.keyFiles.map(async (file): Promise<[string, string]> => {
+      const hash = await hashFile(file);
+      if (hash === null) throw new PkgError(ERR_META_INPUT_MISSING, `${file} cannot be read`, { hint: "the tool will report it" });
+      return [normalise(file, plan.roots), hash];
+    }),
+  );
+  const externs = await Promise.all(
+    plan.externs.map(async ([name, file]): Promise<[string, string, string]> => {
+      const hash = await hashFile(file);
+      if (hash === null) throw new PkgError(ERR_META_INPUT_MISSING, `extern ${name} (${file}) cannot be read`, { hint: "the tool will report it" });
+      return [name, file, hash];
+    }),
+  );
+  const key = hashBytes(
+    JSON.stringify({
+      v: KEY_VERSION,
+      tool: plan.tool,
+      version,
+      args: plan.normArgs,
+      env: Object.entries(normEnv).sort(),
+      files,
+      externs: externs.map(([name, , hash]) => [name, hash]),
+      stems: plan.outputStems,
+    }),
+  );
+  return { key, version, env: normEnv, externs };
+}
+
+async function manifestMatches(manifest: Manifest, plan: ToolPlan, env: Record<string, string>): Promise<boolean> {
+  for (const [name, value] of manifest.env) if ((env[name] ?? null) !== value) return false;
+  const hashes = await Promise.all(manifest.files.map(([file]) => hashFile(denormalise(file, plan.roots))));
+  return manifest.files.every(([, hash], i) => hashes[i] === hash);
+}
+
+// ---- lookup ----
+
+async function lookup(ctx: InvokeContext, buildId: string | null, plan: ToolPlan, env: Record<string, string>): Promise<LookupResult> {
+  const db = ctx.store.db;
+  const { key } = await primaryKey(plan, env);
+  const rows = db.prepare("SELECT drv, manifest FROM meta_manifests WHERE key = ? ORDER BY created DESC").all(key) as Array<{ drv: string; manifest: string }>;
+  for (const row of rows) {
+    if (!(await manifestMatches(JSON.parse(row.manifest) as Manifest, plan, env))) continue;
+    const out = ctx.store.queryOutput(row.drv, "out")?.path ?? null;
+    const filesRow = db.prepare("SELECT files FROM meta_outputs WHERE drv = ?").get(row.drv) as { files: string } | undefined;
+    if (out === null || filesRow === undefined) continue;
+    const files = (JSON.parse(filesRow.files) as Array<Omit<StoredFile, "path">>).map((f) => ({ ...f, path: path.join(out, "files", f.name) }));
+    const stderr = await fs.readFile(path.join(out, "stderr"), "utf8").catch(() => "");
+    if (buildId !== null) ctx.recordSubderivation(buildId, row.drv);
+    count(buildId, "hit");
+    db.prepare("INSERT INTO meta_invocations (build_id, drv, label, result, ms, at) VALUES (?, ?, ?, 'hit', NULL, ?)").run(buildId, row.drv, plan.label, Date.now());
+    return { hit: true, key, drv: row.drv, path: out, files, stderr };
+  }
+  count(buildId, "miss");
+  return { hit: false, key, reason: rows.length === 0 ? "new key" : `${rows.length} manifest(s) under the key, none matches` };
+}
+
+// ---- store ----
+
+const hostDrvs = new Map<string, Promise<CID>>();
+
+/** The tool as an input derivation: a source-only derivation of its version text (host bootstrap). */
+function hostToolDrv(ctx: InvokeContext, tool: string, version: string): Promise<CID> {
+  const cacheKey = `${tool}\n${version}`;
+  let pending = hostDrvs.get(cacheKey);
+  if (!pending) {
+    pending = (async () => {
+      const release = /^release:\s*(\S+)/m.exec(version)?.[1] ?? /(\d+\.\d+\.\d+)/.exec(version)?.[1] ?? "unknown";
+      const src = await ctx.content.putTree([{ path: "version", content: `${version}\n` }], { pin: true });
+      const d: Derivation = {
+        format: 1,
+        name: sanitiseName(`host-${tool}-${release}`),
+        system: currentSystem(),
+        builder: { kind: "none" },
+        args: [],
+        env: {},
+        src,
+        inputSrcs: [src],
+        inputDrvs: {},
+        outputs: { out: { kind: "input-addressed" } },
+        package: null,
+      };
+      return (await writeDerivation(ctx.content, d)).cid;
+    })();
+    hostDrvs.set(cacheKey, pending);
+    pending.catch(() => hostDrvs.delete(cacheKey));
+  }
+  return pending;
+}
+
+function sanitiseName(name: string): string {
+  return name.replace(/[^A-Za-z0-9+\-._?=]/g, "_").replace(/^\./, "_").slice(0, 211);
+}
+
+function inputName(name: string): string {
+  const candidate = `extern-${name.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}`;
+  return checkName(candidate) === null ? candidate : `extern-${hashBytes(name).slice(0, 12)}`;
+}
+
+/** Where a source file goes in the invocation's source tree: `@@PKG_CWD@@/src/lib.rs`, `usr/share/…`. */
+function treePath(normalised: string): string {
+  return normalised.replace(/^\/+/, "");
+}
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+
+async function store(
+  ctx: InvokeContext,
+  buildId: string | null,
+  key: string,
+  plan: ToolPlan,
+  env: Record<string, string>,
+  outputs: string[],
+  stderr: string,
+  ms: number,
+  emit: InvokeEmit,
+): Promise<StoreResult> {
+  const db = ctx.store.db;
+  const keyed = await primaryKey(plan, env);
+  if (keyed.key !== key) throw new PkgError(ERR_META_INPUT_MISSING, `${plan.label}: inputs changed while the tool ran`, { hint: "not stored; the next build records it" });
+
+  for (const file of outputs) {
+    const name = path.basename(file);
+    if (path.dirname(file) !== plan.outDir || !plan.outputStems.some((s) => name === s || name.startsWith(`${s}.`))) {
+      bad(`output ${file} is not an output of ${plan.label}`);
+    }
+  }
+  if (!outputs.includes(plan.depInfo)) throw new PkgError(ERR_META_OUTPUT, `${plan.label}: no dep-info at ${plan.depInfo}`, { hint: "not stored" });
+
+  const depInfo = parseDepInfo(await fs.readFile(plan.depInfo, "utf8"));
+  const outputSet = new Set(outputs);
+  const sources: Array<{ abs: string; norm: string; hash: string }> = [];
+  for (const file of depInfo.files) {
+    const abs = path.resolve(plan.cwd, file);
+    if (outputSet.has(abs)) continue;
+    const hash = await hashFile(abs);
+    if (hash === null) throw new PkgError(ERR_META_INPUT_MISSING, `${plan.label}: source ${abs} (from dep-info) cannot be read`, { hint: "not stored" });
+    sources.push({ abs, norm: normalise(abs, plan.roots), hash });
+  }
+  sources.sort((a, b) => (a.norm < b.norm ? -1 : a.norm > b.norm ? 1 : 0));
+  const manifest: Manifest = { files: sources.map((s) => [s.norm, s.hash]), env: depInfo.env };
+
+  // The derivation: tool + normalised args + env + sources + externs.
+  const src = await ctx.content.putTree(
+    sources.map((s) => ({ path: treePath(s.norm), source: s.abs })),
+    { pin: true },
+  );
+  const inputSrcs = new Map<string, CID>([[src.toString(), src]]);
+  const inputDrvs: Record<string, DerivationInput> = {};
+  inputDrvs.rustc = { drv: await hostToolDrv(ctx, plan.tool, keyed.version), kinds: ["native-input"], output: "out" };
+  const artifact = db.prepare("SELECT drv FROM meta_artifacts WHERE hash = ?");
+  for (const [name, file, hash] of keyed.externs) {
+    const known = artifact.get(hash) as { drv: string } | undefined;
+    if (known !== undefined) {
+      inputDrvs[inputName(name)] = { drv: CID.parse(known.drv), kinds: ["input"], output: "out" };
+    } else {
+      const cid = await ctx.content.putBytes(await fs.readFile(file), { pin: true });
+      inputSrcs.set(cid.toString(), cid);
+    }
+  }
+  const drvEnv: Record<string, string> = {};
+  for (const [name, value] of Object.entries(keyed.env)) {
+    if (!ENV_NAME.test(name) || name.startsWith("PKG_") || ["HOME", "PATH", "TMPDIR", "out"].includes(name) || name in inputDrvs) continue;
+    drvEnv[name] = value;
+  }
+  const drvName = sanitiseName(`${plan.tool}-${plan.label}-${plan.labelHash || key.slice(0, 16)}`);
+  const derivation: Derivation = {
+    format: 1,
+    name: drvName,
+    system: currentSystem(),
+    builder: { kind: "input", input: "rustc", path: plan.tool === "rustc" ? "bin/rustc" : `bin/${plan.tool}` },
+    args: plan.normArgs,
+    env: drvEnv,
+    src,
+    inputSrcs: [...inputSrcs.values()],
+    inputDrvs,
+    outputs: { out: { kind: "input-addressed" } },
+    package: null,
+  };
+  const drv = (await writeDerivation(ctx.content, derivation)).cid.toString();
+
+  let out = ctx.store.queryOutput(drv, "out")?.path ?? null;
+  const files: Array<Omit<StoredFile, "path">> = [];
+  const artifacts: Array<[string, string]> = [];
+  if (out === null) {
+    const stage = await ctx.store.makeTempDir("meta-");
+    try {
+      await fs.mkdir(path.join(stage, "files"));
+      for (const file of outputs) {
+        const name = path.basename(file);
+        const target = path.join(stage, "files", name);
+        const stat = await fs.stat(file);
+        const rewrite = file === plan.depInfo;
+        if (rewrite) await fs.writeFile(target, normalise(await fs.readFile(file, "utf8"), plan.roots));
+        else await fs.copyFile(file, target);
+        const executable = (stat.mode & 0o111) !== 0;
+        await fs.chmod(target, executable ? 0o755 : 0o644);
+        files.push({ name, executable, rewrite });
+        if (!rewrite) {
+          const hash = await hashFile(file);
+          if (hash !== null) artifacts.push([hash, name]);
+        }
+      }
+      await fs.writeFile(path.join(stage, "stderr"), normalise(stderr, plan.roots));
+      await fs.writeFile(path.join(stage, "meta.json"), `${JSON.stringify({ tool: plan.tool, label: plan.label, files }, null, 1)}\n`);
+      out = (await ctx.store.addOutput({ drv, output: "out", drvName, from: stage, buildMs: ms })).path;
+    } catch (error) {
+      await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
+      throw error;
+    }
+  } else {
+    const meta = JSON.parse(await fs.readFile(path.join(out, "meta.json"), "utf8")) as { files: Array<Omit<StoredFile, "path">> };
+    files.push(...meta.files);
+  }
+
+  const now = Date.now();
+  db.transaction(() => {
+    db.prepare("INSERT OR REPLACE INTO meta_manifests (key, drv, manifest, created) VALUES (?, ?, ?, ?)").run(key, drv, JSON.stringify(manifest), now);
+    db.prepare("INSERT OR REPLACE INTO meta_outputs (drv, files) VALUES (?, ?)").run(drv, JSON.stringify(files));
+    const insertArtifact = db.prepare("INSERT OR REPLACE INTO meta_artifacts (hash, drv, name) VALUES (?, ?, ?)");
+    for (const [hash, name] of artifacts) insertArtifact.run(hash, drv, name);
+    db.prepare("INSERT INTO meta_invocations (build_id, drv, label, result, ms, at) VALUES (?, ?, ?, 'stored', ?, ?)").run(buildId, drv, plan.label, ms, now);
+  })();
+  if (buildId !== null) ctx.recordSubderivation(buildId, drv);
+  count(buildId, "stored");
+  emit({ event: "log", drv, text: `meta-${plan.tool}: stored ${plan.label} (${ms} ms)` });
+  return { drv, path: out };
+}
+
+/**
+ * The daemon's `invoke` op. `request` is the parsed NDJSON request (`id` and `op` included); the
+ * result is the `result` of the answer. Errors are PkgErrors (ERR_META_*); the shim then runs the tool
+ * directly, so an error here never fails a build.
+ */
+export async function handleInvoke(ctx: InvokeContext, request: Record<string, unknown>, emit: InvokeEmit): Promise<InvokeResult> {
+  initTables(ctx.store.db);
+  if (typeof request.tool !== "string" || !TOOLS.has(request.tool)) bad(`unknown tool ${JSON.stringify(request.tool)} (known: ${[...TOOLS].join(", ")})`);
+  const buildId = typeof request.buildId === "string" && request.buildId !== "" ? request.buildId : null;
+  switch (request.phase) {
+    case "lookup":
+      return lookup(ctx, buildId, checkPlan(request.plan), checkEnv(request.env));
+    case "store": {
+      const plan = checkPlan(request.plan);
+      if (typeof request.key !== "string" || !isStringArray(request.outputs) || typeof request.stderr !== "string") bad("store needs key, outputs, stderr");
+      return store(ctx, buildId, request.key, plan, checkEnv(request.env), request.outputs, request.stderr, typeof request.ms === "number" ? request.ms : 0, emit);
+    }
+    case "stats": {
+      const result: StatsResult = { builds: Object.fromEntries(counts) };
+      return result;
+    }
+    default:
+      bad(`unknown phase ${JSON.stringify(request.phase)}`);
+  }
+}
