@@ -20,4 +20,9 @@ export const load = {
   repolock: () => require("../src/repolock") as typeof import("../src/repolock"),
   repository: () => require("../src/repository") as typeof import("../src/repository"),
   session: () => require("../src/session") as typeof import("../src/session"),
+  content: () => require("../src/content") as typeof import("../src/content"),
+  storeClient: () => require("../src/store/client") as typeof import("../src/store/client"),
+  storeDaemon: () => require("../src/store/daemon") as typeof import("../src/store/daemon"),
+  storeErrors: () => require("../src/store/errors") as typeof import("../src/store/errors"),
+  buildPackage: () => require("../src/build/package") as typeof import("../src/build/package"),
 };

@@ -1,0 +1,62 @@
+import { Args, Flags } from "@oclif/core";
+import { BaseCommand } from "../base";
+import { load } from "../lazy";
+
+export default class Build extends BaseCommand<typeof Build> {
+  static override summary = "Build ./pkg.toml with ./pkg.lock (or a published package) and print its output's store path.";
+  static override description =
+    "Instantiates the package (no chain needed: only the content store), realises its derivation through the store daemon " +
+    "(started on demand; inputs first, each derivation built once) and records the build in pkg.build.toml under --name " +
+    "(package, lock, args, metadrv, subderivations, output CID, system). A package already built prints its path at once. " +
+    "--rebuild builds it again and compares the outputs (like `nix build --rebuild`): exit 9 if they differ. " +
+    "With an id (repo/name[:version]) the published package is fetched, locked now and built in a temporary directory.";
+  static override examples = ["<%= config.bin %> build", "<%= config.bin %> build -C ./hello --name linux", "<%= config.bin %> build --rebuild", "<%= config.bin %> build crates/hello:1.0.0"];
+  static override args = { id: Args.string({ description: "repo/name[:version] of a published package (default: the package in --dir)." }) };
+  static override flags = {
+    dir: Flags.directory({ char: "C", summary: "Package directory (holding pkg.toml and pkg.lock).", default: "." }),
+    name: Flags.string({ summary: "Build record name in pkg.build.toml.", default: "default" }),
+    system: Flags.string({ summary: "System to build for (default: this machine's).", env: "PKG_SYSTEM" }),
+    rebuild: Flags.boolean({ summary: "Build again and check that the output is the same (reproducibility).", default: false }),
+    "print-build-logs": Flags.boolean({ char: "L", summary: "Print the builds' logs (default: only on failure).", default: false }),
+  };
+
+  async run() {
+    const { args, flags } = await this.parse(Build);
+    const core = load.buildPackage();
+    const client = await load.storeClient().connectStore();
+    const onLog = flags["print-build-logs"] && !this.jsonEnabled() ? (_drv: string, text: string) => process.stderr.write(`${text}\n`) : undefined;
+    const common = { client, name: flags.name, system: flags.system, rebuild: flags.rebuild, onLog };
+    try {
+      let result;
+      if (args.id) {
+        const session = await this.session();
+        this.step(`building ${args.id}`);
+        result = await core.buildPublished({ ...common, id: args.id, session });
+      } else {
+        // The local case opens the content store only: no chain session, no ethers (the no-op build is benchmarked).
+        const content = await this.openContent();
+        try {
+          result = await core.buildDirectory({ ...common, dir: flags.dir, content });
+        } finally {
+          await content.close();
+        }
+      }
+      if (!this.jsonEnabled()) {
+        if (result.matched === true) this.step(`rebuilt: the output is the same (${result.output})`);
+        this.log(result.outputs.out);
+      }
+      return result;
+    } finally {
+      client.close();
+    }
+  }
+
+  private async openContent() {
+    const { resolveConfig } = load.config();
+    const config = await resolveConfig({ config: this.flags.config });
+    const { openContentStore } = load.content();
+    return config.content.backend === "embedded"
+      ? openContentStore({ kind: "embedded", directory: config.content.dir, gateways: config.content.gateways })
+      : openContentStore({ kind: "kubo", url: config.content.url });
+  }
+}

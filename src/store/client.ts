@@ -1,0 +1,172 @@
+/**
+ * The CLI's side of the store daemon: connect to its socket, starting it on demand (as Nix's
+ * clients do with socket activation, by hand here): when nothing answers, `node <repo>/bin/pkg.js
+ * store daemon` is started detached with its output in `<root>/daemon.log`, and the client waits
+ * for the socket. Two clients starting a daemon at once is fine: the store lock lets one win and the
+ * other exits; both clients then connect to the winner.
+ *
+ * Kept light on purpose (node built-ins only): it is on the path of a no-op `pkg build`.
+ */
+import { spawn } from "node:child_process";
+import { mkdirSync, openSync, closeSync } from "node:fs";
+import net from "node:net";
+import path from "node:path";
+import type { PkgError } from "../errors";
+import { ERR_STORE_DAEMON_GONE, ERR_STORE_DAEMON_UNREACHABLE, errorFromData, StoreError } from "./errors";
+import { defaultStoreDir, storeLayout, storeSocketPath } from "./paths";
+
+export interface ConnectOptions {
+  /** Store root; default {@link defaultStoreDir}. */
+  root?: string;
+  socket?: string;
+  /** Start a daemon when none answers (default true). */
+  start?: boolean;
+  /** How long to wait for a started daemon's socket (default 30 s). */
+  timeoutMs?: number;
+}
+
+export type EventHandler = (event: Record<string, unknown>) => void;
+
+export interface StoreClient {
+  readonly socket: string;
+  /** Sends one request; `onEvent` gets its events (log, progress); resolves with its result or rejects with its PkgError. */
+  request<T = unknown>(op: string, params?: Record<string, unknown>, onEvent?: EventHandler): Promise<T>;
+  close(): void;
+}
+
+function tryConnect(socketPath: string): Promise<net.Socket | null> {
+  return new Promise((resolve) => {
+    const socket = net.createConnection(socketPath);
+    const fail = () => {
+      socket.destroy();
+      resolve(null);
+    };
+    socket.once("error", fail);
+    socket.once("connect", () => {
+      socket.off("error", fail);
+      resolve(socket);
+    });
+  });
+}
+
+/** The daemon is started from the same installation as this code: `<repo>/bin/pkg.js` (this file is `<repo>/[dist/]src/store/client`). */
+function pkgBin(): string {
+  let dir = __dirname;
+  for (let i = 0; i < 5; i++) {
+    const candidate = path.join(dir, "bin", "pkg.js");
+    try {
+      closeSync(openSync(candidate, "r"));
+      return candidate;
+    } catch {
+      dir = path.dirname(dir);
+    }
+  }
+  return path.resolve(__dirname, "../../bin/pkg.js");
+}
+
+/** Starts `pkg store daemon` detached, its output appended to daemon.log. */
+export function startDaemon(root: string, socketPath: string): number | undefined {
+  const layout = storeLayout(root);
+  mkdirSync(layout.root, { recursive: true });
+  const log = openSync(layout.daemonLog, "a");
+  try {
+    const child = spawn(process.execPath, [pkgBin(), "store", "daemon"], {
+      detached: true,
+      stdio: ["ignore", log, log],
+      env: { ...process.env, PKG_STORE_DIR: layout.root, PKG_STORE_SOCKET: socketPath },
+    });
+    child.unref();
+    return child.pid;
+  } finally {
+    closeSync(log);
+  }
+}
+
+function wrap(socket: net.Socket, socketPath: string): StoreClient {
+  socket.unref(); // an idle client never keeps the process alive; a pending request does (see request)
+  let nextId = 1;
+  const pending = new Map<number, { resolve(v: unknown): void; reject(e: PkgError): void; onEvent?: EventHandler; op: string }>();
+  let buffer = "";
+  socket.setEncoding("utf8");
+  socket.on("data", (chunk: string) => {
+    buffer += chunk;
+    let nl: number;
+    while ((nl = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, nl);
+      buffer = buffer.slice(nl + 1);
+      if (line.trim() === "") continue;
+      let message: Record<string, unknown>;
+      try {
+        message = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        continue;
+      }
+      const entry = pending.get(message.id as number);
+      if (entry === undefined) continue;
+      if (typeof message.event === "string") {
+        entry.onEvent?.(message);
+        continue;
+      }
+      pending.delete(message.id as number);
+      if (message.ok === true) entry.resolve(message.result);
+      else entry.reject(errorFromData((message.error ?? {}) as Record<string, unknown>));
+    }
+  });
+  const gone = () => {
+    for (const [id, entry] of pending) {
+      pending.delete(id);
+      entry.reject(new StoreError(ERR_STORE_DAEMON_GONE, `the store daemon went away during ${entry.op}`, {
+        details: { op: entry.op, socket: socketPath },
+        hint: "run the command again (the store recovers on restart); see daemon.log in the store for why it stopped",
+      }));
+    }
+  };
+  socket.on("close", gone);
+  socket.on("error", gone);
+  return {
+    socket: socketPath,
+    request<T>(op: string, params: Record<string, unknown> = {}, onEvent?: EventHandler): Promise<T> {
+      const id = nextId++;
+      return new Promise<T>((resolve, reject) => {
+        pending.set(id, { resolve: resolve as (v: unknown) => void, reject, onEvent, op });
+        if (socket.destroyed) return gone();
+        // A pending request keeps the process alive; an idle client does not.
+        socket.ref();
+        socket.write(`${JSON.stringify({ ...params, id, op })}\n`);
+      }).finally(() => {
+        if (pending.size === 0) socket.unref();
+      });
+    },
+    close() {
+      socket.end();
+      socket.unref();
+    },
+  };
+}
+
+/** Connects to the store's daemon, starting one when none answers. @throws StoreError ERR_STORE_DAEMON_UNREACHABLE */
+export async function connectStore(options: ConnectOptions = {}): Promise<StoreClient> {
+  const root = path.resolve(options.root ?? defaultStoreDir());
+  const socketPath = options.socket ?? storeSocketPath(root);
+  const first = await tryConnect(socketPath);
+  if (first !== null) return wrap(first, socketPath);
+  if (options.start === false) {
+    throw new StoreError(ERR_STORE_DAEMON_UNREACHABLE, `no store daemon answers on ${socketPath}`, {
+      details: { socket: socketPath, store: root },
+      hint: "start one with `pkg store daemon`",
+    });
+  }
+  startDaemon(root, socketPath);
+  const deadline = Date.now() + (options.timeoutMs ?? 30_000);
+  let delay = 20;
+  while (Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    delay = Math.min(delay * 2, 250);
+    const socket = await tryConnect(socketPath);
+    if (socket !== null) return wrap(socket, socketPath);
+  }
+  throw new StoreError(ERR_STORE_DAEMON_UNREACHABLE, `the store daemon did not start (no answer on ${socketPath})`, {
+    details: { socket: socketPath, store: root, log: storeLayout(root).daemonLog },
+    hint: `see ${storeLayout(root).daemonLog}`,
+  });
+}

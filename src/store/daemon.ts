@@ -1,0 +1,259 @@
+/**
+ * The store daemon: the one process that writes a store. It holds the store's lock, recovers the
+ * store on start, and answers newline-delimited JSON on a unix socket (docs/build-layer.md,
+ * "Daemon protocol"): zero or more `event` lines per request, then exactly one answer line.
+ *
+ * - One daemon per store: the lock is an SQLite EXCLUSIVE transaction held open on `daemon.lock`.
+ *   It is a kernel (fcntl) lock, so it dies with the process, kill -9 included; a pid file alone
+ *   cannot tell a live daemon from a recycled pid. `daemon.pid` is written after, for people and tests.
+ * - Holding the lock means any socket file left at our path is stale (its daemon is dead): it is
+ *   removed before listening. The socket's directory is 0700 and the socket 0600.
+ * - A client that goes away does not cancel its build: others may be waiting on it, and the output
+ *   is worth keeping.
+ */
+import { mkdir, chmod, rm, writeFile, lstat } from "node:fs/promises";
+import net from "node:net";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { isPkgError, PkgError } from "../errors";
+import type { ContentStore } from "../content/types";
+import { collectGarbage, verifyStore } from "./gc";
+import { createRealiser, recordSubderivation, type Realiser, type RunBuild } from "./realise";
+import { openStore, type Store } from "./store";
+import { ERR_STORE_BAD_REQUEST, ERR_STORE_LOCKED, ERR_STORE_NO_INVOKE_HANDLER, StoreError } from "./errors";
+import { defaultStoreDir, storeLayout, storeSocketPath } from "./paths";
+
+/** Protocol version, in `status`. */
+export const DAEMON_PROTOCOL_VERSION = 1;
+
+/** An event line sent before the answer. */
+export type DaemonEvent = { event: "log"; drv: string; text: string } | { event: "progress"; [key: string]: unknown };
+export type Emit = (event: DaemonEvent | Record<string, unknown>) => void;
+
+/** What the `invoke` handler (src/build/meta) is given. */
+export interface InvokeContext {
+  store: Store;
+  content: ContentStore;
+  realiser: Realiser;
+  storeSocket: string;
+  recordSubderivation: typeof recordSubderivation;
+}
+
+export interface DaemonOptions {
+  root?: string;
+  socket?: string;
+  /** The content store to use; default: opened from the config (and closed on shutdown). */
+  content?: ContentStore;
+  runBuild?: RunBuild;
+  cores?: number;
+  /** Where the daemon reports what it does (default: stderr). */
+  log?: (line: string) => void;
+}
+
+export interface RunningDaemon {
+  socket: string;
+  store: Store;
+  realiser: Realiser;
+  /** Resolves when the daemon has stopped (shutdown request, signal or close()). */
+  closed: Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Takes the store's daemon lock, or throws ERR_STORE_LOCKED. The returned handle holds it until closed. */
+function takeLock(lockFile: string, root: string): Database.Database {
+  const db = new Database(lockFile);
+  db.pragma("busy_timeout = 0");
+  try {
+    db.exec("BEGIN EXCLUSIVE");
+  } catch (cause) {
+    db.close();
+    throw new StoreError(ERR_STORE_LOCKED, `another store daemon already serves ${root}`, {
+      details: { store: root },
+      hint: "use it (`pkg store status`), or stop it first",
+      cause,
+    });
+  }
+  return db;
+}
+
+async function openConfiguredContent(): Promise<ContentStore> {
+  // Loaded here, not at the top: only a daemon started without a content store needs the config.
+  /* eslint-disable @typescript-eslint/no-require-imports */
+  const { resolveConfig } = require("../config") as typeof import("../config");
+  const { openContentStore } = require("../content") as typeof import("../content");
+  /* eslint-enable @typescript-eslint/no-require-imports */
+  const config = await resolveConfig({ config: process.env.PKG_CONFIG });
+  return config.content.backend === "embedded"
+    ? openContentStore({ kind: "embedded", directory: config.content.dir, gateways: config.content.gateways })
+    : openContentStore({ kind: "kubo", url: config.content.url });
+}
+
+function requireString(request: Record<string, unknown>, key: string): string {
+  const value = request[key];
+  if (typeof value !== "string" || value === "") {
+    throw new StoreError(ERR_STORE_BAD_REQUEST, `request ${String(request.op)}: "${key}" must be a non-empty string`, { details: { op: request.op, key } });
+  }
+  return value;
+}
+
+export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDaemon> {
+  const layout = storeLayout(options.root ?? defaultStoreDir());
+  const socketPath = options.socket ?? storeSocketPath(layout.root);
+  const say = options.log ?? ((line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`));
+  await mkdir(layout.root, { recursive: true });
+  const lock = takeLock(layout.lockFile, layout.root);
+  const ownContent = options.content === undefined;
+  let content: ContentStore | undefined;
+  let store: Store | undefined;
+  try {
+    content = options.content ?? (await openConfiguredContent());
+    store = await openStore({ root: layout.root, content, recover: true });
+  } catch (error) {
+    if (ownContent) await content?.close().catch(() => {});
+    lock.close();
+    throw error;
+  }
+  const realiser = createRealiser({ store, content, storeSocket: socketPath, cores: options.cores, runBuild: options.runBuild });
+  const ctx: InvokeContext = { store, content, realiser, storeSocket: socketPath, recordSubderivation };
+
+  const socketDir = path.dirname(socketPath);
+  await mkdir(socketDir, { recursive: true, mode: 0o700 });
+  await chmod(socketDir, 0o700).catch(() => {}); // a shared parent ($PKG_STORE_SOCKET in /tmp) is left as it is
+  if (await lstat(socketPath).then(() => true, () => false)) await rm(socketPath, { force: true });
+
+  const connections = new Set<net.Socket>();
+  let stopping: Promise<void> | null = null;
+  let resolveClosed!: () => void;
+  const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
+
+  async function handle(request: Record<string, unknown>, emit: Emit): Promise<unknown> {
+    const s = store!;
+    switch (request.op) {
+      case "status":
+        return { pid: process.pid, store: layout.root, socket: socketPath, building: realiser.building(), version: DAEMON_PROTOCOL_VERSION, builds: realiser.stats() };
+      case "realise": {
+        const drv = requireString(request, "drv");
+        const result = await realiser.realise(drv, { rebuild: request.rebuild === true, onLog: (d, text) => emit({ event: "log", drv: d, text }) });
+        return {
+          outputs: result.outputs,
+          built: result.built,
+          subderivations: result.subderivations,
+          cids: result.cids,
+          ...(result.matched !== undefined ? { matched: result.matched } : {}),
+          ...(result.build?.sandbox !== undefined ? { sandbox: result.build.sandbox } : {}),
+        };
+      }
+      case "query": {
+        const outputs = s.queryOutputs(requireString(request, "drv"));
+        return outputs === null ? null : { outputs };
+      }
+      case "add-path":
+        return s.addPath(path.resolve(requireString(request, "path")), typeof request.name === "string" ? request.name : undefined);
+      case "get-path":
+        return { path: await s.ensureContent(requireString(request, "cid"), typeof request.name === "string" ? request.name : "source") };
+      case "gc":
+        return collectGarbage(s, { dryRun: request.dryRun === true, tempRoots: realiser.tempRoots() });
+      case "verify":
+        return verifyStore(s);
+      case "invoke": {
+        let meta: { handleInvoke?: (c: InvokeContext, r: Record<string, unknown>, e: Emit) => Promise<unknown> };
+        try {
+          // eslint-disable-next-line @typescript-eslint/no-require-imports
+          meta = require("../build/meta");
+        } catch (cause) {
+          throw new StoreError(ERR_STORE_NO_INVOKE_HANDLER, `invoke: the meta-package handler (src/build/meta) is not available: ${(cause as Error).message.split("\n")[0]}`, {
+            details: { tool: request.tool },
+            hint: "this pkg was built without meta packages; build without RUSTC_WRAPPER=meta-rustc",
+            cause,
+          });
+        }
+        if (typeof meta.handleInvoke !== "function") {
+          throw new StoreError(ERR_STORE_NO_INVOKE_HANDLER, "invoke: src/build/meta does not export handleInvoke", { hint: "reinstall pkg" });
+        }
+        return meta.handleInvoke(ctx, request, emit);
+      }
+      case "shutdown":
+        setImmediate(() => void stop("shutdown requested"));
+        return {};
+      default:
+        throw new StoreError(ERR_STORE_BAD_REQUEST, `unknown op ${JSON.stringify(request.op)}`, {
+          details: { op: request.op },
+          hint: "ops: status, realise, query, add-path, get-path, gc, verify, invoke, shutdown",
+        });
+    }
+  }
+
+  function serve(socket: net.Socket): void {
+    connections.add(socket);
+    socket.setEncoding("utf8");
+    let buffer = "";
+    const send = (value: unknown) => {
+      if (!socket.destroyed && socket.writable) socket.write(`${JSON.stringify(value)}\n`);
+    };
+    socket.on("data", (chunk: string) => {
+      buffer += chunk;
+      let nl: number;
+      while ((nl = buffer.indexOf("\n")) >= 0) {
+        const line = buffer.slice(0, nl).trim();
+        buffer = buffer.slice(nl + 1);
+        if (line === "") continue;
+        let request: Record<string, unknown>;
+        try {
+          const parsed: unknown = JSON.parse(line);
+          if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
+          request = parsed as Record<string, unknown>;
+        } catch (error) {
+          send({ id: null, ok: false, error: new StoreError(ERR_STORE_BAD_REQUEST, `not a JSON request: ${(error as Error).message}`, { hint: "send one JSON object per line" }).toJSON() });
+          continue;
+        }
+        const id = request.id ?? null;
+        const emit: Emit = (event) => send({ id, ...event });
+        handle(request, emit).then(
+          (result) => send({ id, ok: true, result }),
+          (error: unknown) => {
+            const pkgError = isPkgError(error) ? error : new PkgError("ERR_INTERNAL", (error as Error)?.message ?? String(error));
+            if (!isPkgError(error)) say(`internal error in ${String(request.op)}: ${(error as Error)?.stack ?? String(error)}`);
+            send({ id, ok: false, error: pkgError.toJSON() });
+          },
+        );
+      }
+    });
+    socket.on("error", () => {}); // a client that vanished; its builds go on
+    socket.on("close", () => connections.delete(socket));
+  }
+
+  const server = net.createServer(serve);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(socketPath, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  await chmod(socketPath, 0o600);
+  await writeFile(layout.pidFile, `${process.pid}\n`);
+  say(`store daemon ${process.pid} serving ${layout.root} on ${socketPath}`);
+
+  function stop(reason: string): Promise<void> {
+    stopping ??= (async () => {
+      say(`stopping: ${reason}`);
+      realiser.abort();
+      await new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        for (const c of connections) c.end();
+        setTimeout(() => {
+          for (const c of connections) c.destroy();
+        }, 500).unref();
+      });
+      await rm(socketPath, { force: true }).catch(() => {});
+      await rm(layout.pidFile, { force: true }).catch(() => {});
+      if (ownContent) await content!.close().catch(() => {});
+      store!.close();
+      lock.close();
+      resolveClosed();
+    })();
+    return stopping;
+  }
+
+  return { socket: socketPath, store, realiser, closed, close: () => stop("closed") };
+}

@@ -1,0 +1,52 @@
+/**
+ * Errors of the local store, its daemon and builds (src/store/). Codes are stable: the CLI maps the
+ * ERR_STORE_ and ERR_BUILD_ families to exit codes (cli/base.ts) and prints them under --json.
+ */
+import { PkgError, type PkgErrorOptions } from "../errors";
+
+/** The request named something that is not a CID (or not a derivation CID). */
+export const ERR_STORE_BAD_CID = "ERR_STORE_BAD_CID";
+/** The derivation (or a source it names) is not in the content store. */
+export const ERR_STORE_UNKNOWN_DERIVATION = "ERR_STORE_UNKNOWN_DERIVATION";
+/** A store path was named that the store does not hold (add-root of an unregistered path). */
+export const ERR_STORE_PATH_NOT_FOUND = "ERR_STORE_PATH_NOT_FOUND";
+/** A request the daemon does not understand (bad JSON, unknown op, missing parameter). */
+export const ERR_STORE_BAD_REQUEST = "ERR_STORE_BAD_REQUEST";
+/** No daemon answers on the socket and none could be started. */
+export const ERR_STORE_DAEMON_UNREACHABLE = "ERR_STORE_DAEMON_UNREACHABLE";
+/** Another live daemon already serves this store. */
+export const ERR_STORE_LOCKED = "ERR_STORE_LOCKED";
+/** The daemon went away in the middle of a request. */
+export const ERR_STORE_DAEMON_GONE = "ERR_STORE_DAEMON_GONE";
+/** `pkg store verify` found problems (each in the details). */
+export const ERR_STORE_CORRUPT = "ERR_STORE_CORRUPT";
+/** `invoke` was asked for but the meta-package handler is not installed. */
+export const ERR_STORE_NO_INVOKE_HANDLER = "ERR_STORE_NO_INVOKE_HANDLER";
+/** The builder ran and failed (non-zero exit, signal, timeout). */
+export const ERR_BUILD_FAILED = "ERR_BUILD_FAILED";
+/** The builder exited 0 but did not create an output it must create. */
+export const ERR_BUILD_NO_OUTPUT = "ERR_BUILD_NO_OUTPUT";
+/** An input derivation failed, so this one was not built. */
+export const ERR_BUILD_INPUT_FAILED = "ERR_BUILD_INPUT_FAILED";
+/** `--rebuild`: the second build's output differs from the first (not reproducible). */
+export const ERR_BUILD_NOT_REPRODUCIBLE = "ERR_BUILD_NOT_REPRODUCIBLE";
+/** The builder module (src/build/run.ts) is not available. */
+export const ERR_BUILD_NO_RUNNER = "ERR_BUILD_NO_RUNNER";
+/** `repo build`: some packages failed (each failure is in the details). */
+export const ERR_BUILD_INCOMPLETE = "ERR_BUILD_INCOMPLETE";
+
+export class StoreError extends PkgError {
+  constructor(code: string, message: string, options: PkgErrorOptions = {}) {
+    super(code, message, options);
+    this.name = "StoreError";
+  }
+}
+
+/** A PkgError sent over the socket as data, made an error again on the client's side. */
+export function errorFromData(data: { code?: unknown; message?: unknown; hint?: unknown; details?: unknown }): PkgError {
+  const details = typeof data.details === "object" && data.details !== null ? (data.details as Record<string, unknown>) : {};
+  return new PkgError(typeof data.code === "string" ? data.code : "ERR_INTERNAL", typeof data.message === "string" ? data.message : "unknown daemon error", {
+    details,
+    hint: typeof data.hint === "string" ? data.hint : undefined,
+  });
+}

@@ -1,0 +1,85 @@
+/**
+ * Where the store lives and what its paths are called (docs/build-layer.md, "Store layout" and
+ * "Daemon protocol"). Pure functions of their inputs and the environment: the CLI computes the same
+ * socket and the same store path names as the daemon without opening anything.
+ */
+import { createHash } from "node:crypto";
+import { homedir } from "node:os";
+import path from "node:path";
+import { base32 } from "multiformats/bases/base32";
+
+/** Characters of the hash part of a store path name. */
+export const STORE_HASH_LENGTH = 32;
+
+/**
+ * `$PKG_STORE_DIR`, else `<dataDir>/store` with dataDir = `$PKG_DATA_DIR` or `$XDG_DATA_HOME/chainpkg`.
+ * Kept in step with config.ts's defaultDataDir by hand: importing config.ts would load ethers, which
+ * costs the no-op `pkg build` more than the whole rest of it.
+ */
+export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
+  if (env.PKG_STORE_DIR) return path.resolve(env.PKG_STORE_DIR);
+  const dataDir = env.PKG_DATA_DIR ? path.resolve(env.PKG_DATA_DIR) : path.join(env.XDG_DATA_HOME || path.join(home, ".local", "share"), "chainpkg");
+  return path.join(dataDir, "store");
+}
+
+/** The layout inside a store root. */
+export interface StoreLayout {
+  root: string;
+  db: string;
+  paths: string;
+  tmp: string;
+  trash: string;
+  logs: string;
+  pidFile: string;
+  lockFile: string;
+  daemonLog: string;
+}
+
+export function storeLayout(root: string): StoreLayout {
+  const r = path.resolve(root);
+  return {
+    root: r,
+    db: path.join(r, "db.sqlite"),
+    paths: path.join(r, "paths"),
+    tmp: path.join(r, "tmp"),
+    trash: path.join(r, "trash"),
+    logs: path.join(r, "logs"),
+    pidFile: path.join(r, "daemon.pid"),
+    lockFile: path.join(r, "daemon.lock"),
+    daemonLog: path.join(r, "daemon.log"),
+  };
+}
+
+/** First 32 characters of the lowercase RFC 4648 base32 (no padding) of sha256(text). */
+export function storeHash(text: string): string {
+  return base32.baseEncode(createHash("sha256").update(text).digest()).slice(0, STORE_HASH_LENGTH);
+}
+
+/** `<hash32>-<name>[-<output>]` of an output of a derivation. */
+export function outputPathName(drv: string, output: string, drvName: string): string {
+  return `${storeHash(`output:${drv}:${output}`)}-${drvName}${output === "out" ? "" : `-${output}`}`;
+}
+
+/** `<hash32>-<name>` of a tree exported from the content store. */
+export function sourcePathName(cid: string, name: string): string {
+  return `${storeHash(`source:${cid}`)}-${name}`;
+}
+
+/**
+ * The daemon's socket: `$PKG_STORE_SOCKET`, else `$XDG_RUNTIME_DIR/chainpkg/store-<h>.sock`, else
+ * `/tmp/chainpkg-<uid>/store-<h>.sock`, `<h>` = 12 hex of sha256(store root): one daemon per store.
+ */
+export function storeSocketPath(root: string, env: NodeJS.ProcessEnv = process.env): string {
+  if (env.PKG_STORE_SOCKET) return path.resolve(env.PKG_STORE_SOCKET);
+  const h = createHash("sha256").update(path.resolve(root)).digest("hex").slice(0, 12);
+  const dir = env.XDG_RUNTIME_DIR && path.isAbsolute(env.XDG_RUNTIME_DIR)
+    ? path.join(env.XDG_RUNTIME_DIR, "chainpkg")
+    : path.join("/tmp", `chainpkg-${typeof process.getuid === "function" ? process.getuid() : "user"}`);
+  return path.join(dir, `store-${h}.sock`);
+}
+
+/** Whether `p` names an entry directly under the store's paths/ (not the directory itself, not deeper). */
+export function isStorePath(layout: StoreLayout, p: string): boolean {
+  const resolved = path.resolve(p);
+  return path.dirname(resolved) === layout.paths && /^[a-z2-7]{32}-/.test(path.basename(resolved));
+}

@@ -1,0 +1,421 @@
+/**
+ * Realisation (Nix's word): a derivation CID → its outputs as valid store paths, building what is
+ * missing. Inputs first, in parallel; builds limited to the core count; one build per derivation
+ * however many requests ask for it at once (an in-flight map keyed by the derivation CID, whose
+ * entry every later request joins and whose log it follows).
+ *
+ * - A `none` builder runs nothing: its output `out` is its src, exported from the content store
+ *   into a source store path and recorded as the output.
+ * - Anything else goes to `runBuild` (src/build/run.ts) with the request of docs/build-layer.md;
+ *   each output the build made is moved into the store, put into the content store (its CID is
+ *   recorded), scanned for references among the closure, and registered (store.ts).
+ * - `rebuild`: builds again into a temporary path and compares the new tree's CID with the
+ *   registered one (Nix's `--rebuild`); the registered path is never touched.
+ * - The paths a request uses (its inputs' outputs and closure, its src) are temporary gc roots until
+ *   the request ends (see {@link Realiser.tempRoots}).
+ */
+import { randomBytes } from "node:crypto";
+import { createWriteStream, type WriteStream } from "node:fs";
+import { lstat } from "node:fs/promises";
+import { availableParallelism } from "node:os";
+import path from "node:path";
+import { CID } from "multiformats/cid";
+import { isPkgError, PkgError } from "../errors";
+import { readDerivation, DAG_CBOR_CODE, type Derivation } from "../derivation";
+import type { ContentStore } from "../content/types";
+import {
+  ERR_BUILD_FAILED,
+  ERR_BUILD_INPUT_FAILED,
+  ERR_BUILD_NO_OUTPUT,
+  ERR_BUILD_NO_RUNNER,
+  ERR_STORE_BAD_CID,
+  ERR_STORE_UNKNOWN_DERIVATION,
+  StoreError,
+} from "./errors";
+import type { Store } from "./store";
+import type { BuildRequest, BuildResult } from "../build/run";
+
+/** runBuild of src/build/run.ts (loaded on first use: the daemon needs it, its clients never do). */
+export type RunBuild = (request: BuildRequest) => Promise<BuildResult>;
+
+export type { BuildRequest, BuildResult };
+
+export interface RealiseOptions {
+  rebuild?: boolean;
+  /** Log lines of every build this request starts or joins (its own and its inputs'). */
+  onLog?: (drv: string, text: string) => void;
+}
+
+export interface RealiseResult {
+  drv: string;
+  outputs: Record<string, string>;
+  /** Whether this request's derivation was built now (false: it was valid already, or another request built it). */
+  built: boolean;
+  subderivations: string[];
+  /** With `rebuild`: whether the new output's CID equals the registered one. */
+  matched?: boolean;
+  /** Output CIDs, by output name. */
+  cids: Record<string, string>;
+  /** Store paths of every input's output, transitively (what the build of a dependent gets as PKG_CLOSURE). */
+  closure: string[];
+  /** What runBuild returned (sandbox kind…), when it ran. */
+  build?: BuildResult;
+}
+
+export interface RealiserOptions {
+  store: Store;
+  content: ContentStore;
+  storeSocket: string;
+  /** Builds at once; default the machine's parallelism. */
+  cores?: number;
+  /** Default: runBuild of src/build/run.ts, loaded on first use. */
+  runBuild?: RunBuild;
+}
+
+export interface Realiser {
+  realise(drv: string, options?: RealiseOptions): Promise<RealiseResult>;
+  /** Derivations being built now. */
+  building(): string[];
+  /** Paths in use by requests in progress: gc keeps them. */
+  tempRoots(): Set<string>;
+  /** Builds started / failed since the daemon started. */
+  stats(): { started: number; failed: number; joined: number };
+  /** Aborts every running build (daemon shutdown). */
+  abort(): void;
+}
+
+type Listener = (drv: string, text: string) => void;
+
+interface InFlight {
+  promise: Promise<RealiseResult>;
+  listeners: Set<Listener>;
+}
+
+/** Subderivations reported (by meta packages, through `invoke`) per running build id. */
+const subderivationsByBuild = new Map<string, Set<string>>();
+
+/**
+ * Records that the build `buildId` made the derivation `cid` (a tool invocation recorded by a meta
+ * package). Called by the `invoke` handler; false when no such build is running (a stray or late report).
+ */
+export function recordSubderivation(buildId: string, cid: string): boolean {
+  const set = subderivationsByBuild.get(buildId);
+  if (set === undefined) return false;
+  set.add(cid);
+  return true;
+}
+
+/** The subderivations recorded so far for a running build. */
+export function subderivationsOf(buildId: string): string[] {
+  return [...(subderivationsByBuild.get(buildId) ?? [])].sort();
+}
+
+/** A counting semaphore: builds wait here, never the walk over inputs (a parent holding a slot while waiting for its inputs could deadlock). */
+function semaphore(limit: number) {
+  let active = 0;
+  const waiting: (() => void)[] = [];
+  return async <T>(run: () => Promise<T>): Promise<T> => {
+    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
+    active++;
+    try {
+      return await run();
+    } finally {
+      active--;
+      waiting.shift()?.();
+    }
+  };
+}
+
+function parseDrvCid(drv: string): CID {
+  let cid: CID;
+  try {
+    cid = CID.parse(drv);
+  } catch {
+    throw new StoreError(ERR_STORE_BAD_CID, `"${drv}" is not a CID`, { details: { drv }, hint: "pass a derivation CID (bafyrei…), as `pkg instantiate` prints" });
+  }
+  if (cid.version !== 1 || cid.code !== DAG_CBOR_CODE) {
+    throw new StoreError(ERR_STORE_BAD_CID, `${drv} is not a derivation CID (CIDv1, DAG-CBOR)`, { details: { drv }, hint: "derivation CIDs start with bafyrei; `pkg instantiate` prints them" });
+  }
+  return cid;
+}
+
+/** Last lines of a log, kept for the failure message. */
+class Tail {
+  private lines: string[] = [];
+  private partial = "";
+  constructor(private readonly max: number) {}
+  push(text: string): void {
+    const parts = (this.partial + text).split("\n");
+    this.partial = parts.pop() ?? "";
+    for (const line of parts) if (line.trim() !== "") this.lines.push(line);
+    if (this.lines.length > this.max) this.lines.splice(0, this.lines.length - this.max);
+  }
+  get(): string[] {
+    return this.partial.trim() !== "" ? [...this.lines, this.partial].slice(-this.max) : [...this.lines];
+  }
+}
+
+function defaultRunBuild(): RunBuild {
+  let mod: { runBuild?: RunBuild };
+  try {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    mod = require("../build/run") as { runBuild?: RunBuild };
+  } catch (cause) {
+    throw new StoreError(ERR_BUILD_NO_RUNNER, `the builder (src/build/run) cannot be loaded: ${(cause as Error).message.split("\n")[0]}`, {
+      hint: "reinstall pkg; this build of it has no builder",
+      cause,
+    });
+  }
+  if (typeof mod.runBuild !== "function") throw new StoreError(ERR_BUILD_NO_RUNNER, "src/build/run does not export runBuild", { hint: "reinstall pkg" });
+  return mod.runBuild;
+}
+
+export function createRealiser(options: RealiserOptions): Realiser {
+  const { store, content, storeSocket } = options;
+  const cores = Math.max(1, options.cores ?? availableParallelism());
+  const limit = semaphore(cores);
+  const inFlight = new Map<string, InFlight>(); // key: drv, or drv + "!rebuild"
+  const held = new Map<string, number>(); // temp roots: path → requests holding it
+  const controller = new AbortController();
+  const counters = { started: 0, failed: 0, joined: 0 };
+  let runBuild = options.runBuild ?? null;
+
+  const hold = (paths: Iterable<string>, into: Set<string>) => {
+    for (const p of paths) {
+      if (into.has(p)) continue;
+      into.add(p);
+      held.set(p, (held.get(p) ?? 0) + 1);
+    }
+  };
+  const release = (paths: Set<string>) => {
+    for (const p of paths) {
+      const n = (held.get(p) ?? 1) - 1;
+      if (n <= 0) held.delete(p);
+      else held.set(p, n);
+    }
+  };
+
+  async function loadDerivation(cid: CID): Promise<Derivation> {
+    try {
+      return await readDerivation(content, cid, { offline: false });
+    } catch (error) {
+      if (isPkgError(error) && /NOT_FOUND/.test(error.code)) {
+        throw new StoreError(ERR_STORE_UNKNOWN_DERIVATION, `derivation ${cid.toString()} is not in the content store`, {
+          details: { drv: cid.toString() },
+          hint: "instantiate it first (`pkg instantiate`), or fetch the package that makes it",
+          cause: error,
+        });
+      }
+      throw error;
+    }
+  }
+
+  /** One derivation (inputs first); `fanout` forwards log lines to whoever follows the parent. */
+  function realiseOne(drv: string, rebuild: boolean, listener: Listener, holding: Set<string>): Promise<RealiseResult> {
+    const key = rebuild ? `${drv}!rebuild` : drv;
+    const running = inFlight.get(key);
+    if (running !== undefined) {
+      counters.joined++;
+      running.listeners.add(listener);
+      return running.promise.then((result) => {
+        hold([...Object.values(result.outputs), ...result.closure], holding);
+        return { ...result, built: false };
+      });
+    }
+    const listeners = new Set<Listener>([listener]);
+    const fanout: Listener = (d, text) => {
+      for (const l of listeners) l(d, text);
+    };
+    const own = new Set<string>();
+    const promise = (async () => {
+      try {
+        return await realiseNew(drv, rebuild, fanout, own);
+      } finally {
+        release(own);
+      }
+    })();
+    inFlight.set(key, { promise, listeners });
+    return promise
+      .finally(() => inFlight.delete(key))
+      .then((result) => {
+        hold([...Object.values(result.outputs), ...result.closure], holding);
+        return result;
+      });
+  }
+
+  async function realiseNew(drv: string, rebuild: boolean, fanout: Listener, holding: Set<string>): Promise<RealiseResult> {
+    const cid = parseDrvCid(drv);
+    const derivation = await loadDerivation(cid);
+
+    // Inputs: all at once (the semaphore limits builds); every failure is waited for, the first reported.
+    const names = Object.keys(derivation.inputDrvs).sort();
+    const settled = await Promise.allSettled(names.map((name) => realiseOne(derivation.inputDrvs[name].drv.toString(), false, fanout, holding)));
+    const inputs: Record<string, { path: string; drv: string }> = {};
+    const closure = new Set<string>();
+    for (let i = 0; i < names.length; i++) {
+      const s = settled[i];
+      const input = derivation.inputDrvs[names[i]];
+      if (s.status === "rejected") {
+        const cause = s.reason as Error;
+        const code = isPkgError(cause) ? cause.code : "ERR_INTERNAL";
+        throw new StoreError(ERR_BUILD_INPUT_FAILED, `${derivation.name}: input ${names[i]} failed: ${cause.message}`, {
+          details: { drv, input: names[i], inputDrv: input.drv.toString(), inputCode: code, ...(isPkgError(cause) ? { inputDetails: cause.details } : {}) },
+          hint: isPkgError(cause) ? cause.hint : undefined,
+          cause,
+        });
+      }
+      const out = s.value.outputs[input.output];
+      if (out === undefined) {
+        throw new StoreError(ERR_BUILD_INPUT_FAILED, `${derivation.name}: input ${names[i]} has no output "${input.output}"`, {
+          details: { drv, input: names[i], output: input.output },
+          hint: "the input's derivation does not declare that output",
+        });
+      }
+      inputs[names[i]] = { path: out, drv: input.drv.toString() };
+      for (const p of Object.values(s.value.outputs)) closure.add(p);
+      for (const p of s.value.closure) closure.add(p);
+    }
+    const closureList = [...closure].sort();
+    hold(closureList, holding);
+
+    const outputNames = Object.keys(derivation.outputs).sort();
+    const existing = store.queryOutputs(drv);
+    const valid = existing !== null && outputNames.every((o) => existing[o] !== undefined);
+    const known = () => {
+      const outputs: Record<string, string> = {};
+      const cids: Record<string, string> = {};
+      for (const o of outputNames) {
+        const row = store.queryOutput(drv, o)!;
+        outputs[o] = row.path;
+        cids[o] = row.cid;
+      }
+      hold(Object.values(outputs), holding);
+      return { outputs, cids };
+    };
+
+    if (derivation.builder.kind === "none") {
+      if (valid) return { drv, ...known(), built: false, subderivations: [], closure: closureList, ...(rebuild ? { matched: true } : {}) };
+      const src = derivation.src!.toString();
+      const p = await store.ensureContent(src, derivation.name);
+      hold([p], holding);
+      store.recordOutput(drv, "out", p, src);
+      return { drv, outputs: { out: p }, cids: { out: src }, built: true, subderivations: [], closure: closureList };
+    }
+
+    if (valid && !rebuild) {
+      return { drv, ...known(), built: false, subderivations: store.buildSubderivations(drv) ?? [], closure: closureList };
+    }
+
+    const src = derivation.src === null ? null : await store.ensureContent(derivation.src, derivation.name);
+    if (src !== null) hold([src], holding);
+    return limit(() => build(drv, cid, derivation, { src, inputs, closure: closureList, fanout, rebuild: valid && rebuild, holding }));
+  }
+
+  async function build(
+    drv: string,
+    cid: CID,
+    derivation: Derivation,
+    b: { src: string | null; inputs: Record<string, { path: string; drv: string }>; closure: string[]; fanout: Listener; rebuild: boolean; holding: Set<string> },
+  ): Promise<RealiseResult> {
+    runBuild ??= defaultRunBuild();
+    counters.started++;
+    const buildId = randomBytes(12).toString("hex");
+    subderivationsByBuild.set(buildId, new Set());
+    const buildDir = await store.makeTempDir("build");
+    const outDir = await store.makeTempDir("out");
+    const outputs = Object.fromEntries(Object.keys(derivation.outputs).sort().map((o) => [o, path.join(outDir, o)]));
+    const logFile = path.join(store.layout.logs, `${drv}.log`);
+    const tail = new Tail(12);
+    let logStream: WriteStream | null = createWriteStream(logFile);
+    logStream.on("error", () => {
+      logStream = null; // a log that cannot be written does not fail the build
+    });
+    const log = (line: string) => {
+      tail.push(`${line}\n`);
+      logStream?.write(`${line}\n`);
+      b.fanout(drv, line);
+    };
+    const started = Date.now();
+    try {
+      let outcome: BuildResult;
+      try {
+        outcome = await runBuild({
+          drv: derivation, drvCid: drv, src: b.src, inputs: b.inputs, closure: b.closure, outputs, buildDir,
+          storeSocket, buildId, cores, log, signal: controller.signal, baseDir: path.join(store.layout.root, "base"),
+        });
+      } catch (error) {
+        counters.failed++;
+        const lines = tail.get();
+        const last = lines.slice(-3).join(" | ");
+        const reason = (error as Error).message.split("\n")[0];
+        // The builder's own ERR_BUILD_* code (TIMEOUT, BUILDER_NOT_FOUND…) is kept; the message gains the log's last lines.
+        const code = isPkgError(error) && error.code.startsWith("ERR_BUILD_") ? error.code : ERR_BUILD_FAILED;
+        throw new StoreError(code, `${reason}${last && !reason.includes(lines[lines.length - 1]) ? `; last log lines: ${last}` : ""}`, {
+          details: { drv, log: lines, logFile, ...(isPkgError(error) ? { buildCode: error.code, buildDetails: error.details } : {}) },
+          hint: `full log: ${logFile}`,
+          cause: error,
+        });
+      }
+      for (const [name, p] of Object.entries(outputs)) {
+        if (!(await lstat(p).then(() => true, () => false))) {
+          counters.failed++;
+          throw new StoreError(ERR_BUILD_NO_OUTPUT, `build of ${derivation.name} succeeded but did not create its output ${name} ($${name})`, {
+            details: { drv, output: name, log: tail.get(), logFile },
+            hint: `the builder must write $${name}; full log: ${logFile}`,
+          });
+        }
+      }
+      const subderivations = subderivationsOf(buildId);
+      const ms = Date.now() - started;
+      if (b.rebuild) {
+        const cids: Record<string, string> = {};
+        let matched = true;
+        const registered: Record<string, string> = {};
+        for (const [name, p] of Object.entries(outputs)) {
+          cids[name] = await store.contentCid(p);
+          const row = store.queryOutput(drv, name)!;
+          registered[name] = row.path;
+          if (row.cid !== cids[name]) matched = false;
+        }
+        hold(Object.values(registered), b.holding);
+        return { drv, outputs: registered, cids, built: true, subderivations, matched, closure: b.closure, build: outcome };
+      }
+      const result: Record<string, string> = {};
+      const cids: Record<string, string> = {};
+      const candidates = b.src === null ? b.closure : [...b.closure, b.src];
+      for (const [name, p] of Object.entries(outputs)) {
+        const added = await store.addOutput({ drv, output: name, drvName: derivation.name, from: p, refCandidates: candidates, buildMs: ms });
+        result[name] = added.path;
+        cids[name] = added.cid;
+      }
+      hold(Object.values(result), b.holding);
+      store.recordBuild(drv, subderivations);
+      return { drv, outputs: result, cids, built: true, subderivations, closure: b.closure, build: outcome };
+    } finally {
+      subderivationsByBuild.delete(buildId);
+      await new Promise<void>((resolve) => (logStream ? logStream.end(resolve) : resolve()));
+      await store.removeTree(buildDir).catch(() => {});
+      await store.removeTree(outDir).catch(() => {});
+    }
+  }
+
+  return {
+    realise(drv, opts = {}) {
+      const holding = new Set<string>();
+      const listener: Listener = opts.onLog ?? (() => {});
+      return realiseOne(drv, opts.rebuild === true, listener, holding).finally(() => release(holding));
+    },
+    building() {
+      return [...inFlight.keys()].map((k) => k.replace(/!rebuild$/, "")).sort();
+    },
+    tempRoots() {
+      return new Set(held.keys());
+    },
+    stats() {
+      return { ...counters };
+    },
+    abort() {
+      controller.abort(new PkgError(ERR_BUILD_FAILED, "the store daemon is shutting down"));
+    },
+  };
+}

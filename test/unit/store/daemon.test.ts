@@ -1,0 +1,176 @@
+/**
+ * The store daemon in this process, over its real unix socket, with a real store and content store on
+ * disk and the real builder (src/build/run.ts): realise, inputs, one build for many clients, rebuild,
+ * query / add-path / get-path, gc, verify, and errors as one line with a code and a hint.
+ */
+import { expect } from "chai";
+import { lstat, readFile, stat, writeFile, mkdir } from "node:fs/promises";
+import path from "node:path";
+import { connectStore, type StoreClient } from "../../../src/store/client";
+import { runDaemon, type RunningDaemon } from "../../../src/store/daemon";
+import { addRoot, removeRoot } from "../../../src/store/store";
+import { makeSandbox, scriptDerivation, sourceDerivation, type Sandbox } from "./helpers";
+import type { PkgError } from "../../../src/errors";
+
+interface Realised {
+  outputs: Record<string, string>;
+  built: boolean;
+  subderivations: string[];
+  cids: Record<string, string>;
+  matched?: boolean;
+}
+
+async function rejection(p: Promise<unknown>): Promise<PkgError> {
+  try {
+    await p;
+  } catch (error) {
+    return error as PkgError;
+  }
+  throw new Error("expected a rejection");
+}
+
+describe("store daemon (in process, real socket, real builder)", function () {
+  this.timeout(120_000);
+  let s: Sandbox;
+  let daemon: RunningDaemon;
+  let client: StoreClient;
+
+  beforeEach(async () => {
+    s = await makeSandbox();
+    daemon = await runDaemon({ root: s.storeDir, socket: s.socket, content: s.content, cores: 2, log: () => {} });
+    client = await connectStore({ root: s.storeDir, socket: s.socket, start: false });
+  });
+  afterEach(async () => {
+    client.close();
+    await daemon.close();
+    await s.cleanup();
+  });
+
+  it("realises a source builder: output registered, read-only, content CID recorded, verify clean", async () => {
+    const drv = await scriptDerivation(s.content, { name: "hello-1.0.0", script: 'mkdir -p $out/bin; echo hi > $out/bin/hello; echo "built it"' });
+    const logs: string[] = [];
+    const r = await client.request<Realised>("realise", { drv: drv.toString() }, (e) => logs.push(String(e.text)));
+    expect(r.built).to.equal(true);
+    expect(path.basename(r.outputs.out)).to.match(/^[a-z2-7]{32}-hello-1\.0\.0$/);
+    expect(await readFile(path.join(r.outputs.out, "bin/hello"), "utf8")).to.equal("hi\n");
+    expect((await stat(r.outputs.out)).mode & 0o777).to.equal(0o555);
+    expect((await stat(path.join(r.outputs.out, "bin/hello"))).mode & 0o777).to.equal(0o444);
+    expect(logs).to.include("built it");
+    expect(r.cids.out).to.match(/^bafy/);
+    const again = await client.request<Realised>("realise", { drv: drv.toString() });
+    expect(again).to.deep.include({ built: false, outputs: r.outputs });
+    expect(await client.request("query", { drv: drv.toString() })).to.deep.equal({ outputs: r.outputs });
+    const verify = await client.request<{ ok: boolean; problems: unknown[] }>("verify");
+    expect(verify.problems).to.deep.equal([]);
+  });
+
+  it("realises inputs first and passes them as $name; a none builder's output is its src", async () => {
+    const lib = await sourceDerivation(s.content, "lib-0.1.0", { "lib.txt": "library\n" });
+    const tool = await scriptDerivation(s.content, { name: "tool-1.0.0", script: "mkdir $out; echo tool > $out/t" });
+    const app = await scriptDerivation(s.content, {
+      name: "app-1.0.0",
+      script: 'mkdir $out; cat $lib/lib.txt $tool/t > $out/all; echo "$lib" > $out/ref',
+      inputs: { lib, tool },
+    });
+    const r = await client.request<Realised>("realise", { drv: app.toString() });
+    expect(await readFile(path.join(r.outputs.out, "all"), "utf8")).to.equal("library\ntool\n");
+    const libOut = (await client.request<{ outputs: { out: string } }>("query", { drv: lib.toString() })).outputs.out;
+    expect(await readFile(path.join(r.outputs.out, "ref"), "utf8")).to.equal(`${libOut}\n`);
+    // the reference to $lib was found by scanning; $tool is not referenced
+    const refs = daemon.store.db.prepare("SELECT ref FROM refs WHERE path = ?").pluck().all(r.outputs.out);
+    expect(refs).to.deep.equal([libOut]);
+  });
+
+  it("gives eight clients asking for one derivation at once one build", async () => {
+    const drv = await scriptDerivation(s.content, { name: "slow-1.0.0", script: "sleep 1; mkdir $out; date +%s%N > $out/stamp" });
+    const clients = await Promise.all(Array.from({ length: 8 }, () => connectStore({ root: s.storeDir, socket: s.socket, start: false })));
+    const results = await Promise.all(clients.map((c) => c.request<Realised>("realise", { drv: drv.toString() })));
+    for (const c of clients) c.close();
+    expect(new Set(results.map((r) => r.outputs.out)).size).to.equal(1);
+    expect(results.filter((r) => r.built).length).to.equal(1);
+    expect(daemon.realiser.stats().started).to.equal(1);
+  });
+
+  it("rebuild: matched for a deterministic build, not for one that is not; the registered path is untouched", async () => {
+    const same = await scriptDerivation(s.content, { name: "same-1.0.0", script: "mkdir $out; echo same > $out/x" });
+    const first = await client.request<Realised>("realise", { drv: same.toString() });
+    const again = await client.request<Realised>("realise", { drv: same.toString(), rebuild: true });
+    expect(again.matched).to.equal(true);
+    expect(again.outputs).to.deep.equal(first.outputs);
+    const random = await scriptDerivation(s.content, { name: "random-1.0.0", script: "mkdir $out; od -An -N8 -tx8 /dev/urandom > $out/x" });
+    const r1 = await client.request<Realised>("realise", { drv: random.toString() });
+    const before = await readFile(path.join(r1.outputs.out, "x"), "utf8");
+    const r2 = await client.request<Realised>("realise", { drv: random.toString(), rebuild: true });
+    expect(r2.matched).to.equal(false);
+    expect(await readFile(path.join(r1.outputs.out, "x"), "utf8")).to.equal(before);
+    expect((await client.request<{ ok: boolean }>("verify")).ok).to.equal(true);
+  });
+
+  it("add-path and get-path go through the content store", async () => {
+    const dir = path.join(s.dir, "thing");
+    await mkdir(dir);
+    await writeFile(path.join(dir, "a"), "A");
+    const added = await client.request<{ path: string; cid: string }>("add-path", { path: dir });
+    expect(await readFile(path.join(added.path, "a"), "utf8")).to.equal("A");
+    const got = await client.request<{ path: string }>("get-path", { cid: added.cid, name: "thing" });
+    expect(got.path).to.equal(added.path);
+  });
+
+  it("gc keeps roots and what they reference, removes the rest, and survives a root added from another process", async () => {
+    const lib = await sourceDerivation(s.content, "lib-0.1.0", { "lib.txt": "library\n" });
+    const app = await scriptDerivation(s.content, { name: "app-1.0.0", script: 'mkdir $out; echo "$lib" > $out/ref', inputs: { lib } });
+    const other = await scriptDerivation(s.content, { name: "other-1.0.0", script: "mkdir $out; echo x > $out/x" });
+    const appOut = (await client.request<Realised>("realise", { drv: app.toString() })).outputs.out;
+    const otherOut = (await client.request<Realised>("realise", { drv: other.toString() })).outputs.out;
+    const libOut = (await client.request<{ outputs: { out: string } }>("query", { drv: lib.toString() })).outputs.out;
+    addRoot("profile:test:1", appOut, s.storeDir);
+    const dry = await client.request<{ removed: string[] }>("gc", { dryRun: true });
+    expect(dry.removed).to.include(otherOut);
+    expect(await lstat(otherOut).then(() => true)).to.equal(true);
+    const gc = await client.request<{ removed: string[]; freedBytes: number }>("gc");
+    expect(gc.removed).to.include(otherOut);
+    expect(gc.removed).to.not.include(appOut);
+    expect(gc.removed).to.not.include(libOut); // referenced by the root
+    expect(gc.freedBytes).to.be.greaterThan(0);
+    expect(await lstat(otherOut).then(() => true, () => false)).to.equal(false);
+    expect(await lstat(libOut).then(() => true, () => false)).to.equal(true);
+    expect((await client.request<{ ok: boolean }>("verify")).ok).to.equal(true);
+    // an unregistered path cannot become a root
+    expect(() => addRoot("profile:test:2", otherOut, s.storeDir)).to.throw().with.property("code", "ERR_STORE_PATH_NOT_FOUND");
+    removeRoot("profile:test:1", s.storeDir);
+    const all = await client.request<{ removed: string[] }>("gc");
+    expect(all.removed).to.include.members([appOut, libOut]);
+    // realised again after gc: built again
+    expect((await client.request<Realised>("realise", { drv: app.toString() })).built).to.equal(true);
+  });
+
+  it("errors are one line with a code and a hint: bad CID, unknown derivation, failed build (last log lines), unknown op", async () => {
+    const bad = await rejection(client.request("realise", { drv: "not-a-cid" }));
+    expect(bad.code).to.equal("ERR_STORE_BAD_CID");
+    expect(bad.hint).to.be.a("string");
+    const raw = await rejection(client.request("realise", { drv: "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy" }));
+    expect(raw.code).to.equal("ERR_STORE_BAD_CID");
+    const unknown = await rejection(client.request("realise", { drv: "bafyreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy" }));
+    expect(unknown.code).to.equal("ERR_STORE_UNKNOWN_DERIVATION");
+    expect(unknown.hint).to.match(/instantiate/);
+    const failing = await scriptDerivation(s.content, { name: "broken-1.0.0", script: "echo step one; echo 'error: the thing broke' >&2; exit 3" });
+    const failed = await rejection(client.request("realise", { drv: failing.toString() }));
+    expect(failed.code).to.equal("ERR_BUILD_FAILED");
+    expect(failed.message).to.not.include("\n");
+    expect(failed.message).to.include("error: the thing broke");
+    expect(failed.hint).to.match(/full log: .*\.log$/);
+    const dependent = await scriptDerivation(s.content, { name: "dep-1.0.0", script: "mkdir $out", inputs: { broken: failing } });
+    const inputFailed = await rejection(client.request("realise", { drv: dependent.toString() }));
+    expect(inputFailed.code).to.equal("ERR_BUILD_INPUT_FAILED");
+    expect(inputFailed.message).to.match(/^dep-1\.0\.0: input broken failed: /);
+    const noOutput = await scriptDerivation(s.content, { name: "lazy-1.0.0", script: "true" });
+    expect((await rejection(client.request("realise", { drv: noOutput.toString() }))).code).to.equal("ERR_BUILD_NO_OUTPUT");
+    const op = await rejection(client.request("frobnicate"));
+    expect(op.code).to.equal("ERR_STORE_BAD_REQUEST");
+    // nothing of the failed builds is left in the store
+    const verify = await client.request<{ ok: boolean; problems: unknown[] }>("verify");
+    expect(verify.problems).to.deep.equal([]);
+    const invoke = await rejection(client.request("invoke", { tool: "rustc", buildId: "x" }));
+    expect(invoke.code).to.be.a("string"); // the meta handler answers (or says it is missing) as a PkgError
+  });
+});
