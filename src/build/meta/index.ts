@@ -178,7 +178,10 @@ async function primaryKey(plan: ToolPlan, env: Record<string, string>): Promise<
 }
 
 async function manifestMatches(manifest: Manifest, plan: ToolPlan, env: Record<string, string>): Promise<boolean> {
-  for (const [name, value] of manifest.env) if ((env[name] ?? null) !== value) return false;
+  for (const [name, value] of manifest.env) {
+    const current = env[name];
+    if ((current === undefined ? null : normalise(current, plan.roots)) !== value) return false;
+  }
   const hashes = await Promise.all(manifest.files.map(([file]) => hashFile(denormalise(file, plan.roots))));
   return manifest.files.every(([, hash], i) => hashes[i] === hash);
 }
@@ -288,7 +291,11 @@ async function store(
     sources.push({ abs, norm: normalise(abs, plan.roots), hash });
   }
   sources.sort((a, b) => (a.norm < b.norm ? -1 : a.norm > b.norm ? 1 : 0));
-  const manifest: Manifest = { files: sources.map((s) => [s.norm, s.hash]), env: depInfo.env };
+  // env-dep values are normalised too (`env!("OUT_DIR")` is an absolute path under the target dir).
+  const manifest: Manifest = {
+    files: sources.map((s) => [s.norm, s.hash]),
+    env: depInfo.env.map(([name, value]) => [name, value === null ? null : normalise(value, plan.roots)]),
+  };
 
   // The derivation: tool + normalised args + env + sources + externs.
   const src = await ctx.content.putTree(

@@ -1,0 +1,238 @@
+/**
+ * meta-rustc end to end: the real cargo and rustc of this machine build a real workspace (a binary, two
+ * libraries, a build script, a proc-macro) with the bundled meta-rustc as RUSTC_WRAPPER, against a real
+ * store daemon (runDaemon, over its unix socket) with a real embedded content store.
+ */
+import { expect } from "chai";
+import { createHash } from "node:crypto";
+import { cpSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { CID } from "multiformats/cid";
+import { shimScript } from "../../../src/build/meta/bundle";
+import { openEmbeddedStore, type EmbeddedContentStore } from "../../../src/content/embedded";
+import { readDerivation } from "../../../src/derivation";
+import { runDaemon, type RunningDaemon } from "../../../src/store/daemon";
+import { APP_OUTPUT, cargoEnv, run, writeWorkspace, type LogLine, type RunResult } from "./workspace";
+
+const CARGO = existsSync("/root/.cargo/bin/cargo") ? "/root/.cargo/bin/cargo" : "cargo";
+const COMPILES = ["app", "build_script_build", "corelib", "macros", "util"];
+
+describe("meta-rustc (real cargo, rustc and store daemon)", function () {
+  this.timeout(600_000);
+
+  let dir: string;
+  let content: EmbeddedContentStore;
+  let daemon: RunningDaemon;
+  let shim: string;
+  let ws: string;
+  const firstBuild = new Map<string, string>();
+
+  before(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), "chainpkg-meta-"));
+    content = await openEmbeddedStore({ directory: path.join(dir, "content") });
+    daemon = await runDaemon({ root: path.join(dir, "store"), socket: path.join(dir, "store.sock"), content, log: () => {} });
+    shim = path.join(dir, "bin", "meta-rustc");
+    writeWorkspace(path.join(dir, "bin"), { "meta-rustc": shimScript("rustc") });
+    const { chmodSync } = await import("node:fs");
+    chmodSync(shim, 0o755);
+    ws = path.join(dir, "ws");
+    writeWorkspace(ws);
+  });
+
+  after(async () => {
+    await daemon?.close();
+    await content?.close();
+    if (dir) rmSync(dir, { recursive: true, force: true });
+  });
+
+  let logCount = 0;
+  async function build(cwd: string, extra: Record<string, string | undefined> = {}): Promise<RunResult & { log: LogLine[] }> {
+    const log = path.join(dir, `log-${++logCount}.ndjson`);
+    const result = await run(CARGO, ["build", "--offline"], {
+      cwd,
+      env: cargoEnv({ RUSTC_WRAPPER: shim, PKG_STORE_SOCKET: daemon.socket, PKG_META_LOG: log, PKG_BUILD_ID: `test-${logCount}`, CARGO_BUILD_JOBS: "2", ...extra }),
+    });
+    const lines = existsSync(log) ? readFileSync(log, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as LogLine) : [];
+    return { ...result, log: lines };
+  }
+
+  function labels(log: LogLine[], result: LogLine["result"]): string[] {
+    return log.filter((l) => l.result === result).map((l) => l.label ?? "?").sort();
+  }
+
+  function depsHashes(root: string): Map<string, string> {
+    const deps = path.join(root, "target", "debug", "deps");
+    return new Map(
+      readdirSync(deps)
+        .filter((f) => !f.endsWith(".d"))
+        .map((f) => [f, createHash("sha256").update(readFileSync(path.join(deps, f))).digest("hex")]),
+    );
+  }
+
+  async function app(root: string): Promise<string> {
+    const r = await run(path.join(root, "target", "debug", "app"), [], { cwd: root, env: process.env });
+    expect(r.code).to.equal(0);
+    return r.stdout.trim();
+  }
+
+  it("first build: every compile (lib, bin, build script, proc-macro) misses and is stored; the binary runs", async () => {
+    const r = await build(ws);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(labels(r.log, "miss")).to.deep.equal(COMPILES);
+    expect(labels(r.log, "hit")).to.deep.equal([]);
+    expect(labels(r.log, "fallback")).to.deep.equal([]);
+    // only cargo's probes pass through, each with its reason
+    for (const l of r.log.filter((x) => x.result === "pass")) expect(l.reason).to.match(/probe|stdin/);
+    expect(r.stderr).not.to.match(/meta-rustc: warning|jobserver/);
+    expect(await app(ws)).to.equal(APP_OUTPUT);
+    for (const [k, v] of depsHashes(ws)) firstBuild.set(k, v);
+  });
+
+  it("rm -rf target: every compile is served from the store; same bytes, same program output", async () => {
+    rmSync(path.join(ws, "target"), { recursive: true, force: true });
+    const r = await build(ws);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(labels(r.log, "hit")).to.deep.equal(COMPILES);
+    expect(labels(r.log, "miss")).to.deep.equal([]);
+    expect(await app(ws)).to.equal(APP_OUTPUT);
+    expect(depsHashes(ws)).to.deep.equal(firstBuild);
+    // dep-info is written back with this build's absolute paths, and cargo considers the build fresh
+    const depInfo = readdirSync(path.join(ws, "target/debug/deps")).find((f) => f.startsWith("app-") && f.endsWith(".d"))!;
+    expect(readFileSync(path.join(ws, "target/debug/deps", depInfo), "utf8")).to.include(`${ws}/target/debug/deps/`).and.not.include("@@PKG_");
+    const again = await build(ws);
+    expect(again.code).to.equal(0);
+    expect(again.log.filter((l) => l.result !== "pass")).to.deep.equal([]);
+  });
+
+  it("a copy of the workspace in another directory hits too (paths are normalised)", async () => {
+    const other = path.join(dir, "elsewhere", "ws2");
+    cpSync(ws, other, { recursive: true, filter: (src) => !src.includes(`${path.sep}target`) });
+    const r = await build(other);
+    expect(r.code, r.stderr).to.equal(0);
+    expect(labels(r.log, "hit")).to.deep.equal(COMPILES);
+    expect(await app(other)).to.equal(APP_OUTPUT);
+  });
+
+  it("each compile is a derivation: normalised args, CARGO_* env, extern crates as input derivations", async () => {
+    const r = await build(ws);
+    expect(r.code).to.equal(0);
+    rmSync(path.join(ws, "target"), { recursive: true, force: true });
+    const hits = (await build(ws)).log.filter((l) => l.result === "hit");
+    const appDrv = hits.find((l) => l.label === "app")!.drv!;
+    const d = await readDerivation(content, CID.parse(appDrv));
+    expect(d.name).to.match(/^rustc-app-[0-9a-f]{16}$/);
+    expect(d.builder).to.deep.equal({ kind: "input", input: "rustc", path: "bin/rustc" });
+    expect(Object.keys(d.inputDrvs).sort()).to.deep.equal(["extern-corelib", "extern-macros", "extern-util", "rustc"]);
+    const utilDrv = hits.find((l) => l.label === "util")!.drv!;
+    expect(d.inputDrvs["extern-util"].drv.toString()).to.equal(utilDrv);
+    expect(d.args).to.include("--crate-name").and.include("app");
+    expect(d.args.join(" ")).to.include("@@PKG_TARGET@@/deps").and.not.include(ws);
+    expect(d.args.some((a) => a.startsWith("incremental="))).to.equal(false);
+    expect(d.env.CARGO_PKG_NAME).to.equal("app");
+    expect(d.env.CARGO_MANIFEST_DIR).to.equal("@@PKG_CWD@@/app");
+    expect(d.src).to.not.equal(null);
+    expect(await content.has(d.src!)).to.equal(true);
+    // the build script's compile and the library that includes its generated code
+    const corelib = await readDerivation(content, CID.parse(hits.find((l) => l.label === "corelib")!.drv!));
+    expect(corelib.env.OUT_DIR).to.match(/^@@PKG_TARGET@@\/build\/corelib-[0-9a-f]+\/out$/);
+  });
+
+  it("changing one source file re-runs only the crates it affects", async () => {
+    const lib = path.join(ws, "crates/util/src/lib.rs");
+    const before = readFileSync(lib, "utf8");
+    writeFileSync(lib, before.replace("to_uppercase()", "to_uppercase() + \"!\""));
+    try {
+      const r = await build(ws);
+      expect(r.code, r.stderr).to.equal(0);
+      expect(labels(r.log, "miss")).to.deep.equal(["app", "util"]);
+      expect(labels(r.log, "hit")).to.deep.equal([]);
+      expect(await app(ws)).to.equal(APP_OUTPUT.replace("WORLD", "WORLD!"));
+      // and both versions are now in the store
+      rmSync(path.join(ws, "target"), { recursive: true, force: true });
+      const warm = await build(ws);
+      expect(labels(warm.log, "hit")).to.deep.equal(COMPILES);
+      expect(await app(ws)).to.equal(APP_OUTPUT.replace("WORLD", "WORLD!"));
+    } finally {
+      writeFileSync(lib, before);
+    }
+    const back = await build(ws);
+    expect(labels(back.log, "hit")).to.deep.equal(["app", "util"]);
+    expect(await app(ws)).to.equal(APP_OUTPUT);
+  });
+
+  it("an env!() read recorded in dep-info is part of the match", async () => {
+    const lib = path.join(ws, "crates/corelib/src/lib.rs");
+    const before = readFileSync(lib, "utf8");
+    writeFileSync(lib, `${before}pub const EXTRA: Option<&str> = option_env!("META_TEST_FLAVOUR");\n`);
+    try {
+      const first = await build(ws, { META_TEST_FLAVOUR: "a" });
+      expect(labels(first.log, "miss")).to.include("corelib");
+      rmSync(path.join(ws, "target"), { recursive: true, force: true });
+      const same = await build(ws, { META_TEST_FLAVOUR: "a" });
+      expect(labels(same.log, "hit")).to.include("corelib");
+      rmSync(path.join(ws, "target"), { recursive: true, force: true });
+      const other = await build(ws, { META_TEST_FLAVOUR: "b" });
+      expect(labels(other.log, "miss")).to.include("corelib");
+    } finally {
+      writeFileSync(lib, before);
+    }
+  });
+
+  it("a compile error fails the build as rustc does and stores nothing", async () => {
+    const lib = path.join(ws, "crates/util/src/lib.rs");
+    const before = readFileSync(lib, "utf8");
+    writeFileSync(lib, `${before}\npub fn broken() -> u32 { "no" }\n`);
+    try {
+      const r = await build(ws);
+      expect(r.code).to.not.equal(0);
+      expect(r.stderr).to.include("mismatched types");
+      expect(labels(r.log, "failed")).to.deep.equal(["util"]);
+      expect(labels(r.log, "miss")).to.deep.equal([]);
+    } finally {
+      writeFileSync(lib, before);
+    }
+  });
+
+  it("the daemon counts each build's hits and misses (stats), and its index records the invocations", async () => {
+    rmSync(path.join(ws, "target"), { recursive: true, force: true });
+    const r = await build(ws);
+    expect(labels(r.log, "hit")).to.deep.equal(COMPILES);
+    const stats = await request(daemon.socket, { id: 1, op: "invoke", tool: "rustc", buildId: null, phase: "stats" });
+    expect(stats.ok).to.equal(true);
+    const builds = (stats.result as { builds: Record<string, { hit: number }> }).builds;
+    expect(builds[`test-${logCount}`].hit).to.equal(COMPILES.length);
+    const rows = daemon.store.db.prepare("SELECT COUNT(*) AS n FROM meta_invocations WHERE build_id = ? AND result = 'hit'").get(`test-${logCount}`) as { n: number };
+    expect(rows.n).to.equal(COMPILES.length);
+  });
+
+  it("daemon unreachable: one warning line per compile and the build still succeeds", async () => {
+    const fresh = path.join(dir, "nodaemon");
+    cpSync(ws, fresh, { recursive: true, filter: (src) => !src.includes(`${path.sep}target`) });
+    const r = await build(fresh, { PKG_STORE_SOCKET: path.join(dir, "no-such.sock") });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(labels(r.log, "fallback")).to.deep.equal(COMPILES);
+    const warnings = r.stderr.split("\n").filter((l) => l.includes("meta-rustc: warning:"));
+    expect(warnings.length).to.equal(COMPILES.length);
+    expect(await app(fresh)).to.equal(APP_OUTPUT);
+  });
+});
+
+function request(socketPath: string, body: Record<string, unknown>): Promise<{ ok: boolean; result?: unknown }> {
+  return new Promise((resolve, reject) => {
+    const socket = net.connect(socketPath);
+    let buffer = "";
+    socket.on("data", (c) => {
+      buffer += c.toString("utf8");
+      const nl = buffer.indexOf("\n");
+      if (nl >= 0) {
+        const msg = JSON.parse(buffer.slice(0, nl)) as { ok: boolean; result?: unknown };
+        socket.end();
+        resolve(msg);
+      }
+    });
+    socket.on("error", reject);
+    socket.on("connect", () => socket.write(`${JSON.stringify(body)}\n`));
+  });
+}
