@@ -54,3 +54,18 @@ export function bundleShim(tool: string): string {
 export function shimScript(tool: string, node: string = process.execPath): string {
   return `#!${node}\n${bundleShim(tool)}`;
 }
+
+/** The package source of `flakes:meta-rustc` (examples/toolchains/meta-rustc/meta-rustc.js). */
+export const PACKAGE_BUNDLES: Record<string, string> = {
+  rustc: path.join(__dirname, "..", "..", "..", "examples", "toolchains", "meta-rustc", "meta-rustc.js"),
+};
+
+// `npx ts-node --transpile-only src/build/meta/bundle.ts`: regenerate the packages' bundles.
+if (require.main === module) {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  const { writeFileSync } = require("node:fs") as typeof import("node:fs");
+  for (const [tool, file] of Object.entries(PACKAGE_BUNDLES)) {
+    writeFileSync(file, bundleShim(tool));
+    console.log(`wrote ${file}`);
+  }
+}
