@@ -38,6 +38,15 @@ cp -r examples/dep examples/hello "$work/"
 say "repo create crates"
 repo create crates
 
+say "repo create toolchains   # this machine's rustc, cargo, gcc, node as packages (bootstrap)"
+repo create toolchains
+# generated here, not copied: their pkg.toml names this machine's programs and versions
+(cd "$root" && npx --no-install ts-node --transpile-only scripts/toolchains.ts "$work/toolchains")
+for t in rustc cargo gcc node; do
+  say "pkg publish            # toolchains:$t"
+  (cd "$work/toolchains/$t" && pkg publish)
+done
+
 say "pkg publish            # crates:dep 0.2.0"
 (cd "$work/dep" && pkg publish)
 
@@ -48,7 +57,7 @@ say "pkg publish            # crates:dep 0.2.1"
 say "pkg yank crates/dep:0.2.1"
 pkg yank crates/dep:0.2.1
 
-say "pkg publish            # crates:hello 1.0.0, inputs: crates:dep = \"0.2\""
+say "pkg publish            # crates:hello 1.0.0, built by toolchains:cargo; inputs: crates:dep = \"0.2\""
 (cd "$work/hello" && pkg publish)
 
 say "pkg lock               # must pick crates:dep 0.2.0: 0.2.1 is yanked"
