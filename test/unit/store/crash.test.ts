@@ -1,0 +1,203 @@
+/**
+ * Crash safety and one-daemon-per-store, with real processes: `node bin/pkg.js store daemon` (the built
+ * dist/), kill -9 of the daemon (its whole process group: builders included) or of a builder process at
+ * random points of a build, 50 times in all. After each, a (re)started daemon recovers the store:
+ * `verify` is clean (nothing unregistered under paths/, every path complete, read-only, with its CID)
+ * and realising the derivation again gives a complete output.
+ */
+import { expect } from "chai";
+import { spawn, type ChildProcess } from "node:child_process";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { connectStore, type StoreClient } from "../../../src/store/client";
+import { makeSandbox, sandboxEnv, scriptDerivation, type Sandbox } from "./helpers";
+
+const ROOT = path.resolve(__dirname, "../../..");
+const PKG = path.join(ROOT, "bin", "pkg.js");
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+interface Daemon {
+  child: ChildProcess;
+  exited: Promise<number | null>;
+}
+
+function startDaemon(s: Sandbox): Daemon {
+  // Its own process group, so that kill -9 of the group takes its builders with it (no orphans writing on).
+  const child = spawn(process.execPath, [PKG, "store", "daemon"], { env: sandboxEnv(s), detached: true, stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr!.on("data", (d: Buffer) => (stderr += d.toString()));
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  (child as ChildProcess & { stderrText: () => string }).stderrText = () => stderr;
+  return { child, exited };
+}
+
+async function connect(s: Sandbox, timeoutMs = 20_000): Promise<StoreClient> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await connectStore({ root: s.storeDir, socket: s.socket, start: false });
+    } catch (error) {
+      if (Date.now() > deadline) throw error;
+      await sleep(25);
+    }
+  }
+}
+
+function killGroup(d: Daemon): Promise<number | null> {
+  try {
+    process.kill(-d.child.pid!, "SIGKILL");
+  } catch {
+    // already gone
+  }
+  return d.exited;
+}
+
+/** Pids of the descendants of `pid` (from /proc), deepest last. */
+function descendants(pid: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync("/proc")) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // exited meanwhile
+    }
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const c of children.get(p) ?? []) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+/** A build with several phases worth interrupting: files appear one by one, a bigger file, then the store's own work. */
+function crashScript(i: number): string {
+  return [
+    "mkdir -p $out/sub",
+    `echo ${i} > $out/id`,
+    "for n in 1 2 3 4 5 6; do echo $n > $out/sub/f$n; sleep 0.03; done",
+    `head -c ${200_000 + (i % 5) * 300_000} /dev/zero | tr '\\0' 'a' > $out/big`,
+    "echo done > $out/complete",
+  ].join("\n");
+}
+
+async function expectComplete(out: string, i: number): Promise<void> {
+  expect(await readFile(path.join(out, "id"), "utf8")).to.equal(`${i}\n`);
+  expect(await readFile(path.join(out, "complete"), "utf8")).to.equal("done\n");
+  expect(readdirSync(path.join(out, "sub"))).to.have.length(6);
+}
+
+async function expectClean(client: StoreClient): Promise<void> {
+  const verify = await client.request<{ ok: boolean; problems: unknown[] }>("verify");
+  expect(verify.problems).to.deep.equal([]);
+  expect(verify.ok).to.equal(true);
+}
+
+describe("store crash safety (real daemon processes, kill -9)", function () {
+  this.timeout(600_000);
+  let s: Sandbox;
+  let daemon: Daemon | null = null;
+
+  before(function () {
+    if (!existsSync(path.join(ROOT, "dist", "cli", "pkg", "store", "daemon.js"))) this.skip();
+  });
+  beforeEach(async () => {
+    s = await makeSandbox();
+  });
+  afterEach(async () => {
+    if (daemon) await killGroup(daemon);
+    daemon = null;
+    await s.cleanup();
+  });
+
+  it("kill -9 of the daemon at 30 random points: the restarted daemon recovers, verify is clean, the build completes", async () => {
+    let interrupted = 0;
+    for (let i = 0; i < 30; i++) {
+      const drv = (await scriptDerivation(s.content, { name: `crash-${i}`, script: crashScript(i) })).toString();
+      daemon = startDaemon(s);
+      const client = await connect(s);
+      if (i > 0) await expectClean(client); // recovery of the previous kill
+      const pending = client.request("realise", { drv }).then(() => "done", () => "failed");
+      await sleep(Math.floor(Math.random() * 700));
+      const outcome = await Promise.race([pending, sleep(0).then(() => "running")]);
+      if (outcome === "running") interrupted++;
+      await killGroup(daemon);
+      await pending;
+      client.close();
+      daemon = startDaemon(s);
+      const after = await connect(s);
+      await expectClean(after);
+      const r = await after.request<{ outputs: { out: string } }>("realise", { drv });
+      await expectComplete(r.outputs.out, i);
+      await expectClean(after);
+      after.close();
+      await killGroup(daemon);
+      daemon = null;
+    }
+    expect(interrupted).to.be.greaterThan(5); // most kills landed in the middle of a build
+  });
+
+  it("kill -9 of the builder at 20 random points: the build fails or completes, never half; verify stays clean", async () => {
+    daemon = startDaemon(s);
+    const client = await connect(s);
+    let killedBuilds = 0;
+    for (let i = 0; i < 20; i++) {
+      const drv = (await scriptDerivation(s.content, { name: `victim-${i}`, script: crashScript(i) })).toString();
+      const pending = client.request("realise", { drv }).then(() => null, (error: { code: string }) => error.code);
+      await sleep(50 + Math.floor(Math.random() * 300));
+      const victims = descendants(daemon.child.pid!);
+      if (victims.length > 0) {
+        const victim = victims[Math.floor(Math.random() * victims.length)];
+        try {
+          process.kill(victim, "SIGKILL");
+        } catch {
+          // finished meanwhile
+        }
+      }
+      const code = await pending;
+      if (code !== null) {
+        killedBuilds++;
+        expect(code).to.match(/^ERR_BUILD_/);
+      }
+      await expectClean(client);
+      const r = await client.request<{ outputs: { out: string } }>("realise", { drv });
+      await expectComplete(r.outputs.out, i);
+    }
+    await expectClean(client);
+    client.close();
+    expect(killedBuilds).to.be.greaterThan(3);
+  });
+
+  it("one daemon per store: a second one exits with ERR_STORE_LOCKED; clients start one on demand, once", async () => {
+    const env = sandboxEnv(s);
+    // Two clients at once, no daemon: both start one, one wins the lock, both connect to it.
+    const saved = { ...process.env };
+    Object.assign(process.env, env);
+    let clients: StoreClient[];
+    try {
+      clients = await Promise.all([0, 1].map(() => connectStore({ root: s.storeDir, socket: s.socket })));
+    } finally {
+      for (const key of Object.keys(env)) if (saved[key] === undefined) delete process.env[key];
+      Object.assign(process.env, saved);
+    }
+    const statuses = await Promise.all(clients.map((c) => c.request<{ pid: number; socket: string }>("status")));
+    expect(statuses[0].pid).to.equal(statuses[1].pid);
+    expect(statuses[0].socket).to.equal(s.socket);
+    expect(existsSync(path.join(s.storeDir, "daemon.log"))).to.equal(true);
+    const second = startDaemon(s);
+    expect(await second.exited).to.equal(10);
+    expect((second.child as ChildProcess & { stderrText: () => string }).stderrText()).to.include("another store daemon");
+    // the first still answers; then it shuts down on request and removes its socket
+    await clients[0].request("shutdown");
+    for (const c of clients) c.close();
+    for (let i = 0; i < 100 && existsSync(s.socket); i++) await sleep(20);
+    expect(existsSync(s.socket)).to.equal(false);
+  });
+});
