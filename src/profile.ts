@@ -143,7 +143,11 @@ export interface GenerationResult {
   packages: ProfileEntry[];
   /** Symlinks made, relative to the generation (`bin/hello`). */
   links: string[];
+  /** The same links by the id of the package they point into. */
+  provides: Record<string, string[]>;
   changes: GenerationChanges;
+  /** False when nothing changed: then no generation was made and `generation` is the current one. */
+  created: boolean;
 }
 
 export interface SwitchResult {
@@ -458,8 +462,8 @@ interface Provider {
 interface EnvironmentPlan {
   /** Real directories to create (relative), parents first. */
   dirs: string[];
-  /** Symlinks: relative path in the generation → absolute target in the store. */
-  links: Map<string, string>;
+  /** Symlinks: relative path in the generation → absolute target in the store, and the package it is from. */
+  links: Map<string, { target: string; owner: ProfileEntry }>;
 }
 
 /**
@@ -501,14 +505,14 @@ async function mergeDirectory(rel: string, providers: Provider[], plan: Environm
     const candidates = children.get(child)!;
     const childRel = `${rel}/${child}`;
     if (candidates.length === 1) {
-      plan.links.set(childRel, candidates[0].source);
+      plan.links.set(childRel, { target: candidates[0].source, owner: candidates[0].entry });
     } else if (candidates.every((c) => c.isDir)) {
       await mergeDirectory(childRel, candidates, plan);
     } else {
       const best = Math.min(...candidates.map((c) => c.entry.priority));
       const winners = candidates.filter((c) => c.entry.priority === best);
       if (winners.length > 1 && !(await sameFile(winners.map((w) => w.source)))) throw conflict(childRel, winners.map((w) => w.entry));
-      plan.links.set(childRel, winners[0].source);
+      plan.links.set(childRel, { target: winners[0].source, owner: winners[0].entry });
     }
   }
 }
@@ -551,6 +555,10 @@ async function commitGeneration(options: ProfileOptions, packages: ProfileEntry[
   const plan = await planEnvironment(packages);
   const previous = await currentGenerationNumber(options);
   const before = previous === null ? [] : (await readGeneration(options, previous)).packages;
+  if (previous !== null && samePackages(before, packages)) {
+    // Like Nix: a gratuitous reinstall does not pile up generations; the current one already is the result.
+    return { generation: previous, previous, path: generationDir(options, previous), packages: before, ...linksOf(plan), changes: diffPackages(before, before), created: false };
+  }
   const numbers = await generationNumbers(options);
   const generation = (numbers.at(-1) ?? 0) + 1;
   const manifest: ProfileManifest = {
@@ -568,7 +576,7 @@ async function commitGeneration(options: ProfileOptions, packages: ProfileEntry[
   try {
     await fs.mkdir(temp);
     for (const rel of plan.dirs) await fs.mkdir(path.join(temp, rel));
-    for (const [rel, target] of plan.links) await fs.symlink(target, path.join(temp, rel));
+    for (const [rel, { target }] of plan.links) await fs.symlink(target, path.join(temp, rel));
     const handle = await fs.open(path.join(temp, MANIFEST_FILE), "wx", 0o444);
     try {
       await handle.writeFile(`${JSON.stringify(manifest, null, 2)}\n`);
@@ -603,7 +611,20 @@ async function commitGeneration(options: ProfileOptions, packages: ProfileEntry[
     }
     throw error;
   }
-  return { generation, previous, path: final, packages, links: [...plan.links.keys()], changes: diffPackages(before, packages) };
+  return { generation, previous, path: final, packages, ...linksOf(plan), changes: diffPackages(before, packages), created: true };
+}
+
+function linksOf(plan: EnvironmentPlan): Pick<GenerationResult, "links" | "provides"> {
+  const provides: Record<string, string[]> = {};
+  for (const [rel, { owner }] of plan.links) (provides[owner.id] ??= []).push(rel);
+  return { links: [...plan.links.keys()], provides };
+}
+
+/** The same packages (order aside): same outputs, same priorities, same names. */
+function samePackages(a: ProfileEntry[], b: ProfileEntry[]): boolean {
+  const canonical = (list: ProfileEntry[]) =>
+    JSON.stringify([...list].sort((x, y) => (packageKey(x) < packageKey(y) ? -1 : 1)).map((e) => [e.name, e.repository, e.version, e.id, e.drv, e.path, e.cid, e.priority]));
+  return canonical(a) === canonical(b);
 }
 
 /** Points `<name>` at generation N: a fresh `<name>.tmp` symlink renamed over it (atomic for readers). */

@@ -5,46 +5,43 @@ import { load } from "../lazy";
 import type { ProfileEntryInput } from "../../src/profile";
 
 export default class Install extends BaseCommand<typeof Install> {
-  static override summary = "Install a package into your profile: a new generation whose bin/ and share/ link into the store.";
+  static override summary = "Build (or substitute) a package and install it into your profile: a new generation linking its bin/ and share/.";
   static override description =
-    "Like nix-env -i: the package's output is linked into a new generation of the profile (in $PKG_PROFILE_DIR, default " +
-    "<data dir>/profiles), which then becomes current in one atomic switch; the previous generation stays for " +
+    "Like nix-env -i: the package is built as `pkg build` builds it (./pkg.toml with ./pkg.lock, or a published package " +
+    "fetched and locked now), then its output is linked into a new generation of the profile (in $PKG_PROFILE_DIR, default " +
+    "<data dir>/profiles), which becomes current in one atomic switch; the previous generation stays for " +
     "`pkg profile rollback`. Installing a package again replaces its old version. Two packages providing the same file " +
     "conflict unless their --priority differs (lower wins, default 5). --path installs an output already in the store.";
   static override examples = [
-    "<%= config.bin %> install --path ~/.local/share/chainpkg/store/paths/<hash>-hello-1.0.0",
-    "<%= config.bin %> install crates/hello:1.0.0 --path <store path> --priority 4",
-    "<%= config.bin %> install --path <store path> --json",
+    "<%= config.bin %> install",
+    "<%= config.bin %> install crates/hello:1.0.0",
+    "<%= config.bin %> install -C ./hello --priority 4",
+    "<%= config.bin %> install --path ~/.local/share/chainpkg/store/paths/<hash>-hello-1.0.0 --json",
   ];
   static override args = {
-    id: Args.string({ description: "Package id ({repo}/{pkg}:{version}); names what --path is." }),
+    id: Args.string({ description: "repo/name[:version] of a published package (default: the package in --dir); with --path, names that output." }),
   };
   static override flags = {
-    path: Flags.string({ summary: "Store path of an output to install (a registered path of the store)." }),
+    dir: Flags.directory({ char: "C", summary: "Package directory to build and install (holding pkg.toml and pkg.lock).", default: ".", exclusive: ["path"] }),
+    path: Flags.string({ summary: "Install this output, already in the store, without building." }),
     priority: Flags.integer({ summary: "Conflict priority: lower wins when two packages provide the same file (default 5)." }),
+    "print-build-logs": Flags.boolean({ char: "L", summary: "Print the builds' logs (default: only on failure).", default: false }),
   };
 
   async run() {
     const { args, flags } = await this.parse(Install);
     const profile = load.profile();
-    const { PkgError } = load.errors();
     const options = profile.defaultProfileOptions();
-    if (flags.path === undefined) {
-      // The build (src/build/package.ts) is not part of this tree yet; an output made another way can be installed.
-      throw new PkgError("ERR_PROFILE_BUILD_UNAVAILABLE", `cannot build ${args.id ?? "./pkg.toml"}: building is not part of this pkg yet`, {
-        hint: "build the package, then install its output: pkg install --path <store path>",
-      });
-    }
-    const info = profile.describeStorePath(options.storeRoot, path.resolve(flags.path));
-    let naming = { ...profile.parseStorePathName(info.path), repository: null as string | null };
-    if (args.id !== undefined) {
-      const spec = load.ids().parsePackageSpec(args.id);
-      naming = { name: spec.name, repository: spec.repository.name, version: spec.version ?? naming.version };
-    }
+    const built = flags.path === undefined ? await this.build(args.id, flags.dir, flags["print-build-logs"], options.storeRoot) : null;
+    const info = profile.describeStorePath(options.storeRoot, built?.path ?? path.resolve(flags.path!));
+    const naming = built?.naming ?? (args.id !== undefined ? this.namingOf(args.id) : { ...profile.parseStorePathName(info.path), repository: null });
+    const version = naming.version ?? profile.parseStorePathName(info.path).version;
     const entry: ProfileEntryInput = {
-      ...naming,
-      id: naming.repository === null ? `${naming.name}:${naming.version}` : `${naming.repository}/${naming.name}:${naming.version}`,
-      drv: info.drv,
+      name: naming.name,
+      repository: naming.repository,
+      version,
+      id: naming.repository === null ? `${naming.name}:${version}` : `${naming.repository}/${naming.name}:${version}`,
+      drv: built?.drv ?? info.drv,
       path: info.path,
       cid: info.cid,
       priority: flags.priority,
@@ -52,14 +49,47 @@ export default class Install extends BaseCommand<typeof Install> {
     const result = await profile.installPackages(options, [entry]);
     const pathHint = await profile.takePathHint(options);
     if (!this.jsonEnabled()) {
-      this.log(`installed ${entry.id} (generation ${result.generation})`);
-      const mine = result.links.filter((link) => link.startsWith("bin/"));
-      if (mine.length > 0 && !this.flags.quiet) this.log(`  ${mine.join(" ")}`);
+      this.log(result.created ? `installed ${entry.id} (generation ${result.generation})` : `${entry.id} is installed already (generation ${result.generation})`);
+      const programs = (result.provides[entry.id] ?? []).filter((link) => link.startsWith("bin/"));
+      if (programs.length > 0 && !this.flags.quiet) this.log(`  ${programs.join(" ")}`);
       if (pathHint !== null) {
         // Once per profiles directory (a marker file remembers); stderr keeps stdout the result.
         process.stderr.write(`To run installed programs, put the profile on your PATH (e.g. in ~/.profile):\n  ${pathHint}\n`);
       }
     }
     return { profile: profile.profileLink(options), installed: entry.id, ...result, pathHint };
+  }
+
+  private namingOf(id: string): { name: string; repository: string | null; version: string | null } {
+    const spec = load.ids().parsePackageSpec(id);
+    return { name: spec.name, repository: spec.repository.name, version: spec.version };
+  }
+
+  /** `pkg build`'s core: a published package (fetched, locked now) or the package directory; its `out` output. */
+  private async build(id: string | undefined, dir: string, printLogs: boolean, storeRoot: string) {
+    const core = load.buildPackage();
+    const client = await load.storeClient().connectStore({ root: storeRoot });
+    const onLog = printLogs && !this.jsonEnabled() ? (_drv: string, text: string) => process.stderr.write(`${text}\n`) : undefined;
+    try {
+      if (id !== undefined) {
+        this.step(`building ${id}`);
+        const result = await core.buildPublished({ client, id, session: await this.session(), onLog });
+        return { path: result.outputs.out, drv: result.drv, naming: this.namingOf(result.id) };
+      }
+      const { readManifest, MANIFEST_FILE_NAME } = load.manifest();
+      const manifest = await readManifest(path.resolve(dir, MANIFEST_FILE_NAME));
+      this.step(`building ${manifest.repository}/${manifest.name}:${manifest.version}`);
+      // The local case needs the content store only: no chain session, no chain node (as `pkg build`).
+      const { resolveConfig } = load.config();
+      const content = await load.session().openContent(await resolveConfig({ network: this.flags.network, config: this.flags.config }));
+      try {
+        const result = await core.buildDirectory({ client, dir, content, onLog });
+        return { path: result.outputs.out, drv: result.drv, naming: { name: manifest.name, repository: manifest.repository, version: manifest.version } };
+      } finally {
+        await content.close();
+      }
+    } finally {
+      client.close();
+    }
   }
 }

@@ -1,7 +1,8 @@
 /**
  * End to end: the BUILT `pkg install`, `pkg uninstall` and `pkg profile …` as subprocesses, on a real store
  * (outputs registered by the store's own addOutput in this process, before any CLI call) and a profiles
- * directory inside one temp PKG_DATA_DIR. No chain: installing a store path needs none.
+ * directory inside one temp PKG_DATA_DIR. No chain: installing a store path, or building a package directory,
+ * needs none; `pkg store gc` and the build go through the store daemon, started on demand and stopped after.
  *
  *   npx tsc -p tsconfig.build.json && npx hardhat test test/e2e/profile.test.ts
  *
@@ -100,6 +101,8 @@ describe("e2e: pkg install / uninstall / profile (built binary, real store)", fu
   });
 
   after(async () => {
+    // The daemon `pkg store gc` / `pkg install` started on demand for this store.
+    if (env) await pkg("store", "status", "--shutdown").catch(() => undefined);
     if (KEEP) console.log(`kept ${tmp}`);
     else if (tmp) await rm(tmp, { recursive: true, force: true });
   });
@@ -126,13 +129,14 @@ describe("e2e: pkg install / uninstall / profile (built binary, real store)", fu
       priority: 5,
     });
     expect(runLinked("world")).to.equal("world");
-    // Human output, third install of the same: no PATH hint any more.
+    // Installing the same again changes nothing (no new generation, like Nix), and there is no second PATH hint.
     const again = h.expectSuccess(await pkg("install", "--path", outputs.hello.path));
+    expect(again.stdout).to.equal("hello:1.0.0 is installed already (generation 2)\n  bin/hello\n");
     expect(again.stderr).to.equal("");
-    expect(await generation()).to.equal("default-3-link");
-    // Each generation's paths are GC roots in the store.
+    expect(await generation()).to.equal("default-2-link");
+    // Each generation's paths are GC roots in the store: generation 1 has hello, generation 2 both.
     expect(new Set(listRoots(storeDir).map((r) => r.path))).to.deep.equal(new Set([outputs.hello.path, outputs.world.path]));
-    expect(listRoots(storeDir)).to.have.lengthOf(5);
+    expect(listRoots(storeDir)).to.have.lengthOf(3);
   });
 
   it("a conflict fails on one line naming both packages, exit 6, and changes nothing", async () => {
@@ -152,55 +156,63 @@ describe("e2e: pkg install / uninstall / profile (built binary, real store)", fu
 
   it("profile list shows the current generation's packages", async () => {
     const json = await pkgJson<{ generation: number; packages: { id: string; priority: number }[] }>("profile", "list");
-    expect(json.generation).to.equal(4);
-    expect(json.packages.map((p) => [p.id, p.priority])).to.deep.equal([["crates/world:2.0.0", 5], ["hello:1.0.0", 5], ["impostor:0.1.0", 1]]);
+    expect(json.generation).to.equal(3);
+    expect(json.packages.map((p) => [p.id, p.priority])).to.deep.equal([["hello:1.0.0", 5], ["crates/world:2.0.0", 5], ["impostor:0.1.0", 1]]);
     const human = h.expectSuccess(await pkg("profile", "list"));
     expect(human.stdout).to.equal(
-      `crates/world:2.0.0  ${outputs.world.path}\nhello:1.0.0  ${outputs.hello.path}\nimpostor:0.1.0 (priority 1)  ${outputs.impostor.path}\n`,
+      `hello:1.0.0  ${outputs.hello.path}\ncrates/world:2.0.0  ${outputs.world.path}\nimpostor:0.1.0 (priority 1)  ${outputs.impostor.path}\n`,
     );
   });
 
   it("uninstall removes a package in a new generation; an unknown name fails listing what is installed", async () => {
     const result = h.expectSuccess(await pkg("uninstall", "impostor"));
-    expect(result.stdout).to.equal("uninstalled impostor:0.1.0 (generation 5)\n");
+    expect(result.stdout).to.equal("uninstalled impostor:0.1.0 (generation 4)\n");
     expect(runLinked("hello")).to.equal("hello from the profile");
     h.expectHumanError(await pkg("uninstall", "nope"), {
       code: "ERR_PROFILE_PACKAGE_NOT_FOUND",
       message: ["nope is not installed in profile default"],
-      hint: "installed: crates/world, hello",
+      hint: "installed: hello, crates/world",
     });
     h.expectJsonError(await pkg("uninstall", "nope", "--json"), { code: "ERR_PROFILE_PACKAGE_NOT_FOUND" });
-    expect(await generation()).to.equal("default-5-link");
+    expect(await generation()).to.equal("default-4-link");
   });
 
   it("rollback and switch move between generations atomically; history lists them", async () => {
     const back = await pkgJson<{ from: number; to: number }>("profile", "rollback");
-    expect(back).to.include({ from: 5, to: 4 });
+    expect(back).to.include({ from: 4, to: 3 });
     expect(runLinked("hello")).to.equal("impostor");
-    expect(h.expectSuccess(await pkg("profile", "switch", "1")).stdout).to.equal("switched from generation 4 to 1\n");
+    expect(h.expectSuccess(await pkg("profile", "switch", "1")).stdout).to.equal("switched from generation 3 to 1\n");
     expect(runLinked("world")).to.equal(null);
     expect(runLinked("hello")).to.equal("hello from the profile");
     h.expectHumanError(await pkg("profile", "rollback"), { code: "ERR_PROFILE_NO_PREVIOUS_GENERATION", message: ["generation 1 is the oldest"] });
-    h.expectHumanError(await pkg("profile", "switch", "9"), { code: "ERR_PROFILE_GENERATION_NOT_FOUND", hint: "existing generations: 1, 2, 3, 4, 5" });
-    h.expectSuccess(await pkg("profile", "switch", "5"));
+    h.expectHumanError(await pkg("profile", "switch", "9"), { code: "ERR_PROFILE_GENERATION_NOT_FOUND", hint: "existing generations: 1, 2, 3, 4" });
+    h.expectSuccess(await pkg("profile", "switch", "4"));
 
     const history = h.expectSuccess(await pkg("profile", "history"));
     const lines = history.stdout.trimEnd().split("\n");
-    expect(lines).to.have.lengthOf(5);
+    expect(lines).to.have.lengthOf(4);
     expect(lines[0]).to.match(/^ {3}1 {2}\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ {2}\+hello:1\.0\.0$/);
-    expect(lines[3]).to.match(/ {2}\+impostor:0\.1\.0$/);
-    expect(lines[4]).to.match(/ {2}\(current\) {2}-impostor:0\.1\.0$/);
+    expect(lines[2]).to.match(/ {2}\+impostor:0\.1\.0$/);
+    expect(lines[3]).to.match(/ {2}\(current\) {2}-impostor:0\.1\.0$/);
     const json = await pkgJson<{ generations: { number: number; current: boolean }[] }>("profile", "history");
-    expect(json.generations.map((g) => [g.number, g.current])).to.deep.equal([[1, false], [2, false], [3, false], [4, false], [5, true]]);
+    expect(json.generations.map((g) => [g.number, g.current])).to.deep.equal([[1, false], [2, false], [3, false], [4, true]]);
   });
 
-  it("wipe-history deletes every generation but the current one and drops their GC roots", async () => {
+  it("wipe-history deletes every generation but the current one and drops their GC roots; pkg store gc then frees what only they used", async () => {
+    const gc = () => pkgJson<{ removed: string[] }>("store", "gc");
+    // impostor is only in generation 3: rooted while that generation exists.
+    expect((await gc()).removed).not.to.include.members([outputs.impostor.path]);
+    expect(existsSync(outputs.impostor.path)).to.equal(true);
     h.expectHumanError(await pkg("profile", "wipe-history", "--older-than", "soon"), { code: "ERR_PROFILE_INVALID", hint: /30d/ });
-    expect(await pkgJson("profile", "wipe-history", "--older-than", "1d")).to.deep.include({ deleted: [], kept: [1, 2, 3, 4, 5] });
-    expect(h.expectSuccess(await pkg("profile", "wipe-history")).stdout).to.equal("deleted generations 1, 2, 3, 4\n");
-    expect((await readdir(profiles)).sort()).to.deep.equal([".path-hint-shown", "default", "default-5-link"]);
+    expect(await pkgJson("profile", "wipe-history", "--older-than", "1d")).to.deep.include({ deleted: [], kept: [1, 2, 3, 4] });
+    expect(h.expectSuccess(await pkg("profile", "wipe-history")).stdout).to.equal("deleted generations 1, 2, 3\n");
+    expect((await readdir(profiles)).sort()).to.deep.equal([".path-hint-shown", "default", "default-4-link"]);
     expect(listRoots(storeDir).map((r) => r.path).sort()).to.deep.equal([outputs.hello.path, outputs.world.path].sort());
     expect(runLinked("hello")).to.equal("hello from the profile");
+    const removed = (await gc()).removed;
+    expect(removed).to.include(outputs.impostor.path);
+    expect(removed).not.to.include.oneOf([outputs.hello.path, outputs.world.path]);
+    expect(runLinked("world")).to.equal("world");
   });
 
   it("refuses what is not a valid store path", async () => {
@@ -210,7 +222,29 @@ describe("e2e: pkg install / uninstall / profile (built binary, real store)", fu
     const unregistered = path.join(storeDir, "paths", "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa-fake-1.0.0");
     await mkdir(unregistered, { recursive: true });
     h.expectHumanError(await pkg("install", "--path", unregistered), { code: "ERR_PROFILE_NOT_STORE_PATH", message: ["is not a valid (registered) path"] });
-    expect(await generation()).to.equal("default-5-link");
+    expect(await generation()).to.equal("default-4-link");
     expect(await h.temporaries(profiles)).to.deep.equal([]);
+  });
+
+  it("pkg install in a package directory builds it through the store daemon (no chain) and installs its output", async () => {
+    const dir = path.join(tmp, "greet");
+    await mkdir(dir);
+    const manifest = '[package]\nrepository = "local"\nname = "greet"\nversion = "1.0.0"\nlicense = "MIT"\nsrc = ["build.sh"]\nbuilder = "./build.sh"\n';
+    await writeFile(path.join(dir, "pkg.toml"), manifest);
+    await writeFile(path.join(dir, "build.sh"), `#!/bin/sh\nmkdir -p "$out/bin"\nprintf '#!/bin/sh\\necho greetings\\n' > "$out/bin/greet"\nchmod +x "$out/bin/greet"\n`, { mode: 0o755 });
+    // A package without inputs: its lock names only itself (what `pkg lock` would write; no chain in this test).
+    const lock = `[lock]\nformat = 1\npackage = "${h.rawCid(Buffer.from(manifest))}"\nblock = 1\nchain-id = 31337\nregistry = "0x5FbDB2315678afecb367f032d93F642f64180aa3"\n`;
+    await writeFile(path.join(dir, "pkg.lock"), lock);
+    const result = h.expectSuccess(await pkg("install", "-C", dir));
+    expect(result.stdout).to.equal("installed local/greet:1.0.0 (generation 5)\n  bin/greet\n");
+    expect(result.stderr).to.equal("building local/greet:1.0.0\n");
+    expect(runLinked("greet")).to.equal("greetings");
+    const list = await pkgJson<{ packages: { id: string; drv: string | null; cid: string | null; path: string }[] }>("profile", "list");
+    const greet = list.packages.find((p) => p.id === "local/greet:1.0.0")!;
+    expect(greet.drv).to.match(/^bafyrei/);
+    expect(greet.cid).to.match(/^bafy/);
+    expect(path.dirname(greet.path)).to.equal(path.join(storeDir, "paths"));
+    // Built already: the second install is the same output, so no new generation.
+    expect(h.expectSuccess(await pkg("install", "-C", dir)).stdout).to.equal("local/greet:1.0.0 is installed already (generation 5)\n  bin/greet\n");
   });
 });

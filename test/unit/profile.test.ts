@@ -120,6 +120,7 @@ describe("profiles (generations of symlinks)", function () {
     const second = await installPackages(options, [world]);
     expect(second).to.include({ generation: 2, previous: 1 });
     expect(second.links).to.deep.equal(["bin/hello", "bin/world", "share/doc"]);
+    expect(second.provides).to.deep.equal({ "crates/hello:1.0.0": ["bin/hello"], "crates/world:2.0.0": ["bin/world", "share/doc"] });
     expect(runLinked("hello")).to.equal("hello 1.0.0");
     expect(runLinked("world")).to.equal("world 2.0.0");
 
@@ -139,6 +140,17 @@ describe("profiles (generations of symlinks)", function () {
     expect([...roots.roots.keys()].every((k) => k.startsWith(`profile:${path.join(options.dir, "default")}-`))).to.equal(true);
     expect(await profileStorePaths(options.dir)).to.deep.equal([hello.path, world.path].sort());
     expect(await leftovers()).to.deep.equal([]);
+  });
+
+  it("makes no generation when nothing changes (a reinstall of the same output)", async () => {
+    const hello = await output("hello", "1.0.0", { "bin/hello": script("h") });
+    await installPackages(options, [hello]);
+    const again = await installPackages(options, [hello]);
+    expect(again).to.include({ generation: 1, previous: 1, created: false });
+    expect(again.changes).to.deep.equal({ added: [], removed: [], changed: [] });
+    expect((await listGenerations(options)).map((g) => g.number)).to.deep.equal([1]);
+    // Another priority is a change.
+    expect((await installPackages(options, [{ ...hello, priority: 3 }])).created).to.equal(true);
   });
 
   it("merges share/ like buildEnv: shared directories become real ones, files stay links", async () => {
