@@ -50,6 +50,8 @@ export const ERR_BUILD_DIR_NOT_EMPTY = "ERR_BUILD_DIR_NOT_EMPTY";
 
 /** How many of the last log lines an ERR_BUILD_FAILED carries in `details.log`. */
 export const FAILURE_LOG_LINES = 20;
+/** Longer log lines are passed on in pieces of this many characters. */
+const MAX_LINE = 65_536;
 
 /** One input as the build sees it under `$name`. */
 export interface BuildInput {
@@ -206,7 +208,12 @@ function inputMissing(request: BuildRequest, name: string, where: string): PkgEr
 export async function runBuild(request: BuildRequest): Promise<BuildResult> {
   const started = Date.now();
   const { drv } = request;
-  request.signal?.throwIfAborted?.();
+  if (request.signal?.aborted) {
+    throw new PkgError(ERR_BUILD_ABORTED, `build of ${drv.name} (${request.drvCid}) was stopped before it started`, {
+      details: { drv: request.drvCid },
+      cause: request.signal.reason,
+    });
+  }
   if (drv.builder.kind === "none") throw noBuilder(request);
 
   const buildDir = path.resolve(request.buildDir);
@@ -288,7 +295,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
       ? await sandboxedCommand({ file: builder, args, env, cwd: srcDir }, [buildDir, ...outputParents])
       : { file: builder, args, env, cwd: srcDir };
 
-  await spawnBuild(request, command, builder);
+  await spawnBuild(request, command, builder, choice.kind);
 
   for (const [name, out] of Object.entries(request.outputs)) {
     if (!(await exists(out))) {
@@ -312,6 +319,7 @@ function spawnBuild(
   request: BuildRequest,
   command: { file: string; args: string[]; env: Record<string, string>; cwd: string },
   builder: string,
+  sandbox: SandboxKind,
 ): Promise<void> {
   const { drv } = request;
   return new Promise<void>((resolve, reject) => {
@@ -332,6 +340,11 @@ function spawnBuild(
       while ((nl = partial.indexOf("\n")) >= 0) {
         emit(partial.slice(0, nl));
         partial = partial.slice(nl + 1);
+      }
+      // output without newlines (a progress bar, binary junk) is cut into pieces, never hoarded
+      while (partial.length > MAX_LINE) {
+        emit(partial.slice(0, MAX_LINE));
+        partial = partial.slice(MAX_LINE);
       }
     };
 
@@ -384,8 +397,8 @@ function spawnBuild(
       if (timer) clearTimeout(timer);
       request.signal?.removeEventListener("abort", onAbort);
       if (partial !== "") emit(partial);
-      // the group may still hold processes (no PID namespace): make sure it is gone
-      kill();
+      // without a PID namespace the group may still hold processes (the builder's background jobs)
+      if (sandbox === "none") kill();
       const details = { drv: request.drvCid, name: drv.name, builder, log: [...tail] };
       if (stopped === "timeout") {
         reject(

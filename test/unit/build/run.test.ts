@@ -193,6 +193,25 @@ describe("build/run: runBuild", function () {
     expect(result.sandboxReason).to.be.a("string");
   });
 
+  it("without namespaces, a stopped build's process group is killed (its background jobs too)", async () => {
+    const marker = `${Math.floor(Math.random() * 1e6) + 1000}.5`;
+    const src = path.join(root, "src");
+    await script(path.join(src, "build.sh"), `#!/bin/sh\nsleep ${marker} &\necho started\nwait\n`);
+    const req = request(root, derivation({ kind: "source", path: "build.sh" }), { src, sandbox: "off", timeoutMs: 1000 });
+    await rejectsWith(runBuild(req), ERR_BUILD_TIMEOUT);
+    let left: number[] = [];
+    for (let i = 0; i < 20 && (left = await processesWith(`sleep ${marker}`)).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+    expect(left).to.deep.equal([]);
+  });
+
+  it("passes long lines without newlines on in pieces", async () => {
+    const src = path.join(root, "src");
+    await script(path.join(src, "build.sh"), '#!/bin/sh\nhead -c 200000 /dev/zero | tr "\\0" x\nmkdir "$out"\n');
+    const req = request(root, derivation({ kind: "source", path: "build.sh" }), { src });
+    await runBuild(req);
+    expect(req.lines.map((l) => l.length)).to.deep.equal([65536, 65536, 65536, 200000 - 3 * 65536]);
+  });
+
   describe("the sandbox (namespaces)", function () {
     before(async function () {
       const support = await detectSandbox();
