@@ -304,8 +304,8 @@ describe("profiles (generations of symlinks)", function () {
     });
   }
 
-  /** Installs `entry` in a child process that SIGKILLs itself right after `step`. */
-  function installKilledAfter(step: ProfileStep, entry: ProfileEntryInput): Promise<NodeJS.Signals | null> {
+  /** Installs `entry` in a child process, which SIGKILLs itself right after `step` when one is given. */
+  function installInChild(entry: ProfileEntryInput, step: ProfileStep | null = null): Promise<NodeJS.Signals | null> {
     const program = `
       const { installPackages } = require(${JSON.stringify(path.join(ROOT, "src", "profile.ts"))});
       const options = JSON.parse(process.env.OPTIONS);
@@ -316,14 +316,16 @@ describe("profiles (generations of symlinks)", function () {
       env: { ...process.env, OPTIONS: JSON.stringify({ dir: options.dir, storeRoot }), ENTRY: JSON.stringify(entry) },
       stdio: ["ignore", "ignore", "inherit"],
     });
-    return new Promise((resolve) => child.once("exit", (_code, signal) => resolve(signal)));
+    return new Promise((resolve, reject) =>
+      child.once("exit", (code, signal) => (code !== 0 && signal === null ? reject(new Error(`install exited with ${code}`)) : resolve(signal))),
+    );
   }
 
   for (const step of ["written", "rooted", "renamed", "switched"] as const) {
     it(`a process killed after "${step}" leaves a working profile; the next operation cleans up`, async () => {
       await installPackages(options, [await output("hello", "1.0.0", { "bin/hello": script("old") })]);
       const next = await output("hello", "2.0.0", { "bin/hello": script("new") });
-      expect(await installKilledAfter(step, next)).to.equal("SIGKILL");
+      expect(await installInChild(next, step)).to.equal("SIGKILL");
       // Whatever the point, `default` is a complete generation: the old one, or (once switched) the new one.
       expect(runLinked("hello")).to.equal(step === "switched" ? "new" : "old");
       const lockLeft = (await readdir(options.dir)).includes("default.lock");
@@ -339,6 +341,18 @@ describe("profiles (generations of symlinks)", function () {
       expect(runLinked("hello")).to.equal(step === "switched" ? "new" : "old");
     });
   }
+
+  it("serialises concurrent writers (in this process and in others): every install lands in its own generation", async () => {
+    const entries = await Promise.all(["a", "b", "c", "d"].map((n) => output(n, "1.0.0", { [`bin/${n}`]: script(n) })));
+    const children = entries.slice(2).map((entry) => installInChild(entry));
+    const here = await Promise.all(entries.slice(0, 2).map((entry) => installPackages(options, [entry])));
+    expect(await Promise.all(children)).to.deep.equal([null, null]);
+    expect(here.map((r) => r.created)).to.deep.equal([true, true]);
+    expect((await listGenerations(options)).map((g) => g.number)).to.deep.equal([1, 2, 3, 4]);
+    expect((await installedPackages(options)).map((p) => p.name).sort()).to.deep.equal(["a", "b", "c", "d"]);
+    for (const n of ["a", "b", "c", "d"]) expect(runLinked(n)).to.equal(n);
+    expect(await leftovers()).to.deep.equal([]);
+  });
 
   it("waits for a live writer's lock, then reports it", async () => {
     await mkdir(options.dir, { recursive: true });
