@@ -47,6 +47,12 @@ for t in rustc cargo gcc node; do
   (cd "$work/toolchains/$t" && pkg publish)
 done
 
+say "repo create flakes      # meta packages: flakes:meta-rustc, cargo's RUSTC_WRAPPER"
+repo create flakes
+cp -r examples/toolchains/meta-rustc "$work/"
+say "pkg publish            # flakes:meta-rustc"
+(cd "$work/meta-rustc" && pkg publish)
+
 say "pkg publish            # crates:dep 0.2.0"
 (cd "$work/dep" && pkg publish)
 
