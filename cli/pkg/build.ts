@@ -33,12 +33,13 @@ export default class Build extends BaseCommand<typeof Build> {
         this.step(`building ${args.id}`);
         result = await core.buildPublished({ ...common, id: args.id, session });
       } else {
-        // The local case opens the content store only: no chain session, no ethers (the no-op build is benchmarked).
-        const content = await this.openContent();
+        // The local case needs no chain session, and the content store only when instantiation cannot be skipped
+        // (the no-op build is benchmarked against cargo's).
+        let content: Awaited<ReturnType<Build["openContent"]>> | null = null;
         try {
-          result = await core.buildDirectory({ ...common, dir: flags.dir, content });
+          result = await core.buildDirectory({ ...common, dir: flags.dir, content: async () => (content = await this.openContent()) });
         } finally {
-          await content.close();
+          await (content as { close(): Promise<void> } | null)?.close();
         }
       }
       if (!this.jsonEnabled()) {

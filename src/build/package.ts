@@ -7,19 +7,40 @@
  *   in place, written atomically and only when it changed: a no-op build writes nothing.
  * - `--rebuild` is Nix's: the derivation is realised (built if needed), then built again into a
  *   temporary path and the two output CIDs compared; a difference is ERR_BUILD_NOT_REPRODUCIBLE.
+ * - The no-op `pkg build` (benchmarked against a no-op `cargo build`) skips instantiation when
+ *   nothing it reads changed, as git's index and cargo's fingerprints do: a cache entry per package
+ *   directory (`<store>/dirs/<hash>.json`) maps a fingerprint (size, mtime in ns and inode of pkg.toml,
+ *   pkg.lock and every source file, and the mtimes of the directories holding them, so that a new
+ *   file matching a glob is noticed) to the derivation CID. A hit asks the daemon to realise that CID
+ *   directly, without loading the content store, the TOML parsers or the chain libraries; anything
+ *   else (a changed file, an unknown derivation, --rebuild) takes the full path.
  * - `repo build` sends every package's derivation to the daemon at once: the daemon realises inputs
  *   first, builds each derivation once however many packages need it, and runs as many builds as
  *   there are cores. Every failure is collected; none stops the others.
  */
-import { readFile } from "node:fs/promises";
+import { createHash } from "node:crypto";
+import { mkdir, readFile, stat, writeFile, rename } from "node:fs/promises";
+import { arch, platform } from "node:os";
 import path from "node:path";
 import { PkgError, isPkgError } from "../errors";
-import { BUILDFILE_FILE_NAME, ERR_BUILDFILE_NOT_FOUND, readBuildfile, serializeBuildfile, writeBuildfile, type Buildfile, type BuildRecord } from "../buildfile";
-import { instantiateDirectory, instantiateRepository, type InstantiateFailure } from "../instantiate";
+import type { Buildfile, BuildRecord } from "../buildfile";
+import type { InstantiateFailure } from "../instantiate";
 import type { ContentStore } from "../content/types";
 import type { RepositoryLock } from "../repolock";
 import type { StoreClient } from "../store/client";
-import { ERR_BUILD_INCOMPLETE, ERR_BUILD_NOT_REPRODUCIBLE } from "../store/errors";
+import { ERR_BUILD_INCOMPLETE, ERR_BUILD_NOT_REPRODUCIBLE, ERR_STORE_UNKNOWN_DERIVATION } from "../store/errors";
+import { defaultStoreDir } from "../store/paths";
+
+/* eslint-disable @typescript-eslint/no-require-imports */
+// Loaded on the full path only: these pull in the TOML parser, IPFS libraries and DAG-CBOR.
+const lazy = {
+  buildfile: () => require("../buildfile") as typeof import("../buildfile"),
+  instantiate: () => require("../instantiate") as typeof import("../instantiate"),
+  manifest: () => require("../manifest") as typeof import("../manifest"),
+};
+/* eslint-enable @typescript-eslint/no-require-imports */
+
+type DirectoryContent = Pick<ContentStore, "getBytes" | "putBlock" | "pin" | "putBytes" | "putTree">;
 
 /** What the daemon answers to `realise`. */
 export interface RealiseAnswer {
@@ -35,7 +56,10 @@ export type LogHandler = (drv: string, text: string) => void;
 
 export interface BuildDirectoryParams {
   dir: string;
-  content: Pick<ContentStore, "getBytes" | "putBlock" | "pin" | "putBytes" | "putTree">;
+  /** The content store, opened only when the full path needs it (the caller closes it). */
+  content: DirectoryContent | (() => Promise<DirectoryContent>);
+  /** Store root, where the fingerprint cache lives; default {@link defaultStoreDir}. */
+  storeDir?: string;
   client: Pick<StoreClient, "request">;
   /** Build record name (default "default"). */
   name?: string;
@@ -59,6 +83,8 @@ export interface BuildDirectoryResult {
   buildFile: string;
   /** Whether the build file was (re)written. */
   buildFileChanged: boolean;
+  /** Whether instantiation was skipped (nothing it reads changed since the last build). */
+  cached: boolean;
   sandbox?: string;
 }
 
@@ -70,6 +96,7 @@ export function realiseVia(client: Pick<StoreClient, "request">, drv: string, op
 }
 
 async function readOrEmpty(file: string): Promise<Buildfile> {
+  const { readBuildfile, ERR_BUILDFILE_NOT_FOUND } = lazy.buildfile();
   try {
     return await readBuildfile(file);
   } catch (error) {
@@ -80,6 +107,7 @@ async function readOrEmpty(file: string): Promise<Buildfile> {
 
 /** Replaces (or appends) the record called `record.name`; writes only when the text changes. */
 export async function updateBuildfile(file: string, record: BuildRecord): Promise<boolean> {
+  const { serializeBuildfile, writeBuildfile } = lazy.buildfile();
   const current = await readOrEmpty(file);
   const builds = [...current.builds];
   const at = builds.findIndex((b) => b.name === record.name);
@@ -92,10 +120,99 @@ export async function updateBuildfile(file: string, record: BuildRecord): Promis
   return true;
 }
 
+/** What the fingerprint cache keeps per package directory and build name. */
+interface DirCacheEntry {
+  fingerprint: string;
+  /** Sources, relative to the directory, as resolveSources listed them. */
+  sources: string[];
+  drv: string;
+  name: string;
+  record: BuildRecord;
+  /** sha256 of pkg.build.toml as last written or read. */
+  buildFileHash: string | null;
+}
+
+const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
+
+function cacheFile(storeDir: string, dir: string, name: string, system: string | undefined): string {
+  return path.join(storeDir, "dirs", `${sha256(`${path.resolve(dir)}\0${name}\0${system ?? `${arch()}-${platform()}`}`).slice(0, 32)}.json`);
+}
+
+/**
+ * size, mtime (ns) and inode of each file, then (after ':') the mtimes of the directories holding
+ * one and their ancestors up to `dir`: a file added where a glob may match it changes one of those.
+ */
+async function fingerprint(dir: string, sources: readonly string[]): Promise<string | null> {
+  const files = ["pkg.toml", "pkg.lock", ...sources];
+  const dirSet = new Set<string>(["."]);
+  for (const f of sources) for (let d = path.dirname(f); d !== "." && d !== "/" && !dirSet.has(d); d = path.dirname(d)) dirSet.add(d);
+  const dirs = [...dirSet].sort();
+  const fileHash = createHash("sha256");
+  const dirHash = createHash("sha256");
+  try {
+    const stats = await Promise.all([...files, ...dirs].map((f) => stat(path.join(dir, f), { bigint: true })));
+    stats.forEach((st, i) => {
+      if (i < files.length) fileHash.update(`${files[i]}\0${st.size}\0${st.mtimeNs}\0${st.ino}\0${st.mode}\n`);
+      else dirHash.update(`${dirs[i - files.length]}\0${st.mtimeNs}\n`);
+    });
+  } catch {
+    return null; // a file is gone: the full path reports it properly
+  }
+  return `${fileHash.digest("hex")}:${dirHash.digest("hex")}`;
+}
+
+async function readCache(file: string): Promise<DirCacheEntry | null> {
+  try {
+    return JSON.parse(await readFile(file, "utf8")) as DirCacheEntry;
+  } catch {
+    return null;
+  }
+}
+
+async function writeCache(file: string, entry: DirCacheEntry): Promise<void> {
+  // Atomic, never fatal: the cache only ever saves time.
+  try {
+    await mkdir(path.dirname(file), { recursive: true });
+    const tmp = `${file}.${process.pid}.tmp`;
+    await writeFile(tmp, JSON.stringify(entry));
+    await rename(tmp, file);
+  } catch {
+    // ignored
+  }
+}
+
+async function hashFile(file: string): Promise<string | null> {
+  return readFile(file).then((b) => sha256(b), () => null);
+}
+
 /** `pkg build` in a package directory. @throws PkgError of instantiation, the daemon or the build. */
 export async function buildDirectory(params: BuildDirectoryParams): Promise<BuildDirectoryResult> {
   const name = params.name ?? "default";
-  const inst = await instantiateDirectory({ dir: params.dir, content: params.content, system: params.system, pin: true });
+  const buildFile = path.join(params.dir, "pkg.build.toml");
+  const cachePath = cacheFile(params.storeDir ?? defaultStoreDir(), params.dir, name, params.system);
+
+  if (!params.rebuild) {
+    const cached = await readCache(cachePath);
+    if (cached !== null && cached.name === name && (await fingerprint(params.dir, cached.sources)) === cached.fingerprint) {
+      try {
+        const answer = await realiseVia(params.client, cached.drv, { onLog: params.onLog });
+        const record: BuildRecord = { ...cached.record, subderivations: [...answer.subderivations], output: answer.cids.out };
+        const unchanged = JSON.stringify(record) === JSON.stringify(cached.record) && (await hashFile(buildFile)) === cached.buildFileHash;
+        const buildFileChanged = unchanged ? false : await updateBuildfile(buildFile, record);
+        if (!unchanged) await writeCache(cachePath, { ...cached, record, buildFileHash: await hashFile(buildFile) });
+        return { name, drv: cached.drv, outputs: answer.outputs, output: answer.cids.out, built: answer.built, subderivations: answer.subderivations, buildFile, buildFileChanged, cached: true, ...(answer.sandbox !== undefined ? { sandbox: answer.sandbox } : {}) };
+      } catch (error) {
+        if (!isPkgError(error, ERR_STORE_UNKNOWN_DERIVATION)) throw error;
+        // the derivation left the content store: instantiate again
+      }
+    }
+  }
+
+  const { readManifest, resolveSources } = lazy.manifest();
+  const sources = await resolveSources(await readManifest(path.join(params.dir, "pkg.toml")), params.dir).catch(() => null);
+  const print = sources === null ? null : await fingerprint(params.dir, sources);
+  const content = typeof params.content === "function" ? await params.content() : params.content;
+  const inst = await lazy.instantiate().instantiateDirectory({ dir: params.dir, content, system: params.system, pin: true });
   const drv = inst.root.toString();
   let answer = await realiseVia(params.client, drv, { onLog: params.onLog });
   let matched: boolean | undefined;
@@ -110,9 +227,8 @@ export async function buildDirectory(params: BuildDirectoryParams): Promise<Buil
     }
     answer = { ...answer, subderivations: again.subderivations.length > 0 ? again.subderivations : answer.subderivations };
   }
-  const lock = (await params.content.putBytes(await readFile(inst.lockFile))).toString();
-  const buildFile = path.join(params.dir, BUILDFILE_FILE_NAME);
-  const buildFileChanged = await updateBuildfile(buildFile, {
+  const lock = (await content.putBytes(await readFile(inst.lockFile))).toString();
+  const record: BuildRecord = {
     name,
     package: inst.meta.toString(),
     lock,
@@ -121,7 +237,19 @@ export async function buildDirectory(params: BuildDirectoryParams): Promise<Buil
     subderivations: [...answer.subderivations],
     output: answer.cids.out,
     system: inst.derivation.system,
-  });
+  };
+  const buildFileChanged = await updateBuildfile(buildFile, record);
+  let stored = print;
+  if (buildFileChanged && print !== null && sources !== null) {
+    // Writing pkg.build.toml changed the directory's mtime. The fingerprint taken after it is kept
+    // only if the files are as before and the globs still match the same files (nothing was added).
+    const after = await fingerprint(params.dir, sources);
+    const again = await resolveSources(await readManifest(path.join(params.dir, "pkg.toml")), params.dir).catch(() => null);
+    stored = after !== null && after.split(":")[0] === print.split(":")[0] && JSON.stringify(again) === JSON.stringify(sources) ? after : null;
+  }
+  if (stored !== null && sources !== null) {
+    await writeCache(cachePath, { fingerprint: stored, sources, drv, name, record, buildFileHash: await hashFile(buildFile) });
+  }
   return {
     name,
     drv,
@@ -132,6 +260,7 @@ export async function buildDirectory(params: BuildDirectoryParams): Promise<Buil
     subderivations: answer.subderivations,
     buildFile,
     buildFileChanged,
+    cached: false,
     ...(answer.sandbox !== undefined ? { sandbox: answer.sandbox } : {}),
   };
 }
@@ -189,7 +318,7 @@ export interface RepositoryBuildResult {
 
 /** `repo build`: every package of a repo.lock; failures (instantiation or build) collected, never thrown. */
 export async function buildRepository(params: RepositoryBuildParams): Promise<RepositoryBuildResult> {
-  const inst = await instantiateRepository({ lock: params.lock, content: params.content, system: params.system, pin: true });
+  const inst = await lazy.instantiate().instantiateRepository({ lock: params.lock, content: params.content, system: params.system, pin: true });
   const results: PackageBuildResult[] = inst.failures.map((f: InstantiateFailure) => ({ name: f.name, version: f.version, ok: false, drv: null, error: f.error }));
   for (const r of results) params.onResult?.(r);
   const queue = [...inst.derivations].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));

@@ -20,7 +20,7 @@ function pkg(s: Sandbox, args: string[], cwd: string) {
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
-async function writePackage(s: Sandbox, dir: string, script: string): Promise<void> {
+async function writePackage(s: Sandbox, dir: string, script: string, src = '["build.sh", "greeting.txt"]'): Promise<void> {
   await mkdir(dir, { recursive: true });
   const manifest = [
     "[package]",
@@ -28,7 +28,7 @@ async function writePackage(s: Sandbox, dir: string, script: string): Promise<vo
     'name = "hello"',
     'version = "1.0.0"',
     'license = "MIT"',
-    'src = ["build.sh", "greeting.txt"]',
+    `src = ${src}`,
     'builder = "./build.sh"',
     "",
   ].join("\n");
@@ -85,6 +85,32 @@ describe("pkg build (built binary, package directory, no chain)", function () {
     expect(JSON.parse(gc.stdout).removed).to.not.include(out);
     const verify = pkg(s, ["store", "verify"], dir);
     expect(verify.code).to.equal(0);
+  });
+
+  it("the no-op path skips instantiation, yet notices an edited source, a new file a glob matches, an edited pkg.lock", async () => {
+    const dir = path.join(s.dir, "globbed");
+    await writePackage(s, dir, "mkdir $out; cat *.txt > $out/all", '["build.sh", "*.txt"]');
+    const json = (args: string[]) => {
+      const r = pkg(s, ["build", "-C", dir, "--json", ...args], dir);
+      expect(r.code, r.stderr + r.stdout).to.equal(0);
+      return JSON.parse(r.stdout) as { outputs: { out: string }; cached: boolean; built: boolean; drv: string };
+    };
+    const first = json([]);
+    expect(first.cached).to.equal(false);
+    const noop = json([]);
+    expect(noop).to.include({ cached: true, built: false, drv: first.drv });
+    await writeFile(path.join(dir, "greeting.txt"), "hello again\n");
+    const edited = json([]);
+    expect(edited.cached).to.equal(false);
+    expect(readFileSync(path.join(edited.outputs.out, "all"), "utf8")).to.equal("hello again\n");
+    expect(json([]).cached).to.equal(true);
+    await writeFile(path.join(dir, "more.txt"), "more\n");
+    const added = json([]);
+    expect(added.cached).to.equal(false);
+    expect(readFileSync(path.join(added.outputs.out, "all"), "utf8")).to.equal("hello again\nmore\n");
+    const lock = await readFile(path.join(dir, "pkg.lock"), "utf8");
+    await writeFile(path.join(dir, "pkg.lock"), lock.replace("block = 1", "block = 2"));
+    expect(json([]).cached).to.equal(false);
   });
 
   it("a build that differs on rebuild fails (exit 9, ERR_BUILD_NOT_REPRODUCIBLE); a failing build says why in one line", async () => {
