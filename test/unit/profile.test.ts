@@ -383,6 +383,15 @@ describe("profiles (generations of symlinks)", function () {
     expect(() => parseAge("3 weeks")).to.throw(/invalid age/);
   });
 
+  it("drops roots a crashed writer left for generations that do not exist, and only this profile's", async () => {
+    const a = await output("a", "1", { "bin/a": script("a") });
+    const link = path.join(options.dir, "default");
+    roots.addRoot(`profile:${link}-7-link:${path.basename(a.path)}`, a.path); // generation 7 never made it
+    roots.addRoot(`profile:${link}-2-1-link:${path.basename(a.path)}`, a.path); // generation 1 of a profile "default-2"
+    await installPackages(options, [a]);
+    expect([...roots.roots.keys()].map((k) => k.slice(`profile:${link}-`.length).replace(/:.*/, "")).sort()).to.deep.equal(["1-link", "2-1-link"]);
+  });
+
   it("gives the PATH line once, and not at all when PATH has the profile already", async () => {
     const expected = `export PATH="${path.join(options.dir, "default", "bin")}:$PATH"`;
     expect(await takePathHint(options, { PATH: "/usr/bin" })).to.equal(expected);
