@@ -126,7 +126,7 @@ export async function verifyStore(store: Store): Promise<{ ok: boolean; checked:
     const writable = await firstWritable(r.path);
     if (writable !== null) problems.push({ kind: "writable", path: r.path, message: `${writable} is writable` });
     if (store.content !== null) {
-      const cid = await store.contentCid(r.path);
+      const cid = await store.contentCid(r.path, r.kind);
       if (cid !== r.cid) problems.push({ kind: "cid-mismatch", path: r.path, message: `${r.path} has content ${cid}, registered as ${r.cid}` });
     }
   }

@@ -372,7 +372,7 @@ export function createRealiser(options: RealiserOptions): Realiser {
         let matched = true;
         const registered: Record<string, string> = {};
         for (const [name, p] of Object.entries(outputs)) {
-          cids[name] = await store.contentCid(p);
+          cids[name] = await store.contentCid(p, "output");
           const row = store.queryOutput(drv, name)!;
           registered[name] = row.path;
           if (row.cid !== cids[name]) matched = false;

@@ -69,8 +69,12 @@ export interface Store {
   queryPath(p: string): PathRecord | null;
   /** Records that output `output` of `drv` is the already valid path `p` (a "none" builder's output is its src). */
   recordOutput(drv: string, output: string, p: string, cid: string, buildMs?: number): void;
-  /** The CID of a tree or file on disk, as the content store names it (adds its blocks). */
-  contentCid(p: string): Promise<string>;
+  /**
+   * The CID of a tree or file on disk, as the content store names it (adds its blocks). Outputs are
+   * added with `preserveMode` (the executable bit, as UnixFS mode) so that getTree gives working
+   * programs back; sources without (as `pkg publish` adds them, so CIDs match the published ones).
+   */
+  contentCid(p: string, kind?: PathKind): Promise<string>;
   /** A fresh, empty directory in tmp/ (deleted by the next recovery if left behind). */
   makeTempDir(prefix?: string): Promise<string>;
   /** Removes a directory tree, even a read-only one. */
@@ -263,10 +267,10 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     return content;
   }
 
-  async function contentCid(p: string): Promise<string> {
+  async function contentCid(p: string, kind: PathKind = "source"): Promise<string> {
     const c = needContent();
     const st = await stat(p);
-    const cid = st.isDirectory() ? await c.putDirectory(p) : await c.putBytes(createReadStream(p));
+    const cid = st.isDirectory() ? await c.putDirectory(p, kind === "output" ? { preserveMode: true } : {}) : await c.putBytes(createReadStream(p));
     return cid.toString();
   }
 
@@ -332,7 +336,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
 
     async addOutput(params) {
       const final = path.join(layout.paths, outputPathName(params.drv, params.output, params.drvName));
-      const cid = await contentCid(params.from);
+      const cid = await contentCid(params.from, "output");
       const refs = params.refCandidates && params.refCandidates.length > 0 ? await scanReferences(params.from, params.refCandidates) : [];
       await install(params.from, final, cid, "output", () => {
         q.insertOutput.run(params.drv, params.output, final, cid, Date.now(), Math.round(params.buildMs ?? 0));
