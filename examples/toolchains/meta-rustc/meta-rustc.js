@@ -322,11 +322,11 @@ async function runShim(tool, argv) {
     try {
         const outputs = collectOutputs(plan, runStarted);
         const stored = await connection.request({ op: "invoke", tool: tool.name, buildId, phase: "store", key: lookup.key, plan, env, outputs, stderr: run.stderr, ms }, STORE_TIMEOUT_MS);
-        record({ tool: tool.name, label: plan.label, result: "miss", reason: lookup.reason, drv: stored.drv, ms: Date.now() - started });
+        record({ tool: tool.name, label: plan.label, result: "miss", reason: lookup.reason, drv: stored.drv, ms: Date.now() - started, toolMs: ms, timings: stored.timings });
     }
     catch (error) {
         node_fs_1.default.writeSync(2, `meta-${tool.name}: warning: outputs of ${plan.label} not stored: ${error.message.split("\n")[0]}\n`);
-        record({ tool: tool.name, label: plan.label, result: "miss", reason: `not stored: ${error.message}`, ms: Date.now() - started });
+        record({ tool: tool.name, label: plan.label, result: "miss", reason: `not stored: ${error.message}`, ms: Date.now() - started, toolMs: ms });
     }
     finally {
         connection.close();

@@ -24,6 +24,7 @@ import { CID } from "multiformats/cid";
 import { currentSystem, writeDerivation, type Derivation, type DerivationInput } from "../../derivation";
 import { PkgError } from "../../errors";
 import { checkName } from "../../ids";
+import { outputPathName } from "../../store/paths";
 import { parseDepInfo } from "./depinfo";
 import { hashBytes, hashFile } from "./hash";
 import { denormalise, normalise } from "./shim/core";
@@ -191,6 +192,7 @@ async function manifestMatches(manifest: Manifest, plan: ToolPlan, env: Record<s
 async function lookup(ctx: InvokeContext, buildId: string | null, plan: ToolPlan, env: Record<string, string>): Promise<LookupResult> {
   const db = ctx.store.db;
   const { key } = await primaryKey(plan, env);
+  await settleStores(key);
   const rows = db.prepare("SELECT drv, manifest FROM meta_manifests WHERE key = ? ORDER BY created DESC").all(key) as Array<{ drv: string; manifest: string }>;
   for (const row of rows) {
     if (!(await manifestMatches(JSON.parse(row.manifest) as Manifest, plan, env))) continue;
@@ -269,7 +271,15 @@ async function store(
   emit: InvokeEmit,
 ): Promise<StoreResult> {
   const db = ctx.store.db;
+  const timings: Record<string, number> = {};
+  let mark = Date.now();
+  const lap = (name: string): void => {
+    const now = Date.now();
+    timings[name] = now - mark;
+    mark = now;
+  };
   const keyed = await primaryKey(plan, env);
+  lap("key");
   if (keyed.key !== key) throw new PkgError(ERR_META_INPUT_MISSING, `${plan.label}: inputs changed while the tool ran`, { hint: "not stored; the next build records it" });
 
   for (const file of outputs) {
@@ -297,11 +307,13 @@ async function store(
     env: depInfo.env.map(([name, value]) => [name, value === null ? null : normalise(value, plan.roots)]),
   };
 
+  lap("sources");
   // The derivation: tool + normalised args + env + sources + externs.
   const src = await ctx.content.putTree(
     sources.map((s) => ({ path: treePath(s.norm), source: s.abs })),
     { pin: true },
   );
+  lap("srcTree");
   const inputSrcs = new Map<string, CID>([[src.toString(), src]]);
   const inputDrvs: Record<string, DerivationInput> = {};
   inputDrvs.rustc = { drv: await hostToolDrv(ctx, plan.tool, keyed.version), kinds: ["native-input"], output: "out" };
@@ -335,12 +347,17 @@ async function store(
     package: null,
   };
   const drv = (await writeDerivation(ctx.content, derivation)).cid.toString();
+  lap("derivation");
 
-  let out = ctx.store.queryOutput(drv, "out")?.path ?? null;
+  // Outputs: copied (dep-info normalised) into a staging directory of the store before answering, so
+  // that the shim may exit and cargo go on (or `rm -rf target`); moving them in (Store.addOutput, which
+  // also adds them to the content store) finishes after the answer. A lookup of the same key waits for it.
+  const existing = ctx.store.queryOutput(drv, "out")?.path ?? null;
   const files: Array<Omit<StoredFile, "path">> = [];
   const artifacts: Array<[string, string]> = [];
-  if (out === null) {
-    const stage = await ctx.store.makeTempDir("meta-");
+  let stage: string | null = null;
+  if (existing === null) {
+    stage = await ctx.store.makeTempDir("meta");
     try {
       await fs.mkdir(path.join(stage, "files"));
       for (const file of outputs) {
@@ -348,27 +365,27 @@ async function store(
         const target = path.join(stage, "files", name);
         const stat = await fs.stat(file);
         const rewrite = file === plan.depInfo;
-        if (rewrite) await fs.writeFile(target, normalise(await fs.readFile(file, "utf8"), plan.roots));
-        else await fs.copyFile(file, target);
         const executable = (stat.mode & 0o111) !== 0;
-        await fs.chmod(target, executable ? 0o755 : 0o644);
-        files.push({ name, executable, rewrite });
-        if (!rewrite) {
-          const hash = await hashFile(file);
-          if (hash !== null) artifacts.push([hash, name]);
+        if (rewrite) {
+          await fs.writeFile(target, normalise(await fs.readFile(file, "utf8"), plan.roots), { mode: 0o644 });
+        } else {
+          const bytes = await fs.readFile(file);
+          await fs.writeFile(target, bytes, { mode: executable ? 0o755 : 0o644 });
+          artifacts.push([hashBytes(bytes), name]);
         }
+        files.push({ name, executable, rewrite });
       }
       await fs.writeFile(path.join(stage, "stderr"), normalise(stderr, plan.roots));
       await fs.writeFile(path.join(stage, "meta.json"), `${JSON.stringify({ tool: plan.tool, label: plan.label, files }, null, 1)}\n`);
-      out = (await ctx.store.addOutput({ drv, output: "out", drvName, from: stage, buildMs: ms })).path;
     } catch (error) {
       await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
       throw error;
     }
   } else {
-    const meta = JSON.parse(await fs.readFile(path.join(out, "meta.json"), "utf8")) as { files: Array<Omit<StoredFile, "path">> };
+    const meta = JSON.parse(await fs.readFile(path.join(existing, "meta.json"), "utf8")) as { files: Array<Omit<StoredFile, "path">> };
     files.push(...meta.files);
   }
+  lap("stage");
 
   const now = Date.now();
   db.transaction(() => {
@@ -380,8 +397,42 @@ async function store(
   })();
   if (buildId !== null) ctx.recordSubderivation(buildId, drv);
   count(buildId, "stored");
+  lap("index");
+
+  const finalPath = existing ?? path.join(ctx.store.layout.paths, outputPathName(drv, "out", drvName));
+  if (stage !== null) {
+    const from = stage;
+    const finishing = Promise.resolve(ctx.store.addOutput({ drv, output: "out", drvName, from, buildMs: ms })).then(
+      () => undefined,
+      async () => {
+        // Not stored after all: forget the manifest (the next build records it again).
+        db.prepare("DELETE FROM meta_manifests WHERE key = ? AND drv = ?").run(key, drv);
+        await fs.rm(from, { recursive: true, force: true }).catch(() => undefined);
+      },
+    );
+    track(key, finishing);
+  }
   emit({ event: "log", drv, text: `meta-${plan.tool}: stored ${plan.label} (${ms} ms)` });
-  return { drv, path: out };
+  return { drv, path: finalPath, timings };
+}
+
+/** Stores still moving their outputs in, by key: a lookup of that key waits for them. */
+const finishingByKey = new Map<string, Set<Promise<void>>>();
+
+function track(key: string, finishing: Promise<void>): void {
+  let set = finishingByKey.get(key);
+  if (!set) finishingByKey.set(key, (set = new Set()));
+  set.add(finishing);
+  void finishing.finally(() => {
+    set!.delete(finishing);
+    if (set!.size === 0 && finishingByKey.get(key) === set) finishingByKey.delete(key);
+  });
+}
+
+/** Wait for every store still finishing (all of them, or those of one key). */
+export async function settleStores(key?: string): Promise<void> {
+  const sets = key === undefined ? [...finishingByKey.values()] : [finishingByKey.get(key) ?? new Set<Promise<void>>()];
+  await Promise.all(sets.flatMap((set) => [...set]));
 }
 
 /**
@@ -402,6 +453,7 @@ export async function handleInvoke(ctx: InvokeContext, request: Record<string, u
       return store(ctx, buildId, request.key, plan, checkEnv(request.env), request.outputs, request.stderr, typeof request.ms === "number" ? request.ms : 0, emit);
     }
     case "stats": {
+      await settleStores();
       const result: StatsResult = { builds: Object.fromEntries(counts) };
       return result;
     }

@@ -81,7 +81,10 @@ export type LookupResult =
 
 export interface StoreResult {
   drv: string;
+  /** The output's store path (it may still be moving in when the answer arrives). */
   path: string;
+  /** Milliseconds of each step of storing (for benchmarks and the log). */
+  timings: Record<string, number>;
 }
 
 export interface StatsResult {

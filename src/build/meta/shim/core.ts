@@ -150,6 +150,10 @@ interface LogEntry {
   result: "hit" | "miss" | "pass" | "fallback" | "failed";
   reason?: string;
   ms: number;
+  /** Of `ms`, how long the tool itself ran (misses). */
+  toolMs?: number;
+  /** The daemon's steps of storing (misses). */
+  timings?: Record<string, number>;
   drv?: string;
 }
 
@@ -348,11 +352,11 @@ export async function runShim(tool: ToolModule, argv: string[]): Promise<number>
       { op: "invoke", tool: tool.name, buildId, phase: "store", key: lookup.key, plan, env, outputs, stderr: run.stderr, ms },
       STORE_TIMEOUT_MS,
     );
-    record({ tool: tool.name, label: plan.label, result: "miss", reason: lookup.reason, drv: stored.drv, ms: Date.now() - started });
+    record({ tool: tool.name, label: plan.label, result: "miss", reason: lookup.reason, drv: stored.drv, ms: Date.now() - started, toolMs: ms, timings: stored.timings });
   } catch (error) {
     // The build itself succeeded; only the cache missed out.
     fs.writeSync(2, `meta-${tool.name}: warning: outputs of ${plan.label} not stored: ${(error as Error).message.split("\n")[0]}\n`);
-    record({ tool: tool.name, label: plan.label, result: "miss", reason: `not stored: ${(error as Error).message}`, ms: Date.now() - started });
+    record({ tool: tool.name, label: plan.label, result: "miss", reason: `not stored: ${(error as Error).message}`, ms: Date.now() - started, toolMs: ms });
   } finally {
     connection.close();
   }
