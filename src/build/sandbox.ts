@@ -4,6 +4,7 @@
  * A sandboxed build runs as
  *
  * ```
+ * setpriv --pdeathsig KILL                                       killed when the daemon dies
  * unshare --net --mount --pid --fork --kill-child --mount-proc   new network, mount and PID namespaces
  *   sh -c SETUP …                                                 inside them, as PID 1:
  *     mount --bind W W            for each writable directory (the build dir, each output's parent)
@@ -23,7 +24,8 @@
  *   namespace's own.
  * - A fresh PID namespace: the builder is PID 1; when it exits, or when `unshare` dies (killed on a
  *   timeout or an abort: `--kill-child` sends SIGKILL to the namespace's PID 1), the kernel kills every
- *   process left in the namespace. A build leaves no process behind.
+ *   process left in the namespace. A build leaves no process behind, even when the daemon itself is
+ *   killed (`setpriv --pdeathsig KILL` in front of `unshare`).
  * - The builder runs as root without capabilities (empty bounding set): it cannot undo the mounts.
  *   This is hygiene (Nix's sandbox), not a wall against hostile code running as root.
  *
@@ -82,7 +84,7 @@ async function probe(): Promise<SandboxSupport> {
     if (!(await findTool(tool))) return { available: false, reason: `${tool} (util-linux/coreutils) is not installed` };
   }
   // the whole setup, on nothing writable: what a build does, minus the builder
-  const result = await run("unshare", [...UNSHARE_ARGS, "sh", "-c", SETUP, "sh", "0", "1", "/", "--", "/usr/bin/env", "-i", "true"]);
+  const result = await run("setpriv", ["--pdeathsig", "KILL", "unshare", ...UNSHARE_ARGS, "sh", "-c", SETUP, "sh", "0", "1", "/", "--", "/usr/bin/env", "-i", "true"]);
   if (!result.ok) {
     const line = result.output.split("\n").find((l) => l.trim() !== "") ?? "unshare failed";
     return { available: false, reason: `unshare failed: ${line.trim()}` };
@@ -181,8 +183,10 @@ export async function sandboxedCommand(
   );
   const envArgs = Object.entries(command.env).map(([k, v]) => `${k}=${v}`);
   return {
-    file: "unshare",
+    // --pdeathsig: if the daemon dies (even by SIGKILL), unshare is killed, and with it the namespace
+    file: "setpriv",
     args: [
+      "--pdeathsig", "KILL", "unshare",
       ...UNSHARE_ARGS,
       "sh", "-c", SETUP, "sh",
       String(dirs.length), ...dirs,

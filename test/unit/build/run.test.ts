@@ -3,6 +3,7 @@
  * source builders, failures and missing outputs, and the sandbox (no network, read-only file system,
  * unix sockets still reach the store, no process left after a kill or a timeout).
  */
+import { spawn } from "node:child_process";
 import { promises as fs } from "node:fs";
 import net from "node:net";
 import path from "node:path";
@@ -289,6 +290,36 @@ s.on("error", (e) => { console.error(e.message); process.exit(1); });
       } finally {
         server.close();
       }
+    });
+
+    it("a build whose daemon is killed (SIGKILL) leaves no process behind", async function () {
+      this.timeout(60_000);
+      const marker = `${Math.floor(Math.random() * 1e6) + 1000}.125`;
+      const src = path.join(root, "src");
+      await script(path.join(src, "build.sh"), `#!/bin/sh\nsleep ${marker} &\necho started\nwait\n`);
+      const req = request(root, derivation({ kind: "source", path: "build.sh" }), { src, sandbox: "strict" });
+      const { log: _log, lines: _lines, ...plain } = req;
+      const program = `
+        const { runBuild } = require(${JSON.stringify(path.resolve(__dirname, "../../../src/build/run"))});
+        const request = JSON.parse(process.argv[1]);
+        runBuild({ ...request, log: (line) => console.log(line) }).catch(() => {});
+      `;
+      const daemon = spawn(process.execPath, ["-r", "ts-node/register/transpile-only", "-e", program, JSON.stringify(plain)], {
+        stdio: ["ignore", "pipe", "inherit"],
+      });
+      await new Promise<void>((resolve, reject) => {
+        let out = "";
+        daemon.stdout.on("data", (d: Buffer) => {
+          out += d.toString();
+          if (out.includes("started")) resolve();
+        });
+        daemon.on("exit", () => reject(new Error(`the daemon stand-in exited: ${out}`)));
+      });
+      expect(await processesWith(`sleep ${marker}`)).to.have.length(1);
+      daemon.kill("SIGKILL");
+      let left: number[] = [];
+      for (let i = 0; i < 30 && (left = await processesWith(`sleep ${marker}`)).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
+      expect(left).to.deep.equal([]);
     });
 
     for (const how of ["abort", "timeout"] as const) {
