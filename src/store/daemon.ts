@@ -246,6 +246,8 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
         }, 500).unref();
       });
       await rm(socketPath, { force: true }).catch(() => {});
+      // Aborted builds clean their tmp/ directories up; the index stays open until they have.
+      await Promise.race([realiser.settled(), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
       await rm(layout.pidFile, { force: true }).catch(() => {});
       if (ownContent) await content!.close().catch(() => {});
       store!.close();

@@ -16,7 +16,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { createWriteStream, type WriteStream } from "node:fs";
-import { lstat } from "node:fs/promises";
+import { access, lstat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { CID } from "multiformats/cid";
@@ -32,7 +32,7 @@ import {
   ERR_STORE_UNKNOWN_DERIVATION,
   StoreError,
 } from "./errors";
-import type { Store } from "./store";
+import { dropRows, type Store } from "./store";
 import type { BuildRequest, BuildResult } from "../build/run";
 
 /** runBuild of src/build/run.ts (loaded on first use: the daemon needs it, its clients never do). */
@@ -82,6 +82,8 @@ export interface Realiser {
   stats(): { started: number; failed: number; joined: number };
   /** Aborts every running build (daemon shutdown). */
   abort(): void;
+  /** Resolves when no request is in progress (after abort: when the aborted builds have cleaned up). */
+  settled(): Promise<void>;
 }
 
 type Listener = (drv: string, text: string) => void;
@@ -179,6 +181,7 @@ export function createRealiser(options: RealiserOptions): Realiser {
   const controller = new AbortController();
   const counters = { started: 0, failed: 0, joined: 0 };
   let runBuild = options.runBuild ?? null;
+  const requests = new Set<Promise<void>>();
 
   const hold = (paths: Iterable<string>, into: Set<string>) => {
     for (const p of paths) {
@@ -280,7 +283,12 @@ export function createRealiser(options: RealiserOptions): Realiser {
 
     const outputNames = Object.keys(derivation.outputs).sort();
     const existing = store.queryOutputs(drv);
-    const valid = existing !== null && outputNames.every((o) => existing[o] !== undefined);
+    let valid = existing !== null && outputNames.every((o) => existing[o] !== undefined);
+    if (valid && !(await Promise.all(outputNames.map((o) => access(existing![o]).then(() => true, () => false)))).every(Boolean)) {
+      // Registered but gone from disk (deleted by hand): forget it and realise it again, as if never built.
+      dropRows(store.db, outputNames.map((o) => existing![o]));
+      valid = false;
+    }
     const known = () => {
       const outputs: Record<string, string> = {};
       const cids: Record<string, string> = {};
@@ -403,7 +411,14 @@ export function createRealiser(options: RealiserOptions): Realiser {
     realise(drv, opts = {}) {
       const holding = new Set<string>();
       const listener: Listener = opts.onLog ?? (() => {});
-      return realiseOne(drv, opts.rebuild === true, listener, holding).finally(() => release(holding));
+      const request = realiseOne(drv, opts.rebuild === true, listener, holding).finally(() => release(holding));
+      const tracked = request.then(() => {}, () => {});
+      requests.add(tracked);
+      void tracked.finally(() => requests.delete(tracked));
+      return request;
+    },
+    async settled() {
+      while (requests.size > 0) await Promise.all(requests);
     },
     building() {
       return [...inFlight.keys()].map((k) => k.replace(/!rebuild$/, "")).sort();

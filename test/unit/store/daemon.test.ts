@@ -4,6 +4,8 @@
  * query / add-path / get-path, gc, verify, and errors as one line with a code and a hint.
  */
 import { expect } from "chai";
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { lstat, readFile, stat, writeFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { connectStore, type StoreClient } from "../../../src/store/client";
@@ -89,6 +91,32 @@ describe("store daemon (in process, real socket, real builder)", function () {
     expect(new Set(results.map((r) => r.outputs.out)).size).to.equal(1);
     expect(results.filter((r) => r.built).length).to.equal(1);
     expect(daemon.realiser.stats().started).to.equal(1);
+  });
+
+  it("gives eight client processes asking for one derivation at once one build", async function () {
+    const client = path.resolve(__dirname, "../../../dist/src/store/client.js");
+    if (!existsSync(client)) this.skip();
+    const drv = await scriptDerivation(s.content, { name: "shared-1.0.0", script: "sleep 1; mkdir $out; echo once > $out/x" });
+    const program = `require(${JSON.stringify(client)}).connectStore({ root: process.argv[1], socket: process.argv[2], start: false })
+      .then((c) => c.request("realise", { drv: process.argv[3] })).then((r) => { console.log(JSON.stringify(r)); process.exit(0); },
+      (e) => { console.error(e.message); process.exit(1); });`;
+    const runs = await Promise.all(Array.from({ length: 8 }, () => new Promise<string>((resolve, reject) => {
+      execFile(process.execPath, ["-e", program, s.storeDir, s.socket, drv.toString()], (error, stdout) => (error ? reject(error) : resolve(stdout)));
+    })));
+    const results = runs.map((out) => JSON.parse(out) as Realised);
+    expect(new Set(results.map((r) => r.outputs.out)).size).to.equal(1);
+    expect(results.filter((r) => r.built).length).to.equal(1);
+    expect(daemon.realiser.stats().started).to.equal(1);
+  });
+
+  it("an output deleted by hand is realised again, not handed out", async () => {
+    const drv = await scriptDerivation(s.content, { name: "fragile-1.0.0", script: "mkdir $out; echo x > $out/x" });
+    const first = await client.request<Realised>("realise", { drv: drv.toString() });
+    await daemon.store.removeTree(first.outputs.out);
+    const again = await client.request<Realised>("realise", { drv: drv.toString() });
+    expect(again.built).to.equal(true);
+    expect(await readFile(path.join(again.outputs.out, "x"), "utf8")).to.equal("x\n");
+    expect((await client.request<{ ok: boolean }>("verify")).ok).to.equal(true);
   });
 
   it("rebuild: matched for a deterministic build, not for one that is not; the registered path is untouched", async () => {
