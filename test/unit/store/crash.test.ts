@@ -1,7 +1,7 @@
 /**
  * Crash safety and one-daemon-per-store, with real processes: `node bin/pkg.js store daemon` (the built
  * dist/), kill -9 of the daemon (its whole process group: builders included) or of a builder process at
- * random points of a build, 50 times in all. After each, a (re)started daemon recovers the store:
+ * random points of a build, 50 times in all, and of the daemon during gc 5 more times. After each, a (re)started daemon recovers the store:
  * `verify` is clean (nothing unregistered under paths/, every path complete, read-only, with its CID)
  * and realising the derivation again gives a complete output.
  */
@@ -173,6 +173,29 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
     await expectClean(client);
     client.close();
     expect(killedBuilds).to.be.greaterThan(3);
+  });
+
+  it("kill -9 of the daemon during gc, 5 times: nothing is left half-deleted, verify is clean", async () => {
+    for (let round = 0; round < 5; round++) {
+      daemon = startDaemon(s);
+      const client = await connect(s);
+      await expectClean(client);
+      const drvs = await Promise.all(Array.from({ length: 12 }, (_, j) =>
+        scriptDerivation(s.content, { name: `garbage-${round}-${j}`, script: "mkdir -p $out/d; for n in $(seq 1 60); do echo $n > $out/d/f$n; done" })));
+      await Promise.all(drvs.map((d) => client.request("realise", { drv: d.toString() })));
+      const pending = client.request("gc").then(() => "done", () => "failed");
+      await sleep(Math.floor(Math.random() * 40));
+      await killGroup(daemon);
+      await pending;
+      client.close();
+      daemon = startDaemon(s);
+      const after = await connect(s);
+      await expectClean(after);
+      expect(readdirSync(path.join(s.storeDir, "trash"))).to.deep.equal([]);
+      after.close();
+      await killGroup(daemon);
+      daemon = null;
+    }
   });
 
   it("one daemon per store: a second one exits with ERR_STORE_LOCKED; clients start one on demand, once", async () => {
