@@ -231,7 +231,7 @@ function collectOutputs(plan, startedMs) {
 }
 function restore(plan, hit) {
     node_fs_1.default.mkdirSync(plan.outDir, { recursive: true });
-    for (const file of hit.files) {
+    for (const file of hit.restored ? [] : hit.files) {
         const destination = node_path_1.default.join(plan.outDir, file.name);
         const temporary = `${destination}.meta-${process.pid}.tmp`;
         try {
@@ -289,7 +289,7 @@ async function runShim(tool, argv) {
     let lookup;
     try {
         connection = await Connection.open(socketPath);
-        lookup = await connection.request({ op: "invoke", tool: tool.name, buildId, phase: "lookup", plan, env }, LOOKUP_TIMEOUT_MS);
+        lookup = await connection.request({ op: "invoke", tool: tool.name, buildId, phase: "lookup", plan, env, uid: typeof process.getuid === "function" ? process.getuid() : undefined }, LOOKUP_TIMEOUT_MS);
     }
     catch (error) {
         connection?.close();

@@ -50,3 +50,18 @@ export async function hashFile(file: string): Promise<string | null> {
 export function hashBytes(bytes: Uint8Array | string): string {
   return createHash("sha256").update(bytes).digest("hex");
 }
+
+/**
+ * Record that `file` (as it is now) has `hash`: for files the daemon itself just wrote or read whole
+ * (outputs it stored or restored), so that their next use as an extern crate is not read again. The
+ * racy-mtime rule is skipped on purpose: nobody else writes an output between rustc and its dependents.
+ */
+export async function rememberHash(file: string, hash: string): Promise<void> {
+  try {
+    const stat = await fs.stat(file, { bigint: true });
+    if (cache.size >= MAX_ENTRIES) cache.clear();
+    cache.set(file, { size: Number(stat.size), mtimeNs: stat.mtimeNs, ino: Number(stat.ino), dev: Number(stat.dev), hash });
+  } catch {
+    // gone already: nothing to remember
+  }
+}

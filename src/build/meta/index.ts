@@ -17,7 +17,7 @@
  * meta_invocations (what each build's invocations did).
  */
 import { spawn } from "node:child_process";
-import { promises as fs } from "node:fs";
+import { constants as fsConstants, promises as fs } from "node:fs";
 import path from "node:path";
 import type { Database } from "better-sqlite3";
 import { CID } from "multiformats/cid";
@@ -26,7 +26,7 @@ import { PkgError } from "../../errors";
 import { checkName } from "../../ids";
 import { outputPathName } from "../../store/paths";
 import { parseDepInfo } from "./depinfo";
-import { hashBytes, hashFile } from "./hash";
+import { hashBytes, hashFile, rememberHash } from "./hash";
 import { denormalise, normalise } from "./shim/core";
 import type {
   InvokeContext,
@@ -189,9 +189,35 @@ async function manifestMatches(manifest: Manifest, plan: ToolPlan, env: Record<s
 
 // ---- lookup ----
 
-async function lookup(ctx: InvokeContext, buildId: string | null, plan: ToolPlan, env: Record<string, string>): Promise<LookupResult> {
+/** Keys computed by lookups, reused by the store that follows a miss (its inputs were hashed already). */
+const keyedByKey = new Map<string, Keyed>();
+const MAX_KEYED = 10_000;
+
+/** Write a hit's outputs into outDir (each beside its destination, then renamed), remembering their hashes. */
+async function restoreOutputs(plan: ToolPlan, files: StoredFile[]): Promise<void> {
+  await fs.mkdir(plan.outDir, { recursive: true });
+  await Promise.all(
+    files.map(async (file) => {
+      const destination = path.join(plan.outDir, file.name);
+      const temporary = `${destination}.meta-${process.pid}-${Math.random().toString(36).slice(2)}.tmp`;
+      try {
+        if (file.rewrite) await fs.writeFile(temporary, denormalise(await fs.readFile(file.path, "utf8"), plan.roots));
+        else await fs.copyFile(file.path, temporary, fsConstants.COPYFILE_FICLONE);
+        await fs.chmod(temporary, file.executable ? 0o755 : 0o644);
+        await fs.rename(temporary, destination);
+      } catch (error) {
+        await fs.rm(temporary, { force: true }).catch(() => undefined);
+        throw error;
+      }
+      if (file.sha256 !== undefined) await rememberHash(destination, file.sha256);
+    }),
+  );
+}
+
+async function lookup(ctx: InvokeContext, buildId: string | null, plan: ToolPlan, env: Record<string, string>, uid: number | null): Promise<LookupResult> {
   const db = ctx.store.db;
-  const { key } = await primaryKey(plan, env);
+  const keyed = await primaryKey(plan, env);
+  const { key } = keyed;
   await settleStores(key);
   const rows = db.prepare("SELECT drv, manifest FROM meta_manifests WHERE key = ? ORDER BY created DESC").all(key) as Array<{ drv: string; manifest: string }>;
   for (const row of rows) {
@@ -201,11 +227,18 @@ async function lookup(ctx: InvokeContext, buildId: string | null, plan: ToolPlan
     if (out === null || filesRow === undefined) continue;
     const files = (JSON.parse(filesRow.files) as Array<Omit<StoredFile, "path">>).map((f) => ({ ...f, path: path.join(out, "files", f.name) }));
     const stderr = await fs.readFile(path.join(out, "stderr"), "utf8").catch(() => "");
+    let restored = false;
+    if (uid !== null && typeof process.getuid === "function" && process.getuid() === uid) {
+      await restoreOutputs(plan, files);
+      restored = true;
+    }
     if (buildId !== null) ctx.recordSubderivation(buildId, row.drv);
     count(buildId, "hit");
     db.prepare("INSERT INTO meta_invocations (build_id, drv, label, result, ms, at) VALUES (?, ?, ?, 'hit', NULL, ?)").run(buildId, row.drv, plan.label, Date.now());
-    return { hit: true, key, drv: row.drv, path: out, files, stderr };
+    return { hit: true, key, drv: row.drv, path: out, files, stderr, restored };
   }
+  if (keyedByKey.size >= MAX_KEYED) keyedByKey.clear();
+  keyedByKey.set(key, keyed);
   count(buildId, "miss");
   return { hit: false, key, reason: rows.length === 0 ? "new key" : `${rows.length} manifest(s) under the key, none matches` };
 }
@@ -278,7 +311,9 @@ async function store(
     timings[name] = now - mark;
     mark = now;
   };
-  const keyed = await primaryKey(plan, env);
+  // The lookup before the run hashed the inputs already (a store without one hashes them now).
+  const keyed = keyedByKey.get(key) ?? (await primaryKey(plan, env));
+  keyedByKey.delete(key);
   lap("key");
   if (keyed.key !== key) throw new PkgError(ERR_META_INPUT_MISSING, `${plan.label}: inputs changed while the tool ran`, { hint: "not stored; the next build records it" });
 
@@ -371,7 +406,11 @@ async function store(
         } else {
           const bytes = await fs.readFile(file);
           await fs.writeFile(target, bytes, { mode: executable ? 0o755 : 0o644 });
-          artifacts.push([hashBytes(bytes), name]);
+          const sha256 = hashBytes(bytes);
+          artifacts.push([sha256, name]);
+          await rememberHash(file, sha256); // dependents name it as an extern: not read again
+          files.push({ name, executable, rewrite, sha256 });
+          continue;
         }
         files.push({ name, executable, rewrite });
       }
@@ -446,7 +485,7 @@ export async function handleInvoke(ctx: InvokeContext, request: Record<string, u
   const buildId = typeof request.buildId === "string" && request.buildId !== "" ? request.buildId : null;
   switch (request.phase) {
     case "lookup":
-      return lookup(ctx, buildId, checkPlan(request.plan), checkEnv(request.env));
+      return lookup(ctx, buildId, checkPlan(request.plan), checkEnv(request.env), typeof request.uid === "number" ? request.uid : null);
     case "store": {
       const plan = checkPlan(request.plan);
       if (typeof request.key !== "string" || !isStringArray(request.outputs) || typeof request.stderr !== "string") bad("store needs key, outputs, stderr");

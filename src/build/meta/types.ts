@@ -54,10 +54,21 @@ export interface StoredFile {
   executable: boolean;
   /** The file holds root tokens to replace with the invocation's roots (dep-info). */
   rewrite: boolean;
+  /** sha256 (hex) of the stored bytes (absent for rewritten files and entries of older versions). */
+  sha256?: string;
 }
 
 export type InvokeRequest =
-  | { op: "invoke"; tool: string; buildId: string | null; phase: "lookup"; plan: ToolPlan; env: Record<string, string> }
+  | {
+      op: "invoke";
+      tool: string;
+      buildId: string | null;
+      phase: "lookup";
+      plan: ToolPlan;
+      env: Record<string, string>;
+      /** The shim's uid: the daemon writes a hit's outputs into outDir itself when it runs as the same user. */
+      uid?: number;
+    }
   | {
       op: "invoke";
       tool: string;
@@ -76,7 +87,8 @@ export type InvokeRequest =
   | { op: "invoke"; tool: string; buildId: string | null; phase: "stats" };
 
 export type LookupResult =
-  | { hit: true; key: string; drv: string; path: string; files: StoredFile[]; stderr: string }
+  /** `restored`: the daemon already wrote the outputs into outDir; else the shim copies `files`. */
+  | { hit: true; key: string; drv: string; path: string; files: StoredFile[]; stderr: string; restored: boolean }
   | { hit: false; key: string; reason: string };
 
 export interface StoreResult {

@@ -257,7 +257,7 @@ export function collectOutputs(plan: ToolPlan, startedMs: number): string[] {
 /** Copy the stored outputs into outDir (each written beside and renamed into place) and replay stderr. */
 export function restore(plan: ToolPlan, hit: Extract<LookupResult, { hit: true }>): void {
   fs.mkdirSync(plan.outDir, { recursive: true });
-  for (const file of hit.files) {
+  for (const file of hit.restored ? [] : hit.files) {
     const destination = path.join(plan.outDir, file.name);
     const temporary = `${destination}.meta-${process.pid}.tmp`;
     try {
@@ -316,7 +316,10 @@ export async function runShim(tool: ToolModule, argv: string[]): Promise<number>
   let lookup: LookupResult;
   try {
     connection = await Connection.open(socketPath);
-    lookup = await connection.request<LookupResult>({ op: "invoke", tool: tool.name, buildId, phase: "lookup", plan, env }, LOOKUP_TIMEOUT_MS);
+    lookup = await connection.request<LookupResult>(
+      { op: "invoke", tool: tool.name, buildId, phase: "lookup", plan, env, uid: typeof process.getuid === "function" ? process.getuid() : undefined },
+      LOOKUP_TIMEOUT_MS,
+    );
   } catch (error) {
     connection?.close();
     warn(tool.name, `store daemon at ${socketPath} unusable: ${(error as Error).message}`);

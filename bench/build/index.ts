@@ -1,0 +1,238 @@
+/**
+ * Build-layer benchmarks of meta-rustc (issue 5), on a workspace of real crates (Debian's serde,
+ * serde_derive, serde_json, regex, anyhow through a cargo directory source) and three crates of our
+ * own, one with a build script (bench/build/workspace.ts). Every figure is measured in this run
+ * against its anchor, with CARGO_BUILD_JOBS=2:
+ *
+ * - `rebuild-warm`: `rm -rf target` then `cargo build` through meta-rustc with everything in the store
+ *   (best of two) vs a plain cold `cargo build`; sccache's warm rebuild (Debian's sccache 0.4, local
+ *   disk cache) on the next line when sccache is installed.
+ * - `rebuild-cold-overhead`: the first build through meta-rustc with an empty store (every compile
+ *   runs rustc and is stored) vs the plain cold `cargo build`, in percent.
+ * - `noop-build`: `node bin/pkg.js build` of an already built package (the same workspace, built by
+ *   cargo through meta-rustc inside `pkg build`'s sandbox, against the pkg daemon) vs a `cargo build`
+ *   with nothing to do (best of five each). Needs `npm run build` (bin/pkg.js runs dist/).
+ */
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import net from "node:net";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { CID } from "multiformats/cid";
+import { sha256 } from "multiformats/hashes/sha2";
+import { shimScript } from "../../src/build/meta/bundle";
+import { bench, note, run, ROOT, type RunResult } from "../cli/util";
+import { startBenchDaemon } from "./daemon";
+import { BENCH_APP_OUTPUT, DEBIAN_REGISTRY, ensureDebianCrates, ensureSccache, writeBenchWorkspace } from "./workspace";
+
+const CARGO = existsSync("/root/.cargo/bin/cargo") ? "/root/.cargo/bin/cargo" : "cargo";
+
+interface LogLine {
+  label?: string;
+  result: string;
+}
+
+function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(RUSTC_WRAPPER|RUSTC_WORKSPACE_WRAPPER|RUSTFLAGS|CARGO_TARGET_DIR|CARGO_INCREMENTAL|CARGO_BUILD_.*|PKG_.*|SCCACHE_.*)$/.test(k)) continue;
+    env[k] = v;
+  }
+  return { ...env, CARGO_BUILD_JOBS: "2", ...extra };
+}
+
+async function cargo(ws: string, env: NodeJS.ProcessEnv): Promise<RunResult> {
+  const r = await run(CARGO, ["build", "--offline"], { cwd: ws, env });
+  if (r.code !== 0) throw new Error(`cargo build failed in ${ws}:\n${r.stderr.slice(-3000)}`);
+  return r;
+}
+
+async function checkApp(ws: string): Promise<void> {
+  const r = await run(path.join(ws, "target", "debug", "benchapp"), [], { cwd: ws });
+  if (r.stdout.trim() !== BENCH_APP_OUTPUT) throw new Error(`benchapp printed ${JSON.stringify(r.stdout)}`);
+}
+
+function readLog(file: string): LogLine[] {
+  if (!existsSync(file)) return [];
+  return readFileSync(file, "utf8").trim().split("\n").filter(Boolean).map((l) => JSON.parse(l) as LogLine);
+}
+
+function counts(log: LogLine[]): Record<string, number> {
+  const c: Record<string, number> = {};
+  for (const l of log) c[l.result] = (c[l.result] ?? 0) + 1;
+  return c;
+}
+
+const seconds = (ms: number): number => ms / 1000;
+
+async function sccacheFigures(ws: string, root: string, cargoCold: number): Promise<void> {
+  const sccache = ensureSccache((l) => note(l));
+  if (sccache === null) {
+    note("sccache is not installed (apt-get install sccache): no sccache figure");
+    return;
+  }
+  const env = cleanEnv({ RUSTC_WRAPPER: sccache, SCCACHE_DIR: path.join(root, "sccache"), SCCACHE_SERVER_PORT: String(4300 + (process.pid % 1000)), SCCACHE_IDLE_TIMEOUT: "0" });
+  await run(sccache, ["--stop-server"], { env });
+  const start = await run(sccache, ["--start-server"], { env });
+  if (start.code !== 0) {
+    note(`sccache --start-server failed: ${start.stderr.trim().split("\n")[0]}`);
+    return;
+  }
+  try {
+    rmSync(path.join(ws, "target"), { recursive: true, force: true });
+    const cold = await cargo(ws, env);
+    rmSync(path.join(ws, "target"), { recursive: true, force: true });
+    const warm = await cargo(ws, env);
+    await checkApp(ws);
+    const stats = await run(sccache, ["--show-stats"], { env });
+    const hits = /Cache hits\s+(\d+)/.exec(stats.stdout)?.[1] ?? "?";
+    bench("rebuild-warm-sccache", seconds(warm.ms), "s", "cargo-cold", seconds(cargoCold), 2);
+    note(`sccache 0.4: cold ${seconds(cold.ms).toFixed(2)} s (overhead ${((cold.ms / cargoCold - 1) * 100).toFixed(1)} %), warm ${seconds(warm.ms).toFixed(2)} s (${hits} cache hits)`);
+  } finally {
+    await run(sccache, ["--stop-server"], { env });
+  }
+}
+
+/** A package of the workspace whose builder runs cargo through meta-rustc (host cargo/rustc named in args). */
+function writePackage(ws: string, dir: string, shim: string): void {
+  cpSync(ws, dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}target`) && !src.includes(`${path.sep}.cargo`) });
+  const sysroot = path.dirname(path.dirname(require("node:child_process").execFileSync("rustc", ["--print", "sysroot"], { encoding: "utf8" }).trim() + "/bin"));
+  const files = ["Cargo.toml", "Cargo.lock", "build.sh", "benchcore/Cargo.toml", "benchcore/build.rs", "benchcore/src/lib.rs", "benchparse/Cargo.toml", "benchparse/src/lib.rs", "benchapp/Cargo.toml", "benchapp/src/main.rs"];
+  const manifest = [
+    "[package]",
+    'repository = "bench"',
+    'name = "benchapp"',
+    'version = "0.1.0"',
+    'license = "MIT"',
+    `src = [${files.map((f) => JSON.stringify(f)).join(", ")}]`,
+    'builder = "./build.sh"',
+    `args = [${[path.join(sysroot, "bin", "cargo"), path.join(sysroot, "bin", "rustc"), shim, DEBIAN_REGISTRY].map((a) => JSON.stringify(a)).join(", ")}]`,
+    "",
+  ].join("\n");
+  writeFileSync(path.join(dir, "pkg.toml"), manifest);
+  writeFileSync(
+    path.join(dir, "build.sh"),
+    [
+      "#!/bin/sh",
+      "# cargo ($1) with rustc ($2) through meta-rustc ($3), crates from a directory source ($4).",
+      "set -eu",
+      'export CARGO_HOME="$HOME/.cargo" RUSTC="$2" RUSTC_WRAPPER="$3" CARGO_BUILD_JOBS="${PKG_BUILD_CORES:-2}"',
+      'mkdir -p "$CARGO_HOME"',
+      `printf '[source.crates-io]\\nreplace-with = "debian"\\n[source.debian]\\ndirectory = "%s"\\n[net]\\noffline = true\\n' "$4" > "$CARGO_HOME/config.toml"`,
+      '"$1" build --offline',
+      'mkdir -p "$out/bin"',
+      'cp target/debug/benchapp "$out/bin/benchapp"',
+      "",
+    ].join("\n"),
+  );
+  chmodSync(path.join(dir, "build.sh"), 0o755);
+  // A package without inputs: its lock names only itself (what `pkg lock` writes; no chain needed).
+  const cid = CID.create(1, 0x55, sha256.digest(Buffer.from(manifest)) as Awaited<ReturnType<typeof sha256.digest>>);
+  writeFileSync(path.join(dir, "pkg.lock"), `[lock]\nformat = 1\npackage = "${cid.toString()}"\nblock = 1\nchain-id = 31337\nregistry = "0x5FbDB2315678afecb367f032d93F642f64180aa3"\n`);
+}
+
+function shutdown(socket: string): Promise<void> {
+  return new Promise((resolve) => {
+    const s = net.connect(socket);
+    s.on("error", () => resolve());
+    s.on("connect", () => s.write(`${JSON.stringify({ id: 1, op: "shutdown" })}\n`));
+    s.on("data", () => {
+      s.end();
+      resolve();
+    });
+    setTimeout(resolve, 10_000).unref();
+  });
+}
+
+async function noopFigures(ws: string, root: string, shim: string, cargoNoop: number): Promise<void> {
+  if (!existsSync(path.join(ROOT, "dist", "src", "build", "meta", "index.js"))) {
+    note("noop-build: dist/ has no build/meta (run npm run build): pkg build not measured");
+    return;
+  }
+  const dir = path.join(root, "pkg-benchapp");
+  writePackage(ws, dir, shim);
+  const data = path.join(root, "pkgdata");
+  const socket = path.join(root, "pkg.sock");
+  const env = cleanEnv({ PKG_DATA_DIR: data, PKG_STORE_DIR: path.join(data, "store"), PKG_STORE_SOCKET: socket, PKG_META_LOG: path.join(root, "pkg-meta.ndjson"), XDG_CONFIG_HOME: path.join(root, "config") });
+  const pkg = path.join(ROOT, "bin", "pkg.js");
+  try {
+    const first = await run(process.execPath, [pkg, "build", "-C", dir, "--json"], { cwd: dir, env });
+    if (first.code !== 0) {
+      note(`noop-build: the first pkg build failed: ${(first.stdout + first.stderr).trim().split("\n").slice(-3).join(" | ")}`);
+      return;
+    }
+    const built = JSON.parse(first.stdout) as { outputs: { out: string }; subderivations?: string[] };
+    const app = await run(path.join(built.outputs.out, "bin", "benchapp"), [], { cwd: dir });
+    const log = counts(readLog(path.join(root, "pkg-meta.ndjson")));
+    note(`pkg build (cold, in the sandbox, meta-rustc against the pkg daemon): ${(first.ms / 1000).toFixed(2)} s, invocations ${JSON.stringify(log)}, subderivations ${built.subderivations?.length ?? "?"}, benchapp ${app.stdout.trim() === BENCH_APP_OUTPUT ? "ok" : "WRONG"}`);
+    const times: number[] = [];
+    for (let i = 0; i < 5; i++) {
+      const r = await run(process.execPath, [pkg, "build", "-C", dir], { cwd: dir, env });
+      if (r.code !== 0) throw new Error(`pkg build (no-op) failed: ${r.stderr}`);
+      times.push(r.ms);
+    }
+    bench("noop-build", seconds(Math.min(...times)), "s", "cargo-noop", seconds(cargoNoop), 3);
+  } finally {
+    await shutdown(socket);
+  }
+}
+
+async function main(): Promise<void> {
+  if (!ensureDebianCrates((l) => note(l))) {
+    console.log("bench/build: Debian's crates are not installed; skipped");
+    return;
+  }
+  const root = mkdtempSync(path.join(tmpdir(), "chainpkg-bench-build-"));
+  const ws = path.join(root, "ws");
+  writeBenchWorkspace(ws);
+  const shim = path.join(root, "bin", "meta-rustc");
+  mkdirSync(path.dirname(shim), { recursive: true });
+  writeFileSync(shim, shimScript("rustc"), { mode: 0o755 });
+  const plain = cleanEnv({});
+  try {
+    await run(CARGO, ["generate-lockfile", "--offline"], { cwd: ws, env: plain });
+
+    // The anchor: a plain cold build, then cargo's no-op.
+    const cargoCold = (await cargo(ws, plain)).ms;
+    await checkApp(ws);
+    const noops: number[] = [];
+    for (let i = 0; i < 5; i++) noops.push((await cargo(ws, plain)).ms);
+    const cargoNoop = Math.min(...noops);
+
+    // meta-rustc: empty store (cold), then warm rebuilds after rm -rf target.
+    const daemon = await startBenchDaemon(path.join(root, "meta"));
+    try {
+      const metaEnv = (log: string) => cleanEnv({ RUSTC_WRAPPER: shim, PKG_STORE_SOCKET: daemon.socket, PKG_META_LOG: path.join(root, log) });
+      rmSync(path.join(ws, "target"), { recursive: true, force: true });
+      const cold = await cargo(ws, metaEnv("cold.ndjson"));
+      await checkApp(ws);
+      const coldLog = counts(readLog(path.join(root, "cold.ndjson")));
+      const warms: number[] = [];
+      let warmLog: Record<string, number> = {};
+      for (let i = 0; i < 2; i++) {
+        rmSync(path.join(ws, "target"), { recursive: true, force: true });
+        warms.push((await cargo(ws, metaEnv(`warm-${i}.ndjson`))).ms);
+        await checkApp(ws);
+        warmLog = counts(readLog(path.join(root, `warm-${i}.ndjson`)));
+      }
+      const warm = Math.min(...warms);
+      bench("rebuild-warm", seconds(warm), "s", "cargo-cold", seconds(cargoCold), 2);
+      note(`${(cargoCold / warm).toFixed(1)}x faster than a plain cold build (goal >= 5x); warm invocations ${JSON.stringify(warmLog)}`);
+      await sccacheFigures(ws, root, cargoCold);
+      const overhead = (cold.ms / cargoCold - 1) * 100;
+      bench("rebuild-cold-overhead", overhead, "%", "cargo-cold", seconds(cargoCold), 1);
+      note(`cold through meta-rustc ${seconds(cold.ms).toFixed(2)} s (goal <= 15 %); cold invocations ${JSON.stringify(coldLog)}`);
+    } finally {
+      await daemon.close();
+    }
+
+    await noopFigures(ws, root, shim, cargoNoop);
+    note(`cargo no-op ${seconds(cargoNoop).toFixed(3)} s (goal: pkg build <= 2x)`);
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exitCode = 1;
+});
