@@ -20,7 +20,7 @@ import type { ContentStore } from "../content/types";
 import { collectGarbage, verifyStore } from "./gc";
 import { createRealiser, recordSubderivation, type Realiser, type RunBuild } from "./realise";
 import { openStore, type Store } from "./store";
-import { ERR_STORE_BAD_REQUEST, ERR_STORE_LOCKED, ERR_STORE_NO_INVOKE_HANDLER, StoreError } from "./errors";
+import { ERR_STORE_BAD_REQUEST, ERR_STORE_LOCKED, ERR_STORE_SOCKET_DIR_UNSAFE, ERR_STORE_NO_INVOKE_HANDLER, StoreError } from "./errors";
 import { defaultStoreDir, storeLayout, storeSocketPath } from "./paths";
 
 /** Protocol version, in `status`. */
@@ -118,7 +118,18 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
 
   const socketDir = path.dirname(socketPath);
   await mkdir(socketDir, { recursive: true, mode: 0o700 });
-  await chmod(socketDir, 0o700).catch(() => {}); // a shared parent ($PKG_STORE_SOCKET in /tmp) is left as it is
+  const dirStat = await lstat(socketDir);
+  if (!dirStat.isDirectory() || (typeof process.getuid === "function" && dirStat.uid !== process.getuid())) {
+    // Another user's directory could let them replace our socket and answer our clients.
+    lock.close();
+    store.close();
+    if (ownContent) await content.close().catch(() => {});
+    throw new StoreError(ERR_STORE_SOCKET_DIR_UNSAFE, `the socket directory ${socketDir} is not a directory owned by this user`, {
+      details: { socket: socketPath, owner: dirStat.uid },
+      hint: "set PKG_STORE_SOCKET to a path in a directory of your own (or XDG_RUNTIME_DIR)",
+    });
+  }
+  await chmod(socketDir, 0o700);
   if (await lstat(socketPath).then(() => true, () => false)) await rm(socketPath, { force: true });
 
   const connections = new Set<net.Socket>();

@@ -16,6 +16,8 @@ export const ERR_STORE_BAD_REQUEST = "ERR_STORE_BAD_REQUEST";
 export const ERR_STORE_DAEMON_UNREACHABLE = "ERR_STORE_DAEMON_UNREACHABLE";
 /** Another live daemon already serves this store. */
 export const ERR_STORE_LOCKED = "ERR_STORE_LOCKED";
+/** The socket's directory belongs to someone else (they could stand in for the daemon). */
+export const ERR_STORE_SOCKET_DIR_UNSAFE = "ERR_STORE_SOCKET_DIR_UNSAFE";
 /** The daemon went away in the middle of a request. */
 export const ERR_STORE_DAEMON_GONE = "ERR_STORE_DAEMON_GONE";
 /** `pkg store verify` found problems (each in the details). */

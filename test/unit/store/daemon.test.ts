@@ -64,6 +64,8 @@ describe("store daemon (in process, real socket, real builder)", function () {
     expect(await client.request("query", { drv: drv.toString() })).to.deep.equal({ outputs: r.outputs });
     const verify = await client.request<{ ok: boolean; problems: unknown[] }>("verify");
     expect(verify.problems).to.deep.equal([]);
+    expect((await stat(s.socket)).mode & 0o777).to.equal(0o600);
+    expect((await stat(path.dirname(s.socket))).mode & 0o777).to.equal(0o700);
   });
 
   it("realises inputs first and passes them as $name; a none builder's output is its src", async () => {

@@ -66,14 +66,14 @@ describe("repo build (buildRepository, daemon in process, no chain)", function (
     expect(seen.sort()).to.deep.equal(Object.keys(lock.packages).sort());
     const byName = Object.fromEntries(result.results.map((r) => [r.name, r]));
     for (const name of ["data", "base", "left", "right"]) expect(byName[name].ok, name).to.equal(true);
-    const left = byName.left as { outputs: { out: string } };
+    const left = byName.left as unknown as { outputs: { out: string } };
     expect(await readFile(path.join(left.outputs.out, "left"), "utf8")).to.equal("data data\nleft\n");
     const stats = daemon.realiser.stats();
     expect(stats.started - stats.failed).to.equal(3); // base (needed by three), left, right: each built once
-    const broken = byName.broken as { ok: false; error: { code: string; message: string } };
+    const broken = byName.broken as unknown as { ok: false; error: { code: string; message: string } };
     expect(broken.error.code).to.equal("ERR_BUILD_FAILED");
     expect(broken.error.message).to.include("cannot build this");
-    const needs = byName.needsbroken as { ok: false; error: { code: string; message: string } };
+    const needs = byName.needsbroken as unknown as { ok: false; error: { code: string; message: string } };
     expect(needs.error.code).to.equal("ERR_BUILD_INPUT_FAILED");
     expect(needs.error.message).to.match(/input broken failed/);
     expect(result.failures.map((f) => f.name).sort()).to.deep.equal(["broken", "needsbroken"]);
