@@ -13,6 +13,7 @@
  *   cargo through meta-rustc inside `pkg build`'s sandbox, against the pkg daemon) vs a `cargo build`
  *   with nothing to do (best of five each). Needs `npm run build` (bin/pkg.js runs dist/).
  */
+import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
@@ -95,7 +96,7 @@ async function sccacheFigures(ws: string, root: string, cargoCold: number): Prom
 /** A package of the workspace whose builder runs cargo through meta-rustc (host cargo/rustc named in args). */
 function writePackage(ws: string, dir: string, shim: string): void {
   cpSync(ws, dir, { recursive: true, filter: (src) => !src.includes(`${path.sep}target`) && !src.includes(`${path.sep}.cargo`) });
-  const sysroot = path.dirname(path.dirname(require("node:child_process").execFileSync("rustc", ["--print", "sysroot"], { encoding: "utf8" }).trim() + "/bin"));
+  const sysroot = execFileSync("rustc", ["--print", "sysroot"], { encoding: "utf8" }).trim();
   const files = ["Cargo.toml", "Cargo.lock", "build.sh", "benchcore/Cargo.toml", "benchcore/build.rs", "benchcore/src/lib.rs", "benchparse/Cargo.toml", "benchparse/src/lib.rs", "benchapp/Cargo.toml", "benchapp/src/main.rs"];
   const manifest = [
     "[package]",
@@ -105,7 +106,7 @@ function writePackage(ws: string, dir: string, shim: string): void {
     'license = "MIT"',
     `src = [${files.map((f) => JSON.stringify(f)).join(", ")}]`,
     'builder = "./build.sh"',
-    `args = [${[path.join(sysroot, "bin", "cargo"), path.join(sysroot, "bin", "rustc"), shim, DEBIAN_REGISTRY].map((a) => JSON.stringify(a)).join(", ")}]`,
+    `args = [${[path.join(sysroot, "bin", "cargo"), path.join(sysroot, "bin", "rustc"), shim, DEBIAN_REGISTRY, "/usr/bin"].map((a) => JSON.stringify(a)).join(", ")}]`,
     "",
   ].join("\n");
   writeFileSync(path.join(dir, "pkg.toml"), manifest);
@@ -113,8 +114,10 @@ function writePackage(ws: string, dir: string, shim: string): void {
     path.join(dir, "build.sh"),
     [
       "#!/bin/sh",
-      "# cargo ($1) with rustc ($2) through meta-rustc ($3), crates from a directory source ($4).",
+      "# cargo ($1) with rustc ($2) through meta-rustc ($3), crates from a directory source ($4); the host's",
+      "# linker from $5 (what toolchains:gcc provides in real packages).",
       "set -eu",
+      'export PATH="$PATH:$5"',
       'export CARGO_HOME="$HOME/.cargo" RUSTC="$2" RUSTC_WRAPPER="$3" CARGO_BUILD_JOBS="${PKG_BUILD_CORES:-2}"',
       'mkdir -p "$CARGO_HOME"',
       `printf '[source.crates-io]\\nreplace-with = "debian"\\n[source.debian]\\ndirectory = "%s"\\n[net]\\noffline = true\\n' "$4" > "$CARGO_HOME/config.toml"`,
@@ -152,18 +155,20 @@ async function noopFigures(ws: string, root: string, shim: string, cargoNoop: nu
   writePackage(ws, dir, shim);
   const data = path.join(root, "pkgdata");
   const socket = path.join(root, "pkg.sock");
-  const env = cleanEnv({ PKG_DATA_DIR: data, PKG_STORE_DIR: path.join(data, "store"), PKG_STORE_SOCKET: socket, PKG_META_LOG: path.join(root, "pkg-meta.ndjson"), XDG_CONFIG_HOME: path.join(root, "config") });
+  const env = cleanEnv({ PKG_DATA_DIR: data, PKG_STORE_DIR: path.join(data, "store"), PKG_STORE_SOCKET: socket, XDG_CONFIG_HOME: path.join(root, "config") });
   const pkg = path.join(ROOT, "bin", "pkg.js");
   try {
     const first = await run(process.execPath, [pkg, "build", "-C", dir, "--json"], { cwd: dir, env });
     if (first.code !== 0) {
-      note(`noop-build: the first pkg build failed: ${(first.stdout + first.stderr).trim().split("\n").slice(-3).join(" | ")}`);
+      const logFile = /full log: (\S+?\.log)/.exec(first.stdout + first.stderr)?.[1];
+      const tail = logFile && existsSync(logFile) ? readFileSync(logFile, "utf8").trim().split("\n").slice(-8) : [];
+      note(`noop-build: the first pkg build failed: ${(first.stdout + first.stderr).trim().split("\n").slice(0, 4).join(" | ")}`);
+      for (const line of tail) note(`  | ${line}`);
       return;
     }
     const built = JSON.parse(first.stdout) as { outputs: { out: string }; subderivations?: string[] };
     const app = await run(path.join(built.outputs.out, "bin", "benchapp"), [], { cwd: dir });
-    const log = counts(readLog(path.join(root, "pkg-meta.ndjson")));
-    note(`pkg build (cold, in the sandbox, meta-rustc against the pkg daemon): ${(first.ms / 1000).toFixed(2)} s, invocations ${JSON.stringify(log)}, subderivations ${built.subderivations?.length ?? "?"}, benchapp ${app.stdout.trim() === BENCH_APP_OUTPUT ? "ok" : "WRONG"}`);
+    note(`pkg build (cold, in the sandbox, meta-rustc against the pkg daemon): ${(first.ms / 1000).toFixed(2)} s, subderivations ${built.subderivations?.length ?? "?"}, benchapp ${app.stdout.trim() === BENCH_APP_OUTPUT ? "ok" : "WRONG"}`);
     const times: number[] = [];
     for (let i = 0; i < 5; i++) {
       const r = await run(process.execPath, [pkg, "build", "-C", dir], { cwd: dir, env });
@@ -190,6 +195,15 @@ async function main(): Promise<void> {
   const plain = cleanEnv({});
   try {
     await run(CARGO, ["generate-lockfile", "--offline"], { cwd: ws, env: plain });
+
+    if (process.env.BENCH_BUILD_ONLY === "noop") {
+      // Quick look at the no-op figure alone (development): `BENCH_BUILD_ONLY=noop npx hardhat run bench/build/index.ts`.
+      await cargo(ws, plain);
+      const noops: number[] = [];
+      for (let i = 0; i < 5; i++) noops.push((await cargo(ws, plain)).ms);
+      await noopFigures(ws, root, shim, Math.min(...noops));
+      return;
+    }
 
     // The anchor: a plain cold build, then cargo's no-op.
     const cargoCold = (await cargo(ws, plain)).ms;
