@@ -25,7 +25,8 @@ export default class Build extends BaseCommand<typeof Build> {
     const core = load.buildPackage();
     const client = await load.storeClient().connectStore();
     const onLog = flags["print-build-logs"] && !this.jsonEnabled() ? (_drv: string, text: string) => process.stderr.write(`${text}\n`) : undefined;
-    const common = { client, name: flags.name, system: flags.system, rebuild: flags.rebuild, onLog };
+    const onProgress = (drv: string, name: string, phase: string) => (phase === "build" ? this.step(`building ${name} (${drv})`) : undefined);
+    const common = { client, name: flags.name, system: flags.system, rebuild: flags.rebuild, onLog, onProgress };
     try {
       let result;
       if (args.id) {

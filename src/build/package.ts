@@ -53,6 +53,8 @@ export interface RealiseAnswer {
 }
 
 export type LogHandler = (drv: string, text: string) => void;
+/** A build starts (`build`), ends (`built`) or fails (`failed`). */
+export type ProgressHandler = (drv: string, name: string, phase: "build" | "built" | "failed") => void;
 
 export interface BuildDirectoryParams {
   dir: string;
@@ -66,6 +68,7 @@ export interface BuildDirectoryParams {
   system?: string;
   rebuild?: boolean;
   onLog?: LogHandler;
+  onProgress?: ProgressHandler;
 }
 
 export interface BuildDirectoryResult {
@@ -89,9 +92,10 @@ export interface BuildDirectoryResult {
 }
 
 /** Sends `realise`, forwarding its log events. */
-export function realiseVia(client: Pick<StoreClient, "request">, drv: string, options: { rebuild?: boolean; onLog?: LogHandler } = {}): Promise<RealiseAnswer> {
+export function realiseVia(client: Pick<StoreClient, "request">, drv: string, options: { rebuild?: boolean; onLog?: LogHandler; onProgress?: ProgressHandler } = {}): Promise<RealiseAnswer> {
   return client.request<RealiseAnswer>("realise", { drv, ...(options.rebuild ? { rebuild: true } : {}) }, (event) => {
-    if (event.event === "log" && options.onLog) options.onLog(String(event.drv), String(event.text));
+    if (event.event === "log") options.onLog?.(String(event.drv), String(event.text));
+    else if (event.event === "progress") options.onProgress?.(String(event.drv), String(event.name), event.phase as "build" | "built" | "failed");
   });
 }
 
@@ -195,7 +199,7 @@ export async function buildDirectory(params: BuildDirectoryParams): Promise<Buil
     const cached = await readCache(cachePath);
     if (cached !== null && cached.name === name && (await fingerprint(params.dir, cached.sources)) === cached.fingerprint) {
       try {
-        const answer = await realiseVia(params.client, cached.drv, { onLog: params.onLog });
+        const answer = await realiseVia(params.client, cached.drv, { onLog: params.onLog, onProgress: params.onProgress });
         const record: BuildRecord = { ...cached.record, subderivations: [...answer.subderivations], output: answer.cids.out };
         const unchanged = JSON.stringify(record) === JSON.stringify(cached.record) && (await hashFile(buildFile)) === cached.buildFileHash;
         const buildFileChanged = unchanged ? false : await updateBuildfile(buildFile, record);
@@ -214,10 +218,10 @@ export async function buildDirectory(params: BuildDirectoryParams): Promise<Buil
   const content = typeof params.content === "function" ? await params.content() : params.content;
   const inst = await lazy.instantiate().instantiateDirectory({ dir: params.dir, content, system: params.system, pin: true });
   const drv = inst.root.toString();
-  let answer = await realiseVia(params.client, drv, { onLog: params.onLog });
+  let answer = await realiseVia(params.client, drv, { onLog: params.onLog, onProgress: params.onProgress });
   let matched: boolean | undefined;
   if (params.rebuild) {
-    const again = await realiseVia(params.client, drv, { rebuild: true, onLog: params.onLog });
+    const again = await realiseVia(params.client, drv, { rebuild: true, onLog: params.onLog, onProgress: params.onProgress });
     matched = again.matched;
     if (matched === false) {
       throw new PkgError(ERR_BUILD_NOT_REPRODUCIBLE, `${inst.derivation.name} is not reproducible: a second build gave ${again.cids.out}, the first ${answer.cids.out}`, {
@@ -300,6 +304,7 @@ export interface RepositoryBuildParams {
   client: Pick<StoreClient, "request">;
   system?: string;
   onLog?: LogHandler;
+  onProgress?: ProgressHandler;
   /** Called as each package finishes. */
   onResult?: (result: PackageBuildResult) => void;
   /** Realise requests in flight at once (the daemon limits builds to its cores anyway). Default 32. */
@@ -329,7 +334,7 @@ export async function buildRepository(params: RepositoryBuildParams): Promise<Re
       const drv = d.cid.toString();
       let result: PackageBuildResult;
       try {
-        const answer = await realiseVia(params.client, drv, { onLog: params.onLog });
+        const answer = await realiseVia(params.client, drv, { onLog: params.onLog, onProgress: params.onProgress });
         result = { name, version, ok: true, drv, outputs: answer.outputs, output: answer.cids.out, built: answer.built };
       } catch (error) {
         if (!isPkgError(error)) throw error;

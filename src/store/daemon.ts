@@ -144,7 +144,11 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
         return { pid: process.pid, store: layout.root, socket: socketPath, building: realiser.building(), version: DAEMON_PROTOCOL_VERSION, builds: realiser.stats() };
       case "realise": {
         const drv = requireString(request, "drv");
-        const result = await realiser.realise(drv, { rebuild: request.rebuild === true, onLog: (d, text) => emit({ event: "log", drv: d, text }) });
+        const result = await realiser.realise(drv, {
+          rebuild: request.rebuild === true,
+          onLog: (d, text) => emit({ event: "log", drv: d, text }),
+          onProgress: (d, name, phase) => emit({ event: "progress", drv: d, name, phase }),
+        });
         return {
           outputs: result.outputs,
           built: result.built,

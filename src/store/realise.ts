@@ -44,6 +44,8 @@ export interface RealiseOptions {
   rebuild?: boolean;
   /** Log lines of every build this request starts or joins (its own and its inputs'). */
   onLog?: (drv: string, text: string) => void;
+  /** A build this request waits for starts (`build`), ends (`built`) or fails (`failed`); `name` is the derivation's. */
+  onProgress?: (drv: string, name: string, phase: BuildPhase) => void;
 }
 
 export interface RealiseResult {
@@ -74,7 +76,7 @@ export interface RealiserOptions {
 
 export interface Realiser {
   realise(drv: string, options?: RealiseOptions): Promise<RealiseResult>;
-  /** Derivations being built now. */
+  /** Derivations whose builder runs now (not those only waiting for inputs). */
   building(): string[];
   /** Paths in use by requests in progress: gc keeps them. */
   tempRoots(): Set<string>;
@@ -86,7 +88,10 @@ export interface Realiser {
   settled(): Promise<void>;
 }
 
-type Listener = (drv: string, text: string) => void;
+export type BuildPhase = "build" | "built" | "failed";
+
+/** Log lines (no phase) and progress (a phase; `text` is then the derivation's name). */
+type Listener = (drv: string, text: string, phase?: BuildPhase) => void;
 
 interface InFlight {
   promise: Promise<RealiseResult>;
@@ -182,6 +187,7 @@ export function createRealiser(options: RealiserOptions): Realiser {
   const counters = { started: 0, failed: 0, joined: 0 };
   let runBuild = options.runBuild ?? null;
   const requests = new Set<Promise<void>>();
+  const activeBuilds = new Set<string>(); // derivations whose builder runs now
 
   const hold = (paths: Iterable<string>, into: Set<string>) => {
     for (const p of paths) {
@@ -226,8 +232,8 @@ export function createRealiser(options: RealiserOptions): Realiser {
       });
     }
     const listeners = new Set<Listener>([listener]);
-    const fanout: Listener = (d, text) => {
-      for (const l of listeners) l(d, text);
+    const fanout: Listener = (d, text, phase) => {
+      for (const l of listeners) l(d, text, phase);
     };
     const own = new Set<string>();
     const promise = (async () => {
@@ -327,6 +333,9 @@ export function createRealiser(options: RealiserOptions): Realiser {
   ): Promise<RealiseResult> {
     runBuild ??= defaultRunBuild();
     counters.started++;
+    activeBuilds.add(drv);
+    b.fanout(drv, derivation.name, "build");
+    let ok = false;
     const buildId = randomBytes(12).toString("hex");
     subderivationsByBuild.set(buildId, new Set());
     const buildDir = await store.makeTempDir("build");
@@ -386,6 +395,7 @@ export function createRealiser(options: RealiserOptions): Realiser {
           if (row.cid !== cids[name]) matched = false;
         }
         hold(Object.values(registered), b.holding);
+        ok = true;
         return { drv, outputs: registered, cids, built: true, subderivations, matched, closure: b.closure, build: outcome };
       }
       const result: Record<string, string> = {};
@@ -398,8 +408,11 @@ export function createRealiser(options: RealiserOptions): Realiser {
       }
       hold(Object.values(result), b.holding);
       store.recordBuild(drv, subderivations);
+      ok = true;
       return { drv, outputs: result, cids, built: true, subderivations, closure: b.closure, build: outcome };
     } finally {
+      activeBuilds.delete(drv);
+      b.fanout(drv, derivation.name, ok ? "built" : "failed");
       subderivationsByBuild.delete(buildId);
       await new Promise<void>((resolve) => (logStream ? logStream.end(resolve) : resolve()));
       await store.removeTree(buildDir).catch(() => {});
@@ -410,7 +423,7 @@ export function createRealiser(options: RealiserOptions): Realiser {
   return {
     realise(drv, opts = {}) {
       const holding = new Set<string>();
-      const listener: Listener = opts.onLog ?? (() => {});
+      const listener: Listener = (d, text, phase) => (phase === undefined ? opts.onLog?.(d, text) : opts.onProgress?.(d, text, phase));
       const request = realiseOne(drv, opts.rebuild === true, listener, holding).finally(() => release(holding));
       const tracked = request.then(() => {}, () => {});
       requests.add(tracked);
@@ -421,7 +434,7 @@ export function createRealiser(options: RealiserOptions): Realiser {
       while (requests.size > 0) await Promise.all(requests);
     },
     building() {
-      return [...inFlight.keys()].map((k) => k.replace(/!rebuild$/, "")).sort();
+      return [...activeBuilds].sort();
     },
     tempRoots() {
       return new Set(held.keys());

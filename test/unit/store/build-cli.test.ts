@@ -60,8 +60,8 @@ describe("pkg build (built binary, package directory, no chain)", function () {
     const dir = path.join(s.dir, "hello");
     await writePackage(s, dir, "mkdir -p $out/share; cp greeting.txt $out/share/greeting");
     const first = pkg(s, ["build", "-C", dir], dir);
-    expect(first.stderr).to.equal("");
-    expect(first.code).to.equal(0);
+    expect(first.code, first.stderr).to.equal(0);
+    expect(first.stderr).to.match(/^building hello-1\.0\.0 \(bafyrei[a-z2-7]+\)\n$/);
     const out = first.stdout.trim();
     expect(out).to.match(/\/store\/paths\/[a-z2-7]{32}-hello-1\.0\.0$/);
     expect(readFileSync(path.join(out, "share/greeting"), "utf8")).to.equal("hello\n");
@@ -70,6 +70,7 @@ describe("pkg build (built binary, package directory, no chain)", function () {
     expect(record).to.include({ name: "default", system: record.system });
     expect(record.metadrv).to.match(/^bafyrei/);
     expect(record.output).to.match(/^bafy/);
+    expect(pkg(s, ["build", "-C", dir], dir).stderr).to.equal(""); // nothing to build, nothing said
     const second = pkg(s, ["build", "-C", dir, "--json"], dir);
     expect(second.code).to.equal(0);
     expect(JSON.parse(second.stdout)).to.include({ built: false, buildFileChanged: false, output: record.output });
@@ -119,7 +120,7 @@ describe("pkg build (built binary, package directory, no chain)", function () {
     expect(pkg(s, ["build", "-C", dir], dir).code).to.equal(0);
     const rebuild = pkg(s, ["build", "-C", dir, "--rebuild"], dir);
     expect(rebuild.code).to.equal(9);
-    expect(rebuild.stderr).to.match(/^error: hello-1\.0\.0 is not reproducible: .*\n {2}hint: /);
+    expect(rebuild.stderr).to.match(/^building hello-1\.0\.0 \(bafyrei[a-z2-7]+\)\nerror: hello-1\.0\.0 is not reproducible: .*\n {2}hint: /);
     const broken = path.join(s.dir, "broken");
     await writePackage(s, broken, "echo compiling; echo 'fatal: no such thing' >&2; exit 1");
     const failed = pkg(s, ["build", "-C", broken, "--json"], broken);

@@ -51,7 +51,9 @@ describe("store daemon (in process, real socket, real builder)", function () {
   it("realises a source builder: output registered, read-only, content CID recorded, verify clean", async () => {
     const drv = await scriptDerivation(s.content, { name: "hello-1.0.0", script: 'mkdir -p $out/bin; echo hi > $out/bin/hello; echo "built it"' });
     const logs: string[] = [];
-    const r = await client.request<Realised>("realise", { drv: drv.toString() }, (e) => logs.push(String(e.text)));
+    const progress: string[] = [];
+    const r = await client.request<Realised>("realise", { drv: drv.toString() }, (e) => (e.event === "log" ? logs.push(String(e.text)) : progress.push(`${String(e.phase)} ${String(e.name)}`)));
+    expect(progress).to.deep.equal(["build hello-1.0.0", "built hello-1.0.0"]);
     expect(r.built).to.equal(true);
     expect(path.basename(r.outputs.out)).to.match(/^[a-z2-7]{32}-hello-1\.0\.0$/);
     expect(await readFile(path.join(r.outputs.out, "bin/hello"), "utf8")).to.equal("hi\n");
