@@ -21,7 +21,7 @@ import Database from "better-sqlite3";
 import { CID } from "multiformats/cid";
 import type { ContentStore } from "../content/types";
 import { ERR_STORE_BAD_CID, ERR_STORE_PATH_NOT_FOUND, StoreError } from "./errors";
-import { defaultStoreDir, isStorePath, outputPathName, sourcePathName, storeLayout, type StoreLayout } from "./paths";
+import { defaultStoreDir, isStorePath, outputPathName, sourcePathName, STORE_HASH_LENGTH, storeLayout, type StoreLayout } from "./paths";
 
 export type PathKind = "source" | "output";
 
@@ -172,12 +172,28 @@ async function exists(p: string): Promise<boolean> {
   }
 }
 
-/** Every regular file and symlink target under `p`: what a reference scan reads. */
+const SCAN_CHUNK = 1 << 20;
+
+/**
+ * Every regular file (in 1 MiB pieces, each overlapping the previous one by a hash's length, so a
+ * hash across a boundary is still seen) and every symlink target under `p`: what a reference scan reads.
+ */
 async function* scanTargets(p: string): AsyncGenerator<Buffer> {
   const st = await lstat(p);
   if (st.isSymbolicLink()) yield Buffer.from(await readlink(p));
   else if (st.isDirectory()) for (const entry of await readdir(p)) yield* scanTargets(path.join(p, entry));
-  else if (st.isFile()) yield await readFile(p);
+  else if (st.isFile()) {
+    if (st.size <= SCAN_CHUNK) {
+      yield await readFile(p);
+      return;
+    }
+    let carry = Buffer.alloc(0);
+    for await (const chunk of createReadStream(p, { highWaterMark: SCAN_CHUNK })) {
+      const piece = Buffer.concat([carry, chunk as Buffer]);
+      yield piece;
+      carry = piece.subarray(Math.max(0, piece.length - (STORE_HASH_LENGTH - 1)));
+    }
+  }
 }
 
 /**
@@ -187,8 +203,9 @@ async function* scanTargets(p: string): AsyncGenerator<Buffer> {
  */
 export async function scanReferences(p: string, candidates: readonly string[]): Promise<string[]> {
   const pending = new Map<string, string>();
-  for (const c of candidates) pending.set(path.basename(c).slice(0, 32), c);
+  for (const c of candidates) pending.set(path.basename(c).slice(0, STORE_HASH_LENGTH), c);
   const found: string[] = [];
+  if (pending.size === 0) return found;
   for await (const bytes of scanTargets(p)) {
     for (const [hash, candidate] of pending) {
       if (bytes.includes(hash)) {

@@ -87,6 +87,29 @@ describe("store daemon (in process, real socket, real builder)", function () {
     expect(refs).to.deep.equal([libOut]);
   });
 
+  it("finds references anywhere in big files (across the scan's 1 MiB pieces) and in symlink targets", async () => {
+    const a = await sourceDerivation(s.content, "a-1.0.0", { "a.txt": "a\n" });
+    const b = await sourceDerivation(s.content, "b-1.0.0", { "b.txt": "b\n" });
+    const c = await sourceDerivation(s.content, "c-1.0.0", { "c.txt": "c\n" });
+    // $a's path straddles the first 1 MiB boundary; $b is a symlink target; $c is not referenced
+    const big = await scriptDerivation(s.content, {
+      name: "big-1.0.0",
+      inputs: { a, b, c },
+      script: [
+        "mkdir $out",
+        'pre="$(dirname "$a")/"',
+        'head -c $((1048576 - 16 - ${#pre})) /dev/zero > $out/big', // the hash starts 16 bytes before 1 MiB
+        'printf "%s" "$a" >> $out/big',
+        "head -c 3000000 /dev/zero >> $out/big",
+        'ln -s "$b/b.txt" $out/link',
+      ].join("\n"),
+    });
+    const r = await client.request<Realised>("realise", { drv: big.toString() });
+    const out = async (d: typeof a) => (await client.request<{ outputs: { out: string } }>("query", { drv: d.toString() })).outputs.out;
+    const refs = daemon.store.db.prepare("SELECT ref FROM refs WHERE path = ? ORDER BY ref").pluck().all(r.outputs.out);
+    expect(refs).to.deep.equal([await out(a), await out(b)].sort());
+  });
+
   it("gives eight clients asking for one derivation at once one build", async () => {
     const drv = await scriptDerivation(s.content, { name: "slow-1.0.0", script: "sleep 1; mkdir $out; date +%s%N > $out/stamp" });
     const clients = await Promise.all(Array.from({ length: 8 }, () => connectStore({ root: s.storeDir, socket: s.socket, start: false })));
