@@ -167,7 +167,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
       case "get-path":
         return { path: await s.ensureContent(requireString(request, "cid"), typeof request.name === "string" ? request.name : "source") };
       case "gc":
-        return collectGarbage(s, { dryRun: request.dryRun === true, tempRoots: realiser.tempRoots() });
+        return collectGarbage(s, { dryRun: request.dryRun === true, tempRoots: () => realiser.tempRoots() });
       case "verify":
         return verifyStore(s);
       case "invoke": {

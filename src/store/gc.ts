@@ -18,8 +18,11 @@ import { dropRows, removeTree } from "./store";
 
 export interface GcOptions {
   dryRun?: boolean;
-  /** Paths to keep besides the roots (the daemon's in-flight requests). */
-  tempRoots?: Iterable<string>;
+  /**
+   * Paths to keep besides the roots (the daemon's in-flight requests). A function is called inside
+   * the deciding transaction, so that paths held while the pins were being read count too.
+   */
+  tempRoots?: Iterable<string> | (() => Iterable<string>);
   /** CIDs pinned in the content store; default: asked of the store's content store. */
   pins?: Iterable<string>;
 }
@@ -64,7 +67,8 @@ export async function collectGarbage(store: Store, options: GcOptions = {}): Pro
     const byCid = db.prepare("SELECT path FROM paths WHERE cid = ?").pluck();
     const byDrv = db.prepare("SELECT path FROM outputs WHERE drv = ?").pluck();
     for (const pin of pins) roots.push(...(byCid.all(pin) as string[]), ...(byDrv.all(pin) as string[]));
-    for (const p of options.tempRoots ?? []) roots.push(p);
+    const temp = typeof options.tempRoots === "function" ? options.tempRoots() : (options.tempRoots ?? []);
+    for (const p of temp) roots.push(p);
     const live = liveSet(store, roots);
     const all = db.prepare("SELECT path FROM paths").pluck().all() as string[];
     const doomed = all.filter((p) => !live.has(p)).sort();

@@ -33,6 +33,7 @@ import {
   StoreError,
 } from "./errors";
 import { dropRows, type Store } from "./store";
+import { outputPathName, sourcePathName } from "./paths";
 import type { BuildRequest, BuildResult } from "../build/run";
 
 /** runBuild of src/build/run.ts (loaded on first use: the daemon needs it, its clients never do). */
@@ -290,6 +291,9 @@ export function createRealiser(options: RealiserOptions): Realiser {
     const outputNames = Object.keys(derivation.outputs).sort();
     const existing = store.queryOutputs(drv);
     let valid = existing !== null && outputNames.every((o) => existing[o] !== undefined);
+    // Held in the same synchronous step as the query: a gc (whose decision is one synchronous
+    // transaction reading the temp roots) either ran before the query or sees them held.
+    if (valid) hold(outputNames.map((o) => existing![o]), holding);
     if (valid && !(await Promise.all(outputNames.map((o) => access(existing![o]).then(() => true, () => false)))).every(Boolean)) {
       // Registered but gone from disk (deleted by hand): forget it and realise it again, as if never built.
       dropRows(store.db, outputNames.map((o) => existing![o]));
@@ -310,6 +314,7 @@ export function createRealiser(options: RealiserOptions): Realiser {
     if (derivation.builder.kind === "none") {
       if (valid) return { drv, ...known(), built: false, subderivations: [], closure: closureList, ...(rebuild ? { matched: true } : {}) };
       const src = derivation.src!.toString();
+      hold([path.join(store.layout.paths, sourcePathName(src, derivation.name))], holding); // before it exists: no window after
       const p = await store.ensureContent(src, derivation.name);
       hold([p], holding);
       store.recordOutput(drv, "out", p, src);
@@ -320,6 +325,7 @@ export function createRealiser(options: RealiserOptions): Realiser {
       return { drv, ...known(), built: false, subderivations: store.buildSubderivations(drv) ?? [], closure: closureList };
     }
 
+    if (derivation.src !== null) hold([path.join(store.layout.paths, sourcePathName(derivation.src.toString(), derivation.name))], holding);
     const src = derivation.src === null ? null : await store.ensureContent(derivation.src, derivation.name);
     if (src !== null) hold([src], holding);
     return limit(() => build(drv, cid, derivation, { src, inputs, closure: closureList, fanout, rebuild: valid && rebuild, holding }));
@@ -401,6 +407,7 @@ export function createRealiser(options: RealiserOptions): Realiser {
       const result: Record<string, string> = {};
       const cids: Record<string, string> = {};
       const candidates = b.src === null ? b.closure : [...b.closure, b.src];
+      hold(Object.keys(outputs).map((name) => path.join(store.layout.paths, outputPathName(drv, name, derivation.name))), b.holding);
       for (const [name, p] of Object.entries(outputs)) {
         const added = await store.addOutput({ drv, output: name, drvName: derivation.name, from: p, refCandidates: candidates, buildMs: ms });
         result[name] = added.path;

@@ -199,6 +199,20 @@ describe("store daemon (in process, real socket, real builder)", function () {
     expect((await client.request<Realised>("realise", { drv: app.toString() })).built).to.equal(true);
   });
 
+  it("gc while a build runs keeps what the build uses (temporary roots) and the build completes", async () => {
+    const lib = await sourceDerivation(s.content, "lib-0.2.0", { "lib.txt": "library\n" });
+    const app = await scriptDerivation(s.content, { name: "app-2.0.0", script: "sleep 1; mkdir $out; cat $lib/lib.txt > $out/copy", inputs: { lib } });
+    const building = client.request<Realised>("realise", { drv: app.toString() });
+    await new Promise((resolve) => setTimeout(resolve, 400));
+    const gc = await client.request<{ removed: string[] }>("gc");
+    expect(gc.removed).to.deep.equal([]); // lib's source and app's src are in use
+    const r = await building;
+    expect(await readFile(path.join(r.outputs.out, "copy"), "utf8")).to.equal("library\n");
+    const after = await client.request<{ removed: string[] }>("gc"); // nothing roots them any more
+    expect(after.removed).to.include(r.outputs.out);
+    expect((await client.request<{ ok: boolean }>("verify")).ok).to.equal(true);
+  });
+
   it("errors are one line with a code and a hint: bad CID, unknown derivation, failed build (last log lines), unknown op", async () => {
     const bad = await rejection(client.request("realise", { drv: "not-a-cid" }));
     expect(bad.code).to.equal("ERR_STORE_BAD_CID");
