@@ -289,7 +289,7 @@ async function runShim(tool, argv) {
     let lookup;
     try {
         connection = await Connection.open(socketPath);
-        lookup = await connection.request({ op: "invoke", tool: tool.name, buildId, phase: "lookup", plan, env, uid: typeof process.getuid === "function" ? process.getuid() : undefined }, LOOKUP_TIMEOUT_MS);
+        lookup = await connection.request({ op: "invoke", tool: tool.name, buildId, phase: "lookup", plan, env, uid: process.env.PKG_META_SHIM_RESTORE === "1" || typeof process.getuid !== "function" ? undefined : process.getuid() }, LOOKUP_TIMEOUT_MS);
     }
     catch (error) {
         connection?.close();

@@ -106,6 +106,15 @@ describe("meta-rustc (real cargo, rustc and store daemon)", function () {
     expect(again.log.filter((l) => l.result !== "pass")).to.deep.equal([]);
   });
 
+  it("when the shim copies a hit's outputs itself (PKG_META_SHIM_RESTORE=1, a daemon of another user) the result is the same", async () => {
+    rmSync(path.join(ws, "target"), { recursive: true, force: true });
+    const r = await build(ws, { PKG_META_SHIM_RESTORE: "1" });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(labels(r.log, "hit")).to.deep.equal(COMPILES);
+    expect(await app(ws)).to.equal(APP_OUTPUT);
+    expect(depsHashes(ws)).to.deep.equal(firstBuild);
+  });
+
   it("a copy of the workspace in another directory hits too (paths are normalised)", async () => {
     const other = path.join(dir, "elsewhere", "ws2");
     cpSync(ws, other, { recursive: true, filter: (src) => !src.includes(`${path.sep}target`) });

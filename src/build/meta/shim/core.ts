@@ -317,7 +317,8 @@ export async function runShim(tool: ToolModule, argv: string[]): Promise<number>
   try {
     connection = await Connection.open(socketPath);
     lookup = await connection.request<LookupResult>(
-      { op: "invoke", tool: tool.name, buildId, phase: "lookup", plan, env, uid: typeof process.getuid === "function" ? process.getuid() : undefined },
+      // With our uid the daemon (same user) writes a hit's outputs itself; PKG_META_SHIM_RESTORE=1 makes the shim copy them.
+      { op: "invoke", tool: tool.name, buildId, phase: "lookup", plan, env, uid: process.env.PKG_META_SHIM_RESTORE === "1" || typeof process.getuid !== "function" ? undefined : process.getuid() },
       LOOKUP_TIMEOUT_MS,
     );
   } catch (error) {
