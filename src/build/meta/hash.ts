@@ -4,7 +4,7 @@
  * less than {@link RACY_MS} ago is not cached, since a write within the same mtime tick would go unseen.
  */
 import { createHash } from "node:crypto";
-import { promises as fs } from "node:fs";
+import { createReadStream, promises as fs } from "node:fs";
 
 const RACY_MS = 2000;
 const MAX_ENTRIES = 200_000;
@@ -64,4 +64,15 @@ export async function rememberHash(file: string, hash: string): Promise<void> {
   } catch {
     // gone already: nothing to remember
   }
+}
+
+/** sha256 (hex) of a file, streamed (large outputs never held whole in memory). */
+export function hashStream(file: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash("sha256");
+    createReadStream(file, { highWaterMark: 1 << 20 })
+      .on("data", (chunk) => hash.update(chunk))
+      .on("error", reject)
+      .on("end", () => resolve(hash.digest("hex")));
+  });
 }

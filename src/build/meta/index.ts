@@ -26,7 +26,7 @@ import { PkgError } from "../../errors";
 import { checkName } from "../../ids";
 import { outputPathName } from "../../store/paths";
 import { parseDepInfo } from "./depinfo";
-import { hashBytes, hashFile, rememberHash } from "./hash";
+import { hashBytes, hashFile, hashStream, rememberHash } from "./hash";
 import { denormalise, normalise } from "./shim/core";
 import type {
   InvokeContext,
@@ -218,17 +218,20 @@ async function lookup(ctx: InvokeContext, buildId: string | null, plan: ToolPlan
   const db = ctx.store.db;
   const keyed = await primaryKey(plan, env);
   const { key } = keyed;
-  await settleStores(key);
+  const restoreHere = uid !== null && typeof process.getuid === "function" && process.getuid() === uid;
+  // A shim that copies the files itself reads them after this answer: they must be in the store by then.
+  if (!restoreHere) await settleStores(key);
   const rows = db.prepare("SELECT drv, manifest FROM meta_manifests WHERE key = ? ORDER BY created DESC").all(key) as Array<{ drv: string; manifest: string }>;
   for (const row of rows) {
     if (!(await manifestMatches(JSON.parse(row.manifest) as Manifest, plan, env))) continue;
-    const out = ctx.store.queryOutput(row.drv, "out")?.path ?? null;
+    // Stored, or still staged in tmp/ (moved in once the daemon is idle: see {@link deferOutput}).
+    const out = ctx.store.queryOutput(row.drv, "out")?.path ?? stagedByDrv.get(row.drv)?.stage ?? null;
     const filesRow = db.prepare("SELECT files FROM meta_outputs WHERE drv = ?").get(row.drv) as { files: string } | undefined;
     if (out === null || filesRow === undefined) continue;
     const files = (JSON.parse(filesRow.files) as Array<Omit<StoredFile, "path">>).map((f) => ({ ...f, path: path.join(out, "files", f.name) }));
     const stderr = await fs.readFile(path.join(out, "stderr"), "utf8").catch(() => "");
     let restored = false;
-    if (uid !== null && typeof process.getuid === "function" && process.getuid() === uid) {
+    if (restoreHere) {
       await restoreOutputs(plan, files);
       restored = true;
     }
@@ -387,7 +390,7 @@ async function store(
   // Outputs: copied (dep-info normalised) into a staging directory of the store before answering, so
   // that the shim may exit and cargo go on (or `rm -rf target`); moving them in (Store.addOutput, which
   // also adds them to the content store) finishes after the answer. A lookup of the same key waits for it.
-  const existing = ctx.store.queryOutput(drv, "out")?.path ?? null;
+  const existing = ctx.store.queryOutput(drv, "out")?.path ?? stagedByDrv.get(drv)?.stage ?? null;
   const files: Array<Omit<StoredFile, "path">> = [];
   const artifacts: Array<[string, string]> = [];
   let stage: string | null = null;
@@ -404,9 +407,9 @@ async function store(
         if (rewrite) {
           await fs.writeFile(target, normalise(await fs.readFile(file, "utf8"), plan.roots), { mode: 0o644 });
         } else {
-          const bytes = await fs.readFile(file);
-          await fs.writeFile(target, bytes, { mode: executable ? 0o755 : 0o644 });
-          const sha256 = hashBytes(bytes);
+          await fs.copyFile(file, target, fsConstants.COPYFILE_FICLONE);
+          await fs.chmod(target, executable ? 0o755 : 0o644);
+          const sha256 = await hashStream(target);
           artifacts.push([sha256, name]);
           await rememberHash(file, sha256); // dependents name it as an extern: not read again
           files.push({ name, executable, rewrite, sha256 });
@@ -439,39 +442,101 @@ async function store(
   lap("index");
 
   const finalPath = existing ?? path.join(ctx.store.layout.paths, outputPathName(drv, "out", drvName));
-  if (stage !== null) {
-    const from = stage;
-    const finishing = Promise.resolve(ctx.store.addOutput({ drv, output: "out", drvName, from, buildMs: ms })).then(
-      () => undefined,
-      async () => {
-        // Not stored after all: forget the manifest (the next build records it again).
-        db.prepare("DELETE FROM meta_manifests WHERE key = ? AND drv = ?").run(key, drv);
-        await fs.rm(from, { recursive: true, force: true }).catch(() => undefined);
-      },
-    );
-    track(key, finishing);
-  }
+  if (stage !== null) deferOutput(ctx, key, drv, drvName, stage, ms);
   emit({ event: "log", drv, text: `meta-${plan.tool}: stored ${plan.label} (${ms} ms)` });
   return { drv, path: finalPath, timings };
 }
 
-/** Stores still moving their outputs in, by key: a lookup of that key waits for them. */
-const finishingByKey = new Map<string, Set<Promise<void>>>();
+// ---- outputs moved into the store when the daemon is idle ----
+//
+// Store.addOutput also imports the output into the content store (every block a file): for a cold
+// cargo build that is most of the daemon's work, and done at once it competes with rustc for the
+// cores. So a stored invocation's output stays staged in the store's tmp/ (complete, and never
+// changed again) and is served from there, and it is moved in once no `invoke` request has been
+// seen for IDLE_MS, one at a time, or at once by settleStores() (`stats` and `settle` phases). A daemon
+// that stops first loses only the staged outputs (recovery empties tmp/): their manifests then find
+// no output and miss.
 
-function track(key: string, finishing: Promise<void>): void {
-  let set = finishingByKey.get(key);
-  if (!set) finishingByKey.set(key, (set = new Set()));
-  set.add(finishing);
-  void finishing.finally(() => {
-    set!.delete(finishing);
-    if (set!.size === 0 && finishingByKey.get(key) === set) finishingByKey.delete(key);
-  });
+const IDLE_MS = 300;
+
+interface Deferred {
+  key: string;
+  drv: string;
+  stage: string;
+  run(): Promise<void>;
+  done?: Promise<void>;
 }
 
-/** Wait for every store still finishing (all of them, or those of one key). */
-export async function settleStores(key?: string): Promise<void> {
-  const sets = key === undefined ? [...finishingByKey.values()] : [finishingByKey.get(key) ?? new Set<Promise<void>>()];
-  await Promise.all(sets.flatMap((set) => [...set]));
+const deferred: Deferred[] = [];
+const stagedByDrv = new Map<string, Deferred>();
+let activeRequests = 0;
+let lastRequestAt = 0;
+let idleTimer: NodeJS.Timeout | null = null;
+let draining = false;
+
+function deferOutput(ctx: InvokeContext, key: string, drv: string, drvName: string, stage: string, ms: number): void {
+  const task: Deferred = {
+    key,
+    drv,
+    stage,
+    run: async () => {
+      try {
+        await ctx.store.addOutput({ drv, output: "out", drvName, from: stage, buildMs: ms });
+      } catch {
+        // Not stored after all: forget the manifest (the next build records it again).
+        try {
+          ctx.store.db.prepare("DELETE FROM meta_manifests WHERE key = ? AND drv = ?").run(key, drv);
+        } catch {
+          // the store is closed: its recovery drops the staged directory anyway
+        }
+        await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
+      }
+    },
+  };
+  deferred.push(task);
+  stagedByDrv.set(drv, task);
+  scheduleDrain();
+}
+
+function start(task: Deferred): Promise<void> {
+  if (task.done === undefined) {
+    const i = deferred.indexOf(task);
+    if (i >= 0) deferred.splice(i, 1);
+    task.done = task.run().finally(() => {
+      if (stagedByDrv.get(task.drv) === task) stagedByDrv.delete(task.drv);
+    });
+  }
+  return task.done;
+}
+
+function scheduleDrain(): void {
+  if (idleTimer !== null || deferred.length === 0) return;
+  idleTimer = setTimeout(() => {
+    idleTimer = null;
+    void drain();
+  }, IDLE_MS);
+  idleTimer.unref();
+}
+
+async function drain(): Promise<void> {
+  if (draining) return;
+  draining = true;
+  try {
+    while (deferred.length > 0) {
+      if (activeRequests > 0 || Date.now() - lastRequestAt < IDLE_MS) break;
+      await start(deferred[0]);
+    }
+  } finally {
+    draining = false;
+    scheduleDrain();
+  }
+}
+
+/** Move staged outputs into the store now (all of them, or those of one key) and wait for it. */
+export async function settleStores(key?: string): Promise<number> {
+  const tasks = [...stagedByDrv.values()].filter((t) => key === undefined || t.key === key);
+  await Promise.all(tasks.map(start));
+  return tasks.length;
 }
 
 /**
@@ -480,6 +545,18 @@ export async function settleStores(key?: string): Promise<void> {
  * directly, so an error here never fails a build.
  */
 export async function handleInvoke(ctx: InvokeContext, request: Record<string, unknown>, emit: InvokeEmit): Promise<InvokeResult> {
+  activeRequests++;
+  lastRequestAt = Date.now();
+  try {
+    return await dispatch(ctx, request, emit);
+  } finally {
+    activeRequests--;
+    lastRequestAt = Date.now();
+    scheduleDrain();
+  }
+}
+
+async function dispatch(ctx: InvokeContext, request: Record<string, unknown>, emit: InvokeEmit): Promise<InvokeResult> {
   initTables(ctx.store.db);
   if (typeof request.tool !== "string" || !TOOLS.has(request.tool)) bad(`unknown tool ${JSON.stringify(request.tool)} (known: ${[...TOOLS].join(", ")})`);
   const buildId = typeof request.buildId === "string" && request.buildId !== "" ? request.buildId : null;
@@ -491,6 +568,8 @@ export async function handleInvoke(ctx: InvokeContext, request: Record<string, u
       if (typeof request.key !== "string" || !isStringArray(request.outputs) || typeof request.stderr !== "string") bad("store needs key, outputs, stderr");
       return store(ctx, buildId, request.key, plan, checkEnv(request.env), request.outputs, request.stderr, typeof request.ms === "number" ? request.ms : 0, emit);
     }
+    case "settle":
+      return { settled: await settleStores() };
     case "stats": {
       await settleStores();
       const result: StatsResult = { builds: Object.fromEntries(counts) };

@@ -84,7 +84,9 @@ export type InvokeRequest =
       /** Milliseconds the tool ran. */
       ms: number;
     }
-  | { op: "invoke"; tool: string; buildId: string | null; phase: "stats" };
+  | { op: "invoke"; tool: string; buildId: string | null; phase: "stats" }
+  /** Move every staged output into the store now; answers when done. */
+  | { op: "invoke"; tool: string; buildId: string | null; phase: "settle" };
 
 export type LookupResult =
   /** `restored`: the daemon already wrote the outputs into outDir; else the shim copies `files`. */
@@ -104,7 +106,12 @@ export interface StatsResult {
   builds: Record<string, { hit: number; miss: number; stored: number }>;
 }
 
-export type InvokeResult = LookupResult | StoreResult | StatsResult;
+export interface SettleResult {
+  /** How many staged outputs were moved in. */
+  settled: number;
+}
+
+export type InvokeResult = LookupResult | StoreResult | StatsResult | SettleResult;
 
 /**
  * What the daemon hands the `invoke` handler (src/store/daemon.ts builds it): the Store (only the

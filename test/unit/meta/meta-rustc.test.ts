@@ -144,6 +144,16 @@ describe("meta-rustc (real cargo, rustc and store daemon)", function () {
     expect(d.src).to.not.equal(null);
     expect(await content.has(d.src!)).to.equal(true);
     // the build script's compile and the library that includes its generated code
+    // the output is in the Store under that derivation once the daemon settles (moved in when idle)
+    const settled = await request(daemon.socket, { id: 1, op: "invoke", tool: "rustc", buildId: null, phase: "settle" });
+    expect(settled.ok).to.equal(true);
+    const out = daemon.store.queryOutput(appDrv, "out");
+    expect(out).to.not.equal(null);
+    expect(out!.path).to.match(/\/paths\/[a-z2-7]{32}-rustc-app-[0-9a-f]{16}$/);
+    const stored = readdirSync(path.join(out!.path, "files"));
+    expect(stored.some((f) => /^app-[0-9a-f]{16}$/.test(f))).to.equal(true);
+    expect(stored.some((f) => f.endsWith(".d"))).to.equal(true);
+    expect(readFileSync(path.join(out!.path, "files", stored.find((f) => f.endsWith(".d"))!), "utf8")).to.include("@@PKG_TARGET@@/deps/").and.not.include(ws);
     const corelib = await readDerivation(content, CID.parse(hits.find((l) => l.label === "corelib")!.drv!));
     expect(corelib.env.OUT_DIR).to.match(/^@@PKG_TARGET@@\/build\/corelib-[0-9a-f]+\/out$/);
   });
