@@ -8,7 +8,7 @@
  * Kept light on purpose (node built-ins only): it is on the path of a no-op `pkg build`.
  */
 import { spawn } from "node:child_process";
-import { mkdirSync, openSync, closeSync } from "node:fs";
+import { mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import type { PkgError } from "../errors";
@@ -32,6 +32,18 @@ export interface StoreClient {
   /** Sends one request; `onEvent` gets its events (log, progress); resolves with its result or rejects with its PkgError. */
   request<T = unknown>(op: string, params?: Record<string, unknown>, onEvent?: EventHandler): Promise<T>;
   close(): void;
+}
+
+/** The daemon's last `error:` line in its log (else its last line), or null. */
+function readLastLine(file: string): string | null {
+  try {
+    const lines = readFileSync(file, "utf8").split("\n").filter((l) => l.trim() !== "");
+    const error = lines.filter((l) => l.startsWith("error: ")).pop();
+    const line = error ?? lines.pop();
+    return line === undefined ? null : line.slice(0, 300);
+  } catch {
+    return null;
+  }
 }
 
 function tryConnect(socketPath: string): Promise<net.Socket | null> {
@@ -64,8 +76,11 @@ function pkgBin(): string {
   return path.resolve(__dirname, "../../bin/pkg.js");
 }
 
-/** Starts `pkg store daemon` detached, its output appended to daemon.log. */
-export function startDaemon(root: string, socketPath: string): number | undefined {
+/** Exit code of a daemon that found another one holding the store (cli/base.ts: ERR_STORE_LOCKED). */
+const LOCKED_EXIT_CODE = 10;
+
+/** Starts `pkg store daemon` detached, its output appended to daemon.log; `exited` resolves with its exit code if it stops. */
+export function startDaemon(root: string, socketPath: string): { pid: number | undefined; exited: Promise<number | null> } {
   const layout = storeLayout(root);
   mkdirSync(layout.root, { recursive: true });
   const log = openSync(layout.daemonLog, "a");
@@ -75,8 +90,9 @@ export function startDaemon(root: string, socketPath: string): number | undefine
       stdio: ["ignore", log, log],
       env: { ...process.env, PKG_STORE_DIR: layout.root, PKG_STORE_SOCKET: socketPath },
     });
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
     child.unref();
-    return child.pid;
+    return { pid: child.pid, exited };
   } finally {
     closeSync(log);
   }
@@ -156,7 +172,9 @@ export async function connectStore(options: ConnectOptions = {}): Promise<StoreC
       hint: "start one with `pkg store daemon`",
     });
   }
-  startDaemon(root, socketPath);
+  const started = startDaemon(root, socketPath);
+  let exitCode: number | null | undefined;
+  void started.exited.then((code) => (exitCode = code));
   const deadline = Date.now() + (options.timeoutMs ?? 30_000);
   let delay = 20;
   while (Date.now() < deadline) {
@@ -164,6 +182,15 @@ export async function connectStore(options: ConnectOptions = {}): Promise<StoreC
     delay = Math.min(delay * 2, 250);
     const socket = await tryConnect(socketPath);
     if (socket !== null) return wrap(socket, socketPath);
+    // Exited for another reason than losing the race to a daemon starting at the same time: say why now.
+    if (exitCode !== undefined && exitCode !== LOCKED_EXIT_CODE) {
+      const log = storeLayout(root).daemonLog;
+      const last = readLastLine(log);
+      throw new StoreError(ERR_STORE_DAEMON_UNREACHABLE, `the store daemon exited with status ${exitCode} before answering${last ? `: ${last}` : ""}`, {
+        details: { socket: socketPath, store: root, log, exitCode },
+        hint: `see ${log}`,
+      });
+    }
   }
   throw new StoreError(ERR_STORE_DAEMON_UNREACHABLE, `the store daemon did not start (no answer on ${socketPath})`, {
     details: { socket: socketPath, store: root, log: storeLayout(root).daemonLog },

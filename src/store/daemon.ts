@@ -20,7 +20,7 @@ import type { ContentStore } from "../content/types";
 import { collectGarbage, verifyStore } from "./gc";
 import { createRealiser, recordSubderivation, type Realiser, type RunBuild } from "./realise";
 import { openStore, type Store } from "./store";
-import { ERR_STORE_BAD_REQUEST, ERR_STORE_LOCKED, ERR_STORE_SOCKET_DIR_UNSAFE, ERR_STORE_NO_INVOKE_HANDLER, StoreError } from "./errors";
+import { ERR_STORE_BAD_REQUEST, ERR_STORE_LOCKED, ERR_STORE_SOCKET_DIR_UNSAFE, ERR_STORE_SOCKET_UNUSABLE, ERR_STORE_NO_INVOKE_HANDLER, StoreError } from "./errors";
 import { defaultStoreDir, storeLayout, storeSocketPath } from "./paths";
 
 /** Protocol version, in `status`. */
@@ -115,22 +115,6 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
   }
   const realiser = createRealiser({ store, content, storeSocket: socketPath, cores: options.cores, runBuild: options.runBuild });
   const ctx: InvokeContext = { store, content, realiser, storeSocket: socketPath, recordSubderivation };
-
-  const socketDir = path.dirname(socketPath);
-  await mkdir(socketDir, { recursive: true, mode: 0o700 });
-  const dirStat = await lstat(socketDir);
-  if (!dirStat.isDirectory() || (typeof process.getuid === "function" && dirStat.uid !== process.getuid())) {
-    // Another user's directory could let them replace our socket and answer our clients.
-    lock.close();
-    store.close();
-    if (ownContent) await content.close().catch(() => {});
-    throw new StoreError(ERR_STORE_SOCKET_DIR_UNSAFE, `the socket directory ${socketDir} is not a directory owned by this user`, {
-      details: { socket: socketPath, owner: dirStat.uid },
-      hint: "set PKG_STORE_SOCKET to a path in a directory of your own (or XDG_RUNTIME_DIR)",
-    });
-  }
-  await chmod(socketDir, 0o700);
-  if (await lstat(socketPath).then(() => true, () => false)) await rm(socketPath, { force: true });
 
   const connections = new Set<net.Socket>();
   let stopping: Promise<void> | null = null;
@@ -238,14 +222,40 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
   }
 
   const server = net.createServer(serve);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(socketPath, () => {
-      server.off("error", reject);
-      resolve();
+  try {
+    const socketDir = path.dirname(socketPath);
+    await mkdir(socketDir, { recursive: true, mode: 0o700 });
+    const dirStat = await lstat(socketDir);
+    if (!dirStat.isDirectory() || (typeof process.getuid === "function" && dirStat.uid !== process.getuid())) {
+      // Another user's directory could let them replace our socket and answer our clients.
+      throw new StoreError(ERR_STORE_SOCKET_DIR_UNSAFE, `the socket directory ${socketDir} is not a directory owned by this user`, {
+        details: { socket: socketPath, owner: dirStat.uid },
+        hint: "set PKG_STORE_SOCKET to a path in a directory of your own (or XDG_RUNTIME_DIR)",
+      });
+    }
+    await chmod(socketDir, 0o700);
+    if (await lstat(socketPath).then(() => true, () => false)) await rm(socketPath, { force: true });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(socketPath, () => {
+        server.off("error", reject);
+        resolve();
+      });
     });
-  });
-  await chmod(socketPath, 0o600);
+    await chmod(socketPath, 0o600);
+  } catch (error) {
+    // Nothing may keep a daemon that cannot serve alive (it would hold the store's lock forever).
+    server.close();
+    store.close();
+    if (ownContent) await content.close().catch(() => {});
+    lock.close();
+    if (isPkgError(error)) throw error;
+    throw new StoreError(ERR_STORE_SOCKET_UNUSABLE, `cannot listen on ${socketPath}: ${(error as Error).message}`, {
+      details: { socket: socketPath },
+      hint: "set PKG_STORE_SOCKET (or XDG_RUNTIME_DIR) to a place where this user can create a socket",
+      cause: error,
+    });
+  }
   await writeFile(layout.pidFile, `${process.pid}\n`);
   say(`store daemon ${process.pid} serving ${layout.root} on ${socketPath}`);
 

@@ -18,6 +18,8 @@ export const ERR_STORE_DAEMON_UNREACHABLE = "ERR_STORE_DAEMON_UNREACHABLE";
 export const ERR_STORE_LOCKED = "ERR_STORE_LOCKED";
 /** The socket's directory belongs to someone else (they could stand in for the daemon). */
 export const ERR_STORE_SOCKET_DIR_UNSAFE = "ERR_STORE_SOCKET_DIR_UNSAFE";
+/** The daemon cannot create or listen on its socket. */
+export const ERR_STORE_SOCKET_UNUSABLE = "ERR_STORE_SOCKET_UNUSABLE";
 /** The daemon went away in the middle of a request. */
 export const ERR_STORE_DAEMON_GONE = "ERR_STORE_DAEMON_GONE";
 /** `pkg store verify` found problems (each in the details). */

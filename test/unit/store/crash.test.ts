@@ -7,7 +7,7 @@
  */
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { connectStore, type StoreClient } from "../../../src/store/client";
@@ -198,6 +198,23 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
     }
   });
 
+  it("a daemon that cannot start is reported at once, with its error, not after the start timeout", async () => {
+    const saved = { ...process.env };
+    Object.assign(process.env, sandboxEnv(s));
+    try {
+      const started = Date.now();
+      const notADirectory = path.join(s.dir, "plain-file");
+      writeFileSync(notADirectory, "");
+      const error = await connectStore({ root: s.storeDir, socket: path.join(notADirectory, "store.sock") }).then(() => null, (e: { code: string; message: string }) => e);
+      expect(error?.code).to.equal("ERR_STORE_DAEMON_UNREACHABLE");
+      expect(error?.message).to.match(/exited with status \d+ before answering: error: /);
+      expect(Date.now() - started).to.be.lessThan(15_000);
+    } finally {
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
+      Object.assign(process.env, saved);
+    }
+  });
+
   it("one daemon per store: a second one exits with ERR_STORE_LOCKED; clients start one on demand, once", async () => {
     const env = sandboxEnv(s);
     // Two clients at once, no daemon: both start one, one wins the lock, both connect to it.
@@ -207,7 +224,7 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
     try {
       clients = await Promise.all([0, 1].map(() => connectStore({ root: s.storeDir, socket: s.socket })));
     } finally {
-      for (const key of Object.keys(env)) if (saved[key] === undefined) delete process.env[key];
+      for (const key of Object.keys(process.env)) if (!(key in saved)) delete process.env[key];
       Object.assign(process.env, saved);
     }
     const statuses = await Promise.all(clients.map((c) => c.request<{ pid: number; socket: string }>("status")));
