@@ -3,12 +3,21 @@
  * there gives the same answer), writes with a signer, failures as PkgErrors. Names and CID strings go in,
  * names and CID strings come out; ids and binary CIDs stay in here.
  */
-import { JsonRpcProvider, Network, ZeroHash, type Signer, type JsonRpcPayload, type JsonRpcResult } from "ethers";
+import { JsonRpcProvider, Network, ZeroHash, toQuantity, type Signer, type JsonRpcPayload, type JsonRpcResult } from "ethers";
 import { Registry__factory, type Registry } from "../../typechain-types";
 import { PkgError } from "../errors";
 import { hashPackageId, hashRepositoryId, type PackageKey } from "../ids";
 import { cidFromHex, cidToHex } from "./cid";
-import { chainError, ERR_CHAIN_NO_REGISTRY, ERR_CHAIN_NO_SIGNER, ERR_CHAIN_UNREACHABLE, ERR_CHAIN_WRONG_NETWORK } from "./errors";
+import {
+  chainError,
+  ERR_CHAIN_NO_REGISTRY,
+  ERR_CHAIN_NO_SIGNER,
+  ERR_CHAIN_UNREACHABLE,
+  ERR_CHAIN_WRONG_NETWORK,
+  isOutOfGas,
+  unknownBlockError,
+} from "./errors";
+import { decodeGetPackages, encodeGetPackages, ZERO_ADDRESS, ZERO_WORD, type RawPackageView } from "./packages";
 
 /** One version as the registry holds it. `src` is null for repository versions. */
 export interface VersionRecord {
@@ -78,9 +87,18 @@ export interface RegistryClientOptions {
 
 /** Versions read per package in the first, batched call; the rest are paged. */
 const FIRST_PAGE = 32;
-/** Packages per batched call, to stay well under nodes' eth_call gas caps. */
+/** Packages per listing call (getRepositoryPackages). */
 const PACKAGES_PER_CALL = 100;
+/**
+ * At most this many packages per getPackages call. Nodes cap an eth_call's gas (Hardhat, like Osaka nodes,
+ * at EIP-7825's 2^24 = 16.8M); the view costs 50-61k gas per package of a few versions (more per package in
+ * bigger answers: memory grows quadratically), measured 15.2M for 250 packages of the lock-1000 graph. 240
+ * keeps a margin; a call that still runs out of gas (packages with many versions) is split in two and sent
+ * again. A level's packages go out in equal chunks, all at once.
+ */
+const MAX_PACKAGES_PER_CALL = 240;
 const PAGE = 256;
+const getPackagesSelector = Registry__factory.createInterface().getFunction("getPackages").selector;
 
 export type RegistryClient = ReturnType<typeof createRegistryClient>;
 
@@ -124,6 +142,58 @@ export function createRegistryClient(options: RegistryClientOptions) {
 
   function toVersion(view: { version: string; metaCid: string; srcCid: string; yanked: boolean }): VersionRecord {
     return { version: view.version, meta: cidFromHex(view.metaCid)!, src: cidFromHex(view.srcCid), yanked: view.yanked };
+  }
+
+  function toRecord(view: RawPackageView["versions"][number]): VersionRecord {
+    if (view.meta === null) throw new Error(`version ${view.version} has no meta CID`);
+    return { version: view.version, meta: view.meta, src: view.src, yanked: view.yanked };
+  }
+
+  /** Nodes' refusals of a block they do not have (Hardhat, geth, erigon/nethermind wording). */
+  function isUnknownBlock(error: unknown): boolean {
+    const text = String((error as { message?: string })?.message ?? error);
+    return /invalid block tag|header not found|unknown block|block not found/i.test(text);
+  }
+
+  /**
+   * getPackages(ids, versionLimit) by a raw eth_call, encoded and decoded here (packages.ts). Runs out of
+   * gas → the two halves, concurrently. No code at the address at that block (before the registry was
+   * deployed) → ERR_CHAIN_UNKNOWN_BLOCK.
+   */
+  async function callGetPackages(ids: string[], versionLimit: number, blockTag: number | undefined): Promise<RawPackageView[]> {
+    if (ids.length === 0) return [];
+    const tag = blockTag === undefined ? "latest" : toQuantity(blockTag);
+    let result: string;
+    try {
+      result = (await provider.send("eth_call", [{ to: options.address, data: encodeGetPackages(getPackagesSelector, ids, versionLimit) }, tag])) as string;
+    } catch (error) {
+      if (ids.length > 1 && isOutOfGas(error)) {
+        const half = Math.ceil(ids.length / 2);
+        const [a, b] = await Promise.all([callGetPackages(ids.slice(0, half), versionLimit, blockTag), callGetPackages(ids.slice(half), versionLimit, blockTag)]);
+        return [...a, ...b];
+      }
+      if (blockTag !== undefined && isUnknownBlock(error)) throw await unknownBlock(blockTag);
+      throw chainError(error, { rpcUrl, action: "reading packages" });
+    }
+    // a call to an address without code answers nothing: the registry did not exist yet at that block
+    if (result === "0x" && blockTag !== undefined) throw await unknownBlock(blockTag);
+    try {
+      const views = decodeGetPackages(result);
+      if (views.length !== ids.length) throw new Error(`${views.length} packages for ${ids.length} ids`);
+      return views;
+    } catch (cause) {
+      throw new PkgError(ERR_CHAIN_NO_REGISTRY, `the contract at ${options.address} does not answer getPackages as a registry does`, {
+        details: { address: options.address },
+        hint: "check --registry: it must be the address of a chainpkg registry",
+        cause,
+      });
+    }
+  }
+
+  /** The error for a read at `block` that the node could not answer (asks for the head to say which case). */
+  async function unknownBlock(block: number): Promise<PkgError> {
+    const head = await client.blockNumber().catch(() => null);
+    return unknownBlockError(block, head, options.address);
   }
 
   /** The remaining versions of a package after `cursor`. */
@@ -172,28 +242,26 @@ export function createRegistryClient(options: RegistryClientOptions) {
     },
 
     /**
-     * Many packages with all their versions, in one call per hundred packages (plus one per 256 extra
-     * versions of very long-lived packages). Unknown packages come back as null, in order.
+     * Many packages with all their versions: one eth_call per MAX_PACKAGES_PER_CALL packages, all sent at
+     * once (plus one per 256 extra versions of very long-lived packages). Unknown packages come back as
+     * null, in order.
      */
     async getPackages(keys: PackageKey[], { blockTag }: ReadOptions = {}): Promise<(PackageRecord | null)[]> {
-      const out: (PackageRecord | null)[] = [];
-      for (let start = 0; start < keys.length; start += PACKAGES_PER_CALL) {
-        const chunk = keys.slice(start, start + PACKAGES_PER_CALL);
-        const ids = chunk.map((key) => hashPackageId(hashRepositoryId(key.repository), key.name));
-        const views = await read("reading packages", () => reader.getPackages(ids, FIRST_PAGE, { blockTag }));
-        const records = await Promise.all(
-          views.map(async (view, i): Promise<PackageRecord | null> => {
-            if (view.owner === "0x0000000000000000000000000000000000000000") return null;
-            const versions = view.versions.map(toVersion);
-            if (view.nextCursor !== ZeroHash) {
-              versions.push(...(await read("reading versions", () => rest(view.packageId, view.nextCursor, blockTag))));
-            }
-            return { key: chunk[i], id: view.packageId, repositoryId: view.repositoryId, owner: view.owner, versions };
-          }),
-        );
-        out.push(...records);
-      }
-      return out;
+      const ids = keys.map((key) => hashPackageId(hashRepositoryId(key.repository), key.name));
+      const size = Math.ceil(ids.length / Math.ceil(ids.length / MAX_PACKAGES_PER_CALL));
+      const chunks: string[][] = [];
+      for (let start = 0; start < ids.length; start += size) chunks.push(ids.slice(start, start + size));
+      const views = (await Promise.all(chunks.map((chunk) => callGetPackages(chunk, FIRST_PAGE, blockTag)))).flat();
+      return Promise.all(
+        views.map(async (view, i): Promise<PackageRecord | null> => {
+          if (view.owner === ZERO_ADDRESS) return null;
+          const versions = view.versions.map(toRecord);
+          if (view.nextCursor !== ZERO_WORD) {
+            versions.push(...(await read("reading versions", () => rest(view.packageId, view.nextCursor, blockTag))));
+          }
+          return { key: keys[i], id: view.packageId, repositoryId: view.repositoryId, owner: view.owner, versions };
+        }),
+      );
     },
 
     async getPackage(key: PackageKey, options_: ReadOptions = {}): Promise<PackageRecord | null> {
