@@ -66,7 +66,7 @@ export async function lockDirectory(params: {
   onProgress?: (event: { level: number; packages: number }) => void;
 }): Promise<LockOutcome> {
   const { session } = params;
-  const file = path.join(params.dir, LOCKFILE_FILE_NAME);
+  const file = path.resolve(params.dir, LOCKFILE_FILE_NAME); // absolute: commands print it (--json too)
   const previous = (await exists(file)) ? await readLockfile(file) : null;
   if (previous) checkLockfileChain(previous, session.chain, file);
   if (previous && Array.isArray(params.update)) {

@@ -35,7 +35,7 @@ function revertDataOf(error: unknown): string | null {
 
 function isTransportFailure(error: unknown): boolean {
   const text = String((error as { message?: string })?.message ?? error);
-  return /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|socket hang up|fetch failed/i.test(text) ||
+  return /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|socket hang up|fetch failed|aborted due to timeout/i.test(text) ||
     (isError(error, "NETWORK_ERROR") as boolean) || (isError(error, "TIMEOUT") as boolean);
 }
 
