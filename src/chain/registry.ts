@@ -278,7 +278,9 @@ export function createRegistryClient(options: RegistryClientOptions) {
      * null, in order.
      */
     async getPackages(keys: PackageKey[], { blockTag }: ReadOptions = {}): Promise<(PackageRecord | null)[]> {
-      const ids = keys.map((key) => hashPackageId(hashRepositoryId(key.repository), key.name));
+      const repositoryIds = new Map<string, string>();
+      const repositoryId = (name: string) => repositoryIds.get(name) ?? repositoryIds.set(name, hashRepositoryId(name)).get(name)!;
+      const ids = keys.map((key) => hashPackageId(repositoryId(key.repository), key.name));
       const size = Math.ceil(ids.length / Math.ceil(ids.length / MAX_PACKAGES_PER_CALL));
       const chunks: string[][] = [];
       for (let start = 0; start < ids.length; start += size) chunks.push(ids.slice(start, start + size));
@@ -320,7 +322,7 @@ export function createRegistryClient(options: RegistryClientOptions) {
       for (let offset = 0; ; offset += PACKAGES_PER_CALL) {
         const ids = await read("listing packages", () => reader.getRepositoryPackages(id, offset, PACKAGES_PER_CALL, { blockTag }));
         if (ids.length === 0) break;
-        const views = await read("reading packages", () => reader.getPackages([...ids], 0, { blockTag }));
+        const views = await callGetPackages([...ids], 0, blockTag);
         names.push(...views.map((view) => view.name));
         if (ids.length < PACKAGES_PER_CALL) break;
       }
