@@ -146,9 +146,9 @@ export function createRegistryClient(options: RegistryClientOptions) {
     return { version: view.version, meta: cidFromHex(view.metaCid)!, src: cidFromHex(view.srcCid), yanked: view.yanked };
   }
 
+  /** A version of a decoded view (checked to have a meta CID when decoded). */
   function toRecord(view: RawPackageView["versions"][number]): VersionRecord {
-    if (view.meta === null) throw new Error(`version ${view.version} has no meta CID`);
-    return { version: view.version, meta: view.meta, src: view.src, yanked: view.yanked };
+    return { version: view.version, meta: view.meta!, src: view.src, yanked: view.yanked };
   }
 
   /**
@@ -211,6 +211,8 @@ export function createRegistryClient(options: RegistryClientOptions) {
     try {
       const views = decodeGetPackages(result);
       if (views.length !== ids.length) throw new Error(`${views.length} packages for ${ids.length} ids`);
+      const noMeta = views.flatMap((view) => view.versions).find((version) => version.meta === null);
+      if (noMeta) throw new Error(`version ${noMeta.version} has no meta CID`);
       return views;
     } catch (cause) {
       throw new PkgError(ERR_CHAIN_NO_REGISTRY, `the contract at ${options.address} does not answer getPackages as a registry does`, {
