@@ -39,15 +39,25 @@ function isTransportFailure(error: unknown): boolean {
     (isError(error, "NETWORK_ERROR") as boolean) || (isError(error, "TIMEOUT") as boolean);
 }
 
-/** A call that ran out of gas (a view asked for too much at once): the caller splits it. */
-export function isOutOfGas(error: unknown): boolean {
+/** Whether the error, or an error it wraps (ethers nests the node's under error/info/cause), says `pattern`. */
+function mentions(error: unknown, pattern: RegExp): boolean {
   let current: unknown = error;
   for (let depth = 0; depth < 6 && current && typeof current === "object"; depth++) {
     const record = current as Record<string, unknown>;
-    if (typeof record.message === "string" && /out of gas/i.test(record.message)) return true;
+    if (typeof record.message === "string" && pattern.test(record.message)) return true;
     current = record.error ?? record.info ?? record.cause;
   }
   return false;
+}
+
+/** A call that ran out of gas (a view asked for too much at once): the caller splits it. */
+export function isOutOfGas(error: unknown): boolean {
+  return mentions(error, /out of gas/i);
+}
+
+/** A node's refusal of a block it does not have (Hardhat, geth, erigon/nethermind wording). */
+export function isUnknownBlock(error: unknown): boolean {
+  return mentions(error, /invalid block tag|header not found|unknown block|block not found/i);
 }
 
 /**

@@ -3,7 +3,7 @@
  * there gives the same answer), writes with a signer, failures as PkgErrors. Names and CID strings go in,
  * names and CID strings come out; ids and binary CIDs stay in here.
  */
-import { JsonRpcProvider, Network, ZeroHash, toQuantity, type Signer, type JsonRpcPayload, type JsonRpcResult } from "ethers";
+import { JsonRpcProvider, Network, ZeroHash, isError, toQuantity, type Signer, type JsonRpcPayload, type JsonRpcResult } from "ethers";
 import { Registry__factory, type Registry } from "../../typechain-types";
 import { PkgError } from "../errors";
 import { hashPackageId, hashRepositoryId, type PackageKey } from "../ids";
@@ -15,6 +15,7 @@ import {
   ERR_CHAIN_UNREACHABLE,
   ERR_CHAIN_WRONG_NETWORK,
   isOutOfGas,
+  isUnknownBlock,
   unknownBlockError,
 } from "./errors";
 import { decodeGetPackages, encodeGetPackages, ZERO_ADDRESS, ZERO_WORD, type RawPackageView } from "./packages";
@@ -115,12 +116,19 @@ export function createRegistryClient(options: RegistryClientOptions) {
   const reader: Registry = Registry__factory.connect(options.address, provider);
   const rpcUrl = options.rpcUrl;
 
-  async function read<T>(action: string, run: () => Promise<T>): Promise<T> {
+  /** A read; at a `blockTag` the node does not have, or before the registry existed there: ERR_CHAIN_UNKNOWN_BLOCK. */
+  async function read<T>(action: string, run: () => Promise<T>, blockTag?: number): Promise<T> {
     try {
       return await run();
     } catch (error) {
+      if (blockTag !== undefined && (isUnknownBlock(error) || isEmptyAnswer(error))) throw await unknownBlock(blockTag);
       throw chainError(error, { rpcUrl, action });
     }
+  }
+
+  /** ethers' failure to decode "0x": the call went to an address without code. */
+  function isEmptyAnswer(error: unknown): boolean {
+    return isError(error, "BAD_DATA") && (error as { value?: unknown }).value === "0x";
   }
 
   function writer(): Registry {
@@ -178,12 +186,6 @@ export function createRegistryClient(options: RegistryClientOptions) {
     }
     if (body.result === undefined) throw new Error(`${method}: the node answered HTTP ${response.status} without a result`);
     return body.result;
-  }
-
-  /** Nodes' refusals of a block they do not have (Hardhat, geth, erigon/nethermind wording). */
-  function isUnknownBlock(error: unknown): boolean {
-    const text = String((error as { message?: string })?.message ?? error);
-    return /invalid block tag|header not found|unknown block|block not found/i.test(text);
   }
 
   /**
@@ -292,7 +294,7 @@ export function createRegistryClient(options: RegistryClientOptions) {
           if (view.owner === ZERO_ADDRESS) return null;
           const versions = view.versions.map(toRecord);
           if (view.nextCursor !== ZERO_WORD) {
-            versions.push(...(await read("reading versions", () => rest(view.packageId, view.nextCursor, blockTag))));
+            versions.push(...(await read("reading versions", () => rest(view.packageId, view.nextCursor, blockTag), blockTag)));
           }
           return { key: keys[i], id: view.packageId, repositoryId: view.repositoryId, owner: view.owner, versions };
         }),
@@ -304,7 +306,7 @@ export function createRegistryClient(options: RegistryClientOptions) {
     },
 
     async getRepository(name: string, { blockTag }: ReadOptions = {}): Promise<RepositoryRecord | null> {
-      const view = await read("reading a repository", () => reader.getRepository(hashRepositoryId(name), { blockTag }));
+      const view = await read("reading a repository", () => reader.getRepository(hashRepositoryId(name), { blockTag }), blockTag);
       if (view.owner === "0x0000000000000000000000000000000000000000") return null;
       return {
         name: view.name,
@@ -322,7 +324,7 @@ export function createRegistryClient(options: RegistryClientOptions) {
       const id = hashRepositoryId(name);
       const names: string[] = [];
       for (let offset = 0; ; offset += PACKAGES_PER_CALL) {
-        const ids = await read("listing packages", () => reader.getRepositoryPackages(id, offset, PACKAGES_PER_CALL, { blockTag }));
+        const ids = await read("listing packages", () => reader.getRepositoryPackages(id, offset, PACKAGES_PER_CALL, { blockTag }), blockTag);
         if (ids.length === 0) break;
         const views = await callGetPackages([...ids], 0, blockTag);
         names.push(...views.map((view) => view.name));
@@ -336,7 +338,7 @@ export function createRegistryClient(options: RegistryClientOptions) {
       const out: VersionRecord[] = [];
       let cursor = ZeroHash;
       do {
-        const [page, next] = await read("reading repository versions", () => reader.getRepositoryVersions(id, cursor, PAGE, { blockTag }));
+        const [page, next] = await read("reading repository versions", () => reader.getRepositoryVersions(id, cursor, PAGE, { blockTag }), blockTag);
         out.push(...page.map(toVersion));
         cursor = next;
       } while (cursor !== ZeroHash);
@@ -344,11 +346,11 @@ export function createRegistryClient(options: RegistryClientOptions) {
     },
 
     async getMaintainers(id: string, { blockTag }: ReadOptions = {}): Promise<string[]> {
-      return read("reading maintainers", async () => [...(await reader.getMaintainers(id, { blockTag }))]);
+      return read("reading maintainers", async () => [...(await reader.getMaintainers(id, { blockTag }))], blockTag);
     },
 
     async owner(id: string, { blockTag }: ReadOptions = {}): Promise<string> {
-      return read("reading an owner", () => reader.owner(id, { blockTag }));
+      return read("reading an owner", () => reader.owner(id, { blockTag }), blockTag);
     },
 
     // ---------------------------------------------------------------- writes

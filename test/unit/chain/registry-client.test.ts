@@ -143,6 +143,10 @@ describe("chain client (real hardhat node over JSON-RPC)", function () {
     expect((future as { hint?: string }).hint).to.contain(`--block of at most ${head}`);
     const genesis = await rejectsWith(client.getPackages([dep], { blockTag: 0 }), ERR_CHAIN_UNKNOWN_BLOCK);
     expect(genesis.message).to.match(new RegExp(`^block 0 is before the registry ${address} was deployed; the chain's head is block \\d+$`));
+    // the other reads at a block say the same
+    await rejectsWith(client.getRepository("crates", { blockTag: 0 }), ERR_CHAIN_UNKNOWN_BLOCK);
+    await rejectsWith(client.getRepositoryVersions("crates", { blockTag: head + 1000 }), ERR_CHAIN_UNKNOWN_BLOCK);
+    await rejectsWith(client.getRepositoryPackageNames("crates", { blockTag: 0 }), ERR_CHAIN_UNKNOWN_BLOCK);
   });
 
   it("splits a getPackages call that runs out of the node's eth_call gas and still answers everything, in order", async () => {
