@@ -104,8 +104,10 @@ function cidOf(bytes: Buffer): string | null {
 
 /** Decodes the return data of getPackages (0x-hex). */
 export function decodeGetPackages(hex: string): RawPackageView[] {
-  if (!/^0x([0-9a-fA-F]{2})*$/.test(hex)) throw new Error("getPackages result is not hex");
-  const reader = new Reader(Buffer.from(hex.slice(2), "hex"));
+  // Buffer.from stops at the first character that is not hex: a short buffer means the text was not hex
+  const bytes = Buffer.from(hex.slice(2), "hex");
+  if (!hex.startsWith("0x") || bytes.length * 2 !== hex.length - 2) throw new Error("getPackages result is not hex");
+  const reader = new Reader(bytes);
   const views: RawPackageView[] = [];
   for (const at of reader.array(reader.size(0))) {
     const ownerWord = reader.hex(at + 96, 20);
