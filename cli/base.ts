@@ -7,10 +7,14 @@ import type { PkgError } from "../src/errors";
 import type { Session, SessionOptions } from "../src/session";
 import { load } from "./lazy";
 
+/** Code of oclif's parse and usage errors (unknown flag, missing argument, bad flag value) under --json. */
+export const ERR_USAGE = "ERR_USAGE";
+
 export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)["baseFlags"] & T["flags"]>;
 
 /** Exit codes by error family (stable; documented in the README). */
 export function exitCodeOf(code: string): number {
+  if (code === ERR_USAGE) return 2;
   if (/^ERR_BUILD_/.test(code)) return 9; // a build failed (before BUILDER_NOT_FOUND etc. can match the families below)
   if (/^ERR_STORE_BAD_/.test(code)) return 7;
   if (/^ERR_STORE_(DAEMON_UNREACHABLE|DAEMON_GONE|LOCKED)/.test(code)) return 10;
@@ -102,7 +106,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     for (const session of this.openSessions.splice(0)) await session.close().catch(() => {});
     const { isPkgError } = load.errors();
     if (!isPkgError(error)) {
-      if (error.oclif?.exit !== undefined) throw error; // oclif's own parse/usage errors
+      if (error.oclif?.exit !== undefined) {
+        // this.exit() (EEXIT) passes through; oclif's parse/usage errors print themselves, or under --json
+        // become one JSON error with the usage exit code
+        if ((error as { code?: string }).code === "EEXIT" || !this.jsonEnabled()) throw error;
+        const lines = error.message.split("\n").map((line) => line.trim());
+        const message = lines.filter((line) => line !== "" && !/^see more help/i.test(line)).join(": ");
+        const hint = `see \`${this.config.bin} ${this.id ?? ""} --help\``.replace(/ +`$/, "`");
+        this.logJson({ error: { code: ERR_USAGE, message, details: {}, hint } });
+        return this.exit(exitCodeOf(ERR_USAGE));
+      }
       if (this.jsonEnabled()) {
         this.logJson({ error: { code: "ERR_INTERNAL", message: error.message } });
         return this.exit(1);

@@ -50,6 +50,13 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
+/** `dir` if it exists, else its nearest existing ancestor. */
+async function nearestExisting(dir: string): Promise<string> {
+  let current = dir;
+  while (!(await exists(current)) && path.dirname(current) !== current) current = path.dirname(current);
+  return current;
+}
+
 export async function fetchPackage(params: {
   spec: PackageSpec;
   destination: string;
@@ -75,9 +82,11 @@ export async function fetchPackage(params: {
   if (await exists(destination)) {
     throw new PkgError(ERR_FETCH_DESTINATION_EXISTS, `${destination} exists already`, { hint: "pass --output with a new directory, or remove it" });
   }
-  // everything happens in a sibling temp directory, renamed into place only when complete and verified
-  await mkdir(path.dirname(destination), { recursive: true });
-  const staging = `${destination}.partial-${randomBytes(6).toString("hex")}`;
+  // everything happens in a temp directory beside the nearest existing ancestor (same file system), moved
+  // into place only when complete and verified; the parents of a new destination (-o a/b/c) are created
+  // only then, so a failure leaves nothing behind
+  const ancestor = await nearestExisting(path.dirname(destination));
+  const staging = path.join(ancestor, `.${path.basename(destination)}.partial-${randomBytes(6).toString("hex")}`);
   try {
     await content.getTree(CID.parse(version.src!), staging);
     const meta = await readAll(content, version.meta);
@@ -91,6 +100,7 @@ export async function fetchPackage(params: {
     } else {
       await writeFile(manifestPath, meta);
     }
+    await mkdir(path.dirname(destination), { recursive: true });
     await rename(staging, destination);
   } catch (error) {
     await rm(staging, { recursive: true, force: true });

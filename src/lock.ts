@@ -13,6 +13,7 @@ import type { Session } from "./session";
 import type { PackageSpec } from "./ids";
 import { PkgError } from "./errors";
 import { pickVersion } from "./fetch";
+import { unknownBlockError } from "./chain/errors";
 
 export interface LockChange {
   key: string;
@@ -50,6 +51,13 @@ export function diffLocks(before: Lockfile | null, after: Lockfile): LockChange[
   return changes;
 }
 
+/** The block to resolve at: `requested` if the chain has it (else ERR_CHAIN_UNKNOWN_BLOCK), by default the head. */
+async function lockBlock(session: Pick<Session, "client" | "chain">, requested: number | undefined): Promise<number> {
+  const head = await session.client.blockNumber();
+  if (requested !== undefined && requested > head) throw unknownBlockError(requested, head, session.chain.registry);
+  return requested ?? head;
+}
+
 export async function lockDirectory(params: {
   session: Pick<Session, "client" | "content" | "chain">;
   dir: string;
@@ -58,7 +66,7 @@ export async function lockDirectory(params: {
   onProgress?: (event: { level: number; packages: number }) => void;
 }): Promise<LockOutcome> {
   const { session } = params;
-  const file = path.join(params.dir, LOCKFILE_FILE_NAME);
+  const file = path.resolve(params.dir, LOCKFILE_FILE_NAME); // absolute: commands print it (--json too)
   const previous = (await exists(file)) ? await readLockfile(file) : null;
   if (previous) checkLockfileChain(previous, session.chain, file);
   if (previous && Array.isArray(params.update)) {
@@ -71,7 +79,7 @@ export async function lockDirectory(params: {
     }
   }
   const { manifest, meta } = await putManifest(params.dir, session.content);
-  const block = params.block ?? (await session.client.blockNumber());
+  const block = await lockBlock(session, params.block);
   const result = await resolveLock({
     manifest,
     manifestCid: meta,
@@ -94,7 +102,7 @@ export async function lockPublished(params: {
   block?: number;
 }): Promise<LockOutcome> {
   const { session, spec } = params;
-  const block = params.block ?? (await session.client.blockNumber());
+  const block = await lockBlock(session, params.block);
   const record = await session.client.getPackage({ repository: spec.repository.name, name: spec.name }, { blockTag: block });
   const version = record ? pickVersion(record.versions, spec.version) : null;
   if (!version) {

@@ -215,8 +215,8 @@ export async function benchLock(): Promise<void> {
         bench(`lock-${graph.packages.length}-rpc`, requests, "requests", "graph-depth", depth);
         note(
           `${graph.packages.length} packages, ${Object.keys(outcome.lock.dependencies).length} locked, ${outcome.levels} resolver levels, ` +
-            `${roundTrips} HTTP round trips: 1 eth_blockNumber + one getPackages eth_call per level and per 100 packages ` +
-            `first seen there (${perLevel.join("/")})`,
+            `${roundTrips} HTTP round trips: 1 eth_blockNumber + one getPackages eth_call per level, or per 240 packages ` +
+            `first seen there (the node's eth_call gas cap, 2^24) (${perLevel.join("/")})`,
         );
       } finally {
         client.close();

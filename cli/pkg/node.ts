@@ -24,6 +24,8 @@ export default class Node extends BaseCommand<typeof Node> {
     process.once("SIGTERM", stop);
     const failure = await node.closed;
     if (failure) throw failure;
-    return summary;
+    // under --json the line printed when the node came up is the output: returning the summary would make
+    // oclif print it again, pretty-printed, when the node stops (stdout would not be JSON lines)
+    return this.jsonEnabled() ? undefined : summary;
   }
 }

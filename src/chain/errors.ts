@@ -18,6 +18,7 @@ export const ERR_CHAIN_UNKNOWN_VERSION = "ERR_CHAIN_UNKNOWN_VERSION";
 export const ERR_CHAIN_EXISTS = "ERR_CHAIN_EXISTS";
 export const ERR_CHAIN_INVALID_INPUT = "ERR_CHAIN_INVALID_INPUT";
 export const ERR_CHAIN_REVERTED = "ERR_CHAIN_REVERTED";
+export const ERR_CHAIN_UNKNOWN_BLOCK = "ERR_CHAIN_UNKNOWN_BLOCK";
 
 const registryInterface: Interface = Registry__factory.createInterface() as unknown as Interface;
 
@@ -34,8 +35,50 @@ function revertDataOf(error: unknown): string | null {
 
 function isTransportFailure(error: unknown): boolean {
   const text = String((error as { message?: string })?.message ?? error);
-  return /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|socket hang up|fetch failed/i.test(text) ||
+  return /ECONNREFUSED|ENOTFOUND|EHOSTUNREACH|ECONNRESET|socket hang up|fetch failed|aborted due to timeout/i.test(text) ||
     (isError(error, "NETWORK_ERROR") as boolean) || (isError(error, "TIMEOUT") as boolean);
+}
+
+/** Whether the error, or an error it wraps (ethers nests the node's under error/info/cause), says `pattern`. */
+function mentions(error: unknown, pattern: RegExp): boolean {
+  let current: unknown = error;
+  for (let depth = 0; depth < 6 && current && typeof current === "object"; depth++) {
+    const record = current as Record<string, unknown>;
+    if (typeof record.message === "string" && pattern.test(record.message)) return true;
+    current = record.error ?? record.info ?? record.cause;
+  }
+  return false;
+}
+
+/** A call that ran out of gas (a view asked for too much at once): the caller splits it. */
+export function isOutOfGas(error: unknown): boolean {
+  return mentions(error, /out of gas/i);
+}
+
+/** A node's refusal of a block it does not have (Hardhat, geth, erigon/nethermind wording). */
+export function isUnknownBlock(error: unknown): boolean {
+  return mentions(error, /invalid block tag|header not found|unknown block|block not found/i);
+}
+
+/**
+ * A read at a block the registry cannot answer for: past the chain's head, or before the registry was
+ * deployed (`head` null when the node did not say).
+ */
+export function unknownBlockError(block: number, head: number | null, registry: string): PkgError {
+  const past = head !== null && block > head;
+  const headText = head === null ? "" : `; the chain's head is block ${head}`;
+  return new PkgError(
+    ERR_CHAIN_UNKNOWN_BLOCK,
+    past
+      ? `block ${block} is past the chain's head (block ${head})`
+      : `block ${block} is before the registry ${registry} was deployed${headText}`,
+    {
+      details: { block, head, registry },
+      hint: past
+        ? `pass a --block of at most ${head}, or leave out --block to use the latest`
+        : "pass a --block after the registry's deployment (a lock's block), or leave out --block to use the latest",
+    },
+  );
 }
 
 /** Turns a failure of a registry call into a PkgError; `context` says what was being done. */

@@ -3,12 +3,22 @@
  * there gives the same answer), writes with a signer, failures as PkgErrors. Names and CID strings go in,
  * names and CID strings come out; ids and binary CIDs stay in here.
  */
-import { JsonRpcProvider, Network, ZeroHash, type Signer, type JsonRpcPayload, type JsonRpcResult } from "ethers";
+import { JsonRpcProvider, Network, ZeroHash, isError, toQuantity, type Signer, type JsonRpcPayload, type JsonRpcResult } from "ethers";
 import { Registry__factory, type Registry } from "../../typechain-types";
 import { PkgError } from "../errors";
 import { hashPackageId, hashRepositoryId, type PackageKey } from "../ids";
 import { cidFromHex, cidToHex } from "./cid";
-import { chainError, ERR_CHAIN_NO_REGISTRY, ERR_CHAIN_NO_SIGNER, ERR_CHAIN_UNREACHABLE, ERR_CHAIN_WRONG_NETWORK } from "./errors";
+import {
+  chainError,
+  ERR_CHAIN_NO_REGISTRY,
+  ERR_CHAIN_NO_SIGNER,
+  ERR_CHAIN_UNREACHABLE,
+  ERR_CHAIN_WRONG_NETWORK,
+  isOutOfGas,
+  isUnknownBlock,
+  unknownBlockError,
+} from "./errors";
+import { decodeGetPackages, encodeGetPackages, ZERO_ADDRESS, ZERO_WORD, type RawPackageView } from "./packages";
 
 /** One version as the registry holds it. `src` is null for repository versions. */
 export interface VersionRecord {
@@ -78,9 +88,20 @@ export interface RegistryClientOptions {
 
 /** Versions read per package in the first, batched call; the rest are paged. */
 const FIRST_PAGE = 32;
-/** Packages per batched call, to stay well under nodes' eth_call gas caps. */
+/** Packages per listing call (getRepositoryPackages). */
 const PACKAGES_PER_CALL = 100;
+/**
+ * At most this many packages per getPackages call. Nodes cap an eth_call's gas (Hardhat, like Osaka nodes,
+ * at EIP-7825's 2^24 = 16.8M); the view costs 50-61k gas per package of a few versions (more per package in
+ * bigger answers: memory grows quadratically), measured 15.2M for 250 packages of the lock-1000 graph. 240
+ * keeps a margin; a call that still runs out of gas (packages with many versions) is split in two and sent
+ * again. A level's packages go out in equal chunks, all at once.
+ */
+const MAX_PACKAGES_PER_CALL = 240;
 const PAGE = 256;
+/** ethers' default request timeout. */
+const RAW_REQUEST_TIMEOUT_MS = 300_000;
+const getPackagesSelector = Registry__factory.createInterface().getFunction("getPackages").selector;
 
 export type RegistryClient = ReturnType<typeof createRegistryClient>;
 
@@ -95,12 +116,19 @@ export function createRegistryClient(options: RegistryClientOptions) {
   const reader: Registry = Registry__factory.connect(options.address, provider);
   const rpcUrl = options.rpcUrl;
 
-  async function read<T>(action: string, run: () => Promise<T>): Promise<T> {
+  /** A read; at a `blockTag` the node does not have, or before the registry existed there: ERR_CHAIN_UNKNOWN_BLOCK. */
+  async function read<T>(action: string, run: () => Promise<T>, blockTag?: number): Promise<T> {
     try {
       return await run();
     } catch (error) {
+      if (blockTag !== undefined && (isUnknownBlock(error) || isEmptyAnswer(error))) throw await unknownBlock(blockTag);
       throw chainError(error, { rpcUrl, action });
     }
+  }
+
+  /** ethers' failure to decode "0x": the call went to an address without code. */
+  function isEmptyAnswer(error: unknown): boolean {
+    return isError(error, "BAD_DATA") && (error as { value?: unknown }).value === "0x";
   }
 
   function writer(): Registry {
@@ -124,6 +152,83 @@ export function createRegistryClient(options: RegistryClientOptions) {
 
   function toVersion(view: { version: string; metaCid: string; srcCid: string; yanked: boolean }): VersionRecord {
     return { version: view.version, meta: cidFromHex(view.metaCid)!, src: cidFromHex(view.srcCid), yanked: view.yanked };
+  }
+
+  /** A version of a decoded view (checked to have a meta CID when decoded). */
+  function toRecord(view: RawPackageView["versions"][number]): VersionRecord {
+    return { version: view.version, meta: view.meta!, src: view.src, yanked: view.yanked };
+  }
+
+  /**
+   * One JSON-RPC request by fetch, counted by the provider like its own. For the big answers of
+   * getPackages: ethers' transport decodes response bodies with a JavaScript UTF-8 decoder (~0.2 s for the
+   * ~2 MB of a 1,000-package lock). JSON-RPC errors are thrown as errors whose `error` is the node's.
+   */
+  async function rawRequest(method: string, params: unknown[]): Promise<unknown> {
+    provider.requests++;
+    provider.roundTrips++;
+    const response = await fetch(rpcUrl, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+      signal: AbortSignal.timeout(RAW_REQUEST_TIMEOUT_MS),
+    });
+    const text = await response.text();
+    let body: { result?: unknown; error?: { code?: number; message?: string; data?: unknown } };
+    try {
+      body = JSON.parse(text) as typeof body;
+    } catch {
+      throw new Error(`${method}: the node answered HTTP ${response.status} with no JSON-RPC response`);
+    }
+    if (body.error) {
+      const data = typeof body.error.data === "string" ? body.error.data : undefined;
+      throw Object.assign(new Error(body.error.message ?? JSON.stringify(body.error)), { error: body.error, data, shortMessage: body.error.message });
+    }
+    if (body.result === undefined) throw new Error(`${method}: the node answered HTTP ${response.status} without a result`);
+    return body.result;
+  }
+
+  /**
+   * getPackages(ids, versionLimit) by a raw eth_call, encoded and decoded here (packages.ts). Runs out of
+   * gas → the two halves, concurrently. No code at the address at that block (before the registry was
+   * deployed) → ERR_CHAIN_UNKNOWN_BLOCK.
+   */
+  async function callGetPackages(ids: string[], versionLimit: number, blockTag: number | undefined): Promise<RawPackageView[]> {
+    if (ids.length === 0) return [];
+    const tag = blockTag === undefined ? "latest" : toQuantity(blockTag);
+    let result: string;
+    try {
+      result = (await rawRequest("eth_call", [{ to: options.address, data: encodeGetPackages(getPackagesSelector, ids, versionLimit) }, tag])) as string;
+    } catch (error) {
+      if (ids.length > 1 && isOutOfGas(error)) {
+        const half = Math.ceil(ids.length / 2);
+        const [a, b] = await Promise.all([callGetPackages(ids.slice(0, half), versionLimit, blockTag), callGetPackages(ids.slice(half), versionLimit, blockTag)]);
+        return [...a, ...b];
+      }
+      if (blockTag !== undefined && isUnknownBlock(error)) throw await unknownBlock(blockTag);
+      throw chainError(error, { rpcUrl, action: "reading packages" });
+    }
+    // a call to an address without code answers nothing: the registry did not exist yet at that block
+    if (result === "0x" && blockTag !== undefined) throw await unknownBlock(blockTag);
+    try {
+      const views = decodeGetPackages(result);
+      if (views.length !== ids.length) throw new Error(`${views.length} packages for ${ids.length} ids`);
+      const noMeta = views.flatMap((view) => view.versions).find((version) => version.meta === null);
+      if (noMeta) throw new Error(`version ${noMeta.version} has no meta CID`);
+      return views;
+    } catch (cause) {
+      throw new PkgError(ERR_CHAIN_NO_REGISTRY, `the contract at ${options.address} does not answer getPackages as a registry does`, {
+        details: { address: options.address },
+        hint: "check --registry: it must be the address of a chainpkg registry",
+        cause,
+      });
+    }
+  }
+
+  /** The error for a read at `block` that the node could not answer (asks for the head to say which case). */
+  async function unknownBlock(block: number): Promise<PkgError> {
+    const head = await client.blockNumber().catch(() => null);
+    return unknownBlockError(block, head, options.address);
   }
 
   /** The remaining versions of a package after `cursor`. */
@@ -172,28 +277,28 @@ export function createRegistryClient(options: RegistryClientOptions) {
     },
 
     /**
-     * Many packages with all their versions, in one call per hundred packages (plus one per 256 extra
-     * versions of very long-lived packages). Unknown packages come back as null, in order.
+     * Many packages with all their versions: one eth_call per MAX_PACKAGES_PER_CALL packages, all sent at
+     * once (plus one per 256 extra versions of very long-lived packages). Unknown packages come back as
+     * null, in order.
      */
     async getPackages(keys: PackageKey[], { blockTag }: ReadOptions = {}): Promise<(PackageRecord | null)[]> {
-      const out: (PackageRecord | null)[] = [];
-      for (let start = 0; start < keys.length; start += PACKAGES_PER_CALL) {
-        const chunk = keys.slice(start, start + PACKAGES_PER_CALL);
-        const ids = chunk.map((key) => hashPackageId(hashRepositoryId(key.repository), key.name));
-        const views = await read("reading packages", () => reader.getPackages(ids, FIRST_PAGE, { blockTag }));
-        const records = await Promise.all(
-          views.map(async (view, i): Promise<PackageRecord | null> => {
-            if (view.owner === "0x0000000000000000000000000000000000000000") return null;
-            const versions = view.versions.map(toVersion);
-            if (view.nextCursor !== ZeroHash) {
-              versions.push(...(await read("reading versions", () => rest(view.packageId, view.nextCursor, blockTag))));
-            }
-            return { key: chunk[i], id: view.packageId, repositoryId: view.repositoryId, owner: view.owner, versions };
-          }),
-        );
-        out.push(...records);
-      }
-      return out;
+      const repositoryIds = new Map<string, string>();
+      const repositoryId = (name: string) => repositoryIds.get(name) ?? repositoryIds.set(name, hashRepositoryId(name)).get(name)!;
+      const ids = keys.map((key) => hashPackageId(repositoryId(key.repository), key.name));
+      const size = Math.ceil(ids.length / Math.ceil(ids.length / MAX_PACKAGES_PER_CALL));
+      const chunks: string[][] = [];
+      for (let start = 0; start < ids.length; start += size) chunks.push(ids.slice(start, start + size));
+      const views = (await Promise.all(chunks.map((chunk) => callGetPackages(chunk, FIRST_PAGE, blockTag)))).flat();
+      return Promise.all(
+        views.map(async (view, i): Promise<PackageRecord | null> => {
+          if (view.owner === ZERO_ADDRESS) return null;
+          const versions = view.versions.map(toRecord);
+          if (view.nextCursor !== ZERO_WORD) {
+            versions.push(...(await read("reading versions", () => rest(view.packageId, view.nextCursor, blockTag), blockTag)));
+          }
+          return { key: keys[i], id: view.packageId, repositoryId: view.repositoryId, owner: view.owner, versions };
+        }),
+      );
     },
 
     async getPackage(key: PackageKey, options_: ReadOptions = {}): Promise<PackageRecord | null> {
@@ -201,7 +306,7 @@ export function createRegistryClient(options: RegistryClientOptions) {
     },
 
     async getRepository(name: string, { blockTag }: ReadOptions = {}): Promise<RepositoryRecord | null> {
-      const view = await read("reading a repository", () => reader.getRepository(hashRepositoryId(name), { blockTag }));
+      const view = await read("reading a repository", () => reader.getRepository(hashRepositoryId(name), { blockTag }), blockTag);
       if (view.owner === "0x0000000000000000000000000000000000000000") return null;
       return {
         name: view.name,
@@ -219,9 +324,9 @@ export function createRegistryClient(options: RegistryClientOptions) {
       const id = hashRepositoryId(name);
       const names: string[] = [];
       for (let offset = 0; ; offset += PACKAGES_PER_CALL) {
-        const ids = await read("listing packages", () => reader.getRepositoryPackages(id, offset, PACKAGES_PER_CALL, { blockTag }));
+        const ids = await read("listing packages", () => reader.getRepositoryPackages(id, offset, PACKAGES_PER_CALL, { blockTag }), blockTag);
         if (ids.length === 0) break;
-        const views = await read("reading packages", () => reader.getPackages([...ids], 0, { blockTag }));
+        const views = await callGetPackages([...ids], 0, blockTag);
         names.push(...views.map((view) => view.name));
         if (ids.length < PACKAGES_PER_CALL) break;
       }
@@ -233,7 +338,7 @@ export function createRegistryClient(options: RegistryClientOptions) {
       const out: VersionRecord[] = [];
       let cursor = ZeroHash;
       do {
-        const [page, next] = await read("reading repository versions", () => reader.getRepositoryVersions(id, cursor, PAGE, { blockTag }));
+        const [page, next] = await read("reading repository versions", () => reader.getRepositoryVersions(id, cursor, PAGE, { blockTag }), blockTag);
         out.push(...page.map(toVersion));
         cursor = next;
       } while (cursor !== ZeroHash);
@@ -241,11 +346,11 @@ export function createRegistryClient(options: RegistryClientOptions) {
     },
 
     async getMaintainers(id: string, { blockTag }: ReadOptions = {}): Promise<string[]> {
-      return read("reading maintainers", async () => [...(await reader.getMaintainers(id, { blockTag }))]);
+      return read("reading maintainers", async () => [...(await reader.getMaintainers(id, { blockTag }))], blockTag);
     },
 
     async owner(id: string, { blockTag }: ReadOptions = {}): Promise<string> {
-      return read("reading an owner", () => reader.owner(id, { blockTag }));
+      return read("reading an owner", () => reader.owner(id, { blockTag }), blockTag);
     },
 
     // ---------------------------------------------------------------- writes

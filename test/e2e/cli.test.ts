@@ -244,7 +244,7 @@ describe("e2e: the built pkg and repo CLIs against a local node", function () {
     it("pkg lock picks crates:dep 0.2.0: 0.2.1 is yanked", async function () {
       const dir = path.join(work, "hello");
       const locked = await pkgJson<LockJson>(["lock"], { cwd: dir });
-      expect(path.resolve(dir, locked.file!)).to.equal(path.join(dir, "pkg.lock")); // relative to the cwd (pkg fetch says it absolute)
+      expect(locked.file).to.equal(path.join(dir, "pkg.lock")); // absolute, as pkg fetch says it
       expect(locked.warnings).to.deep.equal([]);
       expect(locked.changes).to.deep.equal([{ key: "crates:dep", from: null, to: "0.2.0" }]);
       const dep = published["crates:dep@0.2.0"];
@@ -254,6 +254,11 @@ describe("e2e: the built pkg and repo CLIs against a local node", function () {
       expect(same(locked.lock.registry, node!.summary.registry)).to.equal(true);
       helloLockBlock = locked.block;
       helloLock = await readFile(path.join(dir, "pkg.lock"));
+      // -C with a relative directory: the file is still reported absolute
+      const again = await pkgJson<LockJson>(["lock", "-C", "hello", "--block", String(helloLockBlock)], { cwd: work });
+      expect(again.file).to.equal(path.join(work, "hello", "pkg.lock"));
+      expect(again.changes).to.deep.equal([]);
+      expect((await readFile(path.join(dir, "pkg.lock"))).equals(helloLock), "the same lock at the same block").to.equal(true);
       const text = helloLock.toString("utf8");
       expect(text).to.include(`block = ${helloLockBlock}\n`);
       expect(text).to.include('version = "0.2.0"');
@@ -298,7 +303,7 @@ describe("e2e: the built pkg and repo CLIs against a local node", function () {
     it("pkg update crates:dep moves it to 0.2.1", async function () {
       const dir = path.join(work, "hello");
       const updated = await pkgJson<{ file: string; changes: LockJson["changes"] }>(["update", "crates:dep"], { cwd: dir });
-      expect(path.resolve(dir, updated.file)).to.equal(path.join(dir, "pkg.lock"));
+      expect(updated.file).to.equal(path.join(dir, "pkg.lock"));
       expect(updated.changes).to.deep.equal([{ key: "crates:dep", from: "0.2.0", to: "0.2.1" }]);
       const text = await readFile(path.join(dir, "pkg.lock"), "utf8");
       expect(text).to.include('version = "0.2.1"');
@@ -525,6 +530,9 @@ describe("e2e: the built pkg and repo CLIs against a local node", function () {
       const out = path.join(dir, "out");
       await expectFailure("pkg", ["fetch", "crates/fragile:1.0.0", "-o", out], { code: "ERR_CONTENT_INTEGRITY", message: [meta], hint: /corrupt/ }, { cwd: dir, watch: [dir, work] });
       expect(await h.isDirectory(out)).to.equal(false);
+      // a destination whose parents do not exist yet: they are not created either (relative, under the cwd)
+      await expectFailure("pkg", ["fetch", "crates/fragile:1.0.0", "-o", path.join("a", "b", "c")], { code: "ERR_CONTENT_INTEGRITY", message: [meta] }, { cwd: dir, watch: [dir, work] });
+      expect(await h.isDirectory(path.join(dir, "a")), "parent directories of -o left behind").to.equal(false);
     });
 
     it("missing content (the store offline: no gateway) → ERR_CONTENT_NOT_FOUND, nothing written", async function () {
@@ -630,38 +638,47 @@ describe("e2e: the built pkg and repo CLIs against a local node", function () {
     });
   });
 
-  describe("known bugs (skipped: the fixes are outside test/e2e; see the report)", function () {
-    // cli/pkg/node.ts writes the summary as one line when the node is up, then oclif prints the returned
-    // summary again, pretty-printed, when it stops: stdout is not one JSON document, nor JSON lines.
-    it.skip("pkg node --json: stdout is JSON lines (the readiness line only, not a second pretty copy at exit)", async function () {
+  describe("bugs fixed since (were skipped)", function () {
+    // cli/pkg/node.ts wrote the summary as one line when the node was up, then oclif printed the returned
+    // summary again, pretty-printed, when it stopped
+    it("pkg node --json: stdout is JSON lines (the readiness line only, not a second pretty copy at exit)", async function () {
       expect(firstNodeStdout).not.to.equal("");
       const lines = firstNodeStdout.split("\n").filter((line) => line.trim() !== "");
+      expect(lines, firstNodeStdout).to.have.lengthOf(1);
       for (const line of lines) expect(() => JSON.parse(line), `a JSON line: ${line}`).not.to.throw();
     });
 
-    // oclif's parse errors are rethrown by BaseCommand.catch (cli/base.ts), so --json gets oclif's human
-    // usage text on stderr and nothing on stdout.
-    it.skip("usage errors under --json are JSON objects with error.code", async function () {
+    // BaseCommand.catch (cli/base.ts) rethrew oclif's parse errors, so --json got oclif's human usage text
+    it("usage errors under --json are one JSON error (ERR_USAGE, exit 2); without --json oclif's usage text, exit 2", async function () {
       const dir = await scratch("usage");
-      const result = await pkg(["fetch", "--bogus", "--json"], { cwd: dir });
-      expect(result.code).not.to.equal(0);
-      const json = h.parseJson<{ error: { code: string; message: string } }>(result);
-      expect(json.error.code).to.be.a("string");
+      for (const args of [["fetch", "--bogus"], ["lock", "--block", "minus-one"], ["lock", "crates/a", "crates/b"]]) {
+        const json = await pkg([...args, "--json"], { cwd: dir });
+        const error = h.expectJsonError(json, { code: "ERR_USAGE" });
+        expect(error.message, h.showRun(json)).not.to.include("\n");
+        expect(error.hint, h.showRun(json)).to.match(/--help/);
+        const human = await pkg(args, { cwd: dir });
+        expect(human.code, h.showRun(human)).to.equal(2);
+        expect(human.stdout, h.showRun(human)).to.equal("");
+      }
+      expect(await h.listTree(dir)).to.deep.equal([]);
     });
 
-    // src/lock.ts / the registry client read at any --block: past the head or before the registry was
-    // deployed, the user gets ethers' "missing revert data" / "could not decode result data" (ERR_CHAIN_REVERTED, exit 1).
-    it.skip("pkg lock --block beyond the chain head, or before the registry existed, says so", async function () {
+    // the registry client read at any --block: past the head or before the registry was deployed, the user
+    // got ethers' "missing revert data" / "could not decode result data" (ERR_CHAIN_REVERTED, exit 1)
+    it("pkg lock --block beyond the chain head, or before the registry existed, says so (ERR_CHAIN_UNKNOWN_BLOCK, exit 4)", async function () {
       const dir = path.join(await scratch("bad-block"), "hello");
       await cp(path.join(work, "hello"), dir, { recursive: true, filter: (src) => path.basename(src) !== "pkg.lock" });
       for (const block of ["100000000", "0"]) {
-        const human = await pkg(["lock", "--block", block], { cwd: dir });
-        const json = await pkg(["lock", "--block", block, "--json"], { cwd: dir });
-        const code = h.parseJson<{ error: { code: string } }>(json).error.code;
-        expect(code).not.to.equal("ERR_CHAIN_REVERTED");
-        const { line } = h.expectHumanError(human, { code, message: [block] });
-        expect(line).not.to.match(/revert data|decode result/);
+        const { human, json } = await expectFailure(
+          "pkg",
+          ["lock", "--block", block],
+          { code: "ERR_CHAIN_UNKNOWN_BLOCK", message: [`block ${block} `, /the chain's head is block \d+|past the chain's head \(block \d+\)/], hint: /--block/ },
+          { cwd: dir },
+        );
+        expect(human.line).not.to.match(/revert data|decode result/);
+        expect(json.details).to.include({ block: Number(block) });
       }
+      expect(h.fileExists(path.join(dir, "pkg.lock"))).to.equal(false);
     });
   });
 });

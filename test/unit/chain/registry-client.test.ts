@@ -6,8 +6,10 @@ import { sha256 } from "multiformats/hashes/sha2";
 import { Registry__factory } from "../../../typechain-types";
 import { connectRegistry, createRegistryClient, type RegistryClient } from "../../../src/chain/registry";
 import { cidFromHex, cidToHex, ERR_CID_INVALID } from "../../../src/chain/cid";
+import { decodeGetPackages, encodeGetPackages } from "../../../src/chain/packages";
 import {
   ERR_CHAIN_NO_REGISTRY,
+  ERR_CHAIN_UNKNOWN_BLOCK,
   ERR_CHAIN_NO_SIGNER,
   ERR_CHAIN_UNAUTHORIZED,
   ERR_CHAIN_UNKNOWN_REPOSITORY,
@@ -133,11 +135,120 @@ describe("chain client (real hardhat node over JSON-RPC)", function () {
     connected.close();
   });
 
+  it("reads at a block the chain does not have, or before the registry existed, as ERR_CHAIN_UNKNOWN_BLOCK naming the head", async () => {
+    const dep = { repository: "crates", name: "dep" };
+    const head = await client.blockNumber();
+    const future = await rejectsWith(client.getPackages([dep], { blockTag: head + 1000 }), ERR_CHAIN_UNKNOWN_BLOCK);
+    expect(future.message).to.equal(`block ${head + 1000} is past the chain's head (block ${head})`);
+    expect((future as { hint?: string }).hint).to.contain(`--block of at most ${head}`);
+    const genesis = await rejectsWith(client.getPackages([dep], { blockTag: 0 }), ERR_CHAIN_UNKNOWN_BLOCK);
+    expect(genesis.message).to.match(new RegExp(`^block 0 is before the registry ${address} was deployed; the chain's head is block \\d+$`));
+    // the other reads at a block say the same
+    await rejectsWith(client.getRepository("crates", { blockTag: 0 }), ERR_CHAIN_UNKNOWN_BLOCK);
+    await rejectsWith(client.getRepositoryVersions("crates", { blockTag: head + 1000 }), ERR_CHAIN_UNKNOWN_BLOCK);
+    await rejectsWith(client.getRepositoryPackageNames("crates", { blockTag: 0 }), ERR_CHAIN_UNKNOWN_BLOCK);
+  });
+
+  it("splits a getPackages call that runs out of the node's eth_call gas and still answers everything, in order", async () => {
+    // "big" has 40 versions: 60 copies of its first page (32 versions) need more than the 2^24 gas cap
+    const keys = [...Array.from({ length: 60 }, () => ({ repository: "crates", name: "big" })), { repository: "crates", name: "dep" }];
+    const counting = createRegistryClient({ rpcUrl: node.url, address, expectedChainId: 31337n });
+    const records = await counting.getPackages(keys);
+    expect(records).to.have.lengthOf(61);
+    for (const record of records.slice(0, 60)) expect(record!.versions.map((v) => v.version)[39]).to.equal("1.0.0");
+    expect(records[60]!.key).to.deep.equal({ repository: "crates", name: "dep" });
+    expect(records[60]!.versions.map((v) => v.version)).to.deep.equal(["0.2.1", "0.2.0"]);
+    expect(counting.provider.requests).to.be.at.least(1 + 2 + 60); // one that ran out of gas, its halves, the rest of each "big"
+    counting.close();
+  });
+
   it("counts the JSON-RPC requests it sends", async () => {
     const counting = createRegistryClient({ rpcUrl: node.url, address, expectedChainId: 31337n });
     await counting.getPackages([{ repository: "crates", name: "dep" }, { repository: "crates", name: "big" }]);
     // one eth_call for both packages, one more for the 8 versions of "big" past the first page
     expect(counting.provider.requests).to.equal(2);
     counting.close();
+  });
+});
+
+describe("getPackages encoding and decoding (against ethers' ABI coder)", function () {
+  const iface = Registry__factory.createInterface();
+  const fragment = iface.getFunction("getPackages");
+
+  /** A small deterministic generator (mulberry32). */
+  function random(seed: number): () => number {
+    let a = seed >>> 0;
+    return () => {
+      a = (a + 0x6d2b79f5) >>> 0;
+      let t = a;
+      t = Math.imul(t ^ (t >>> 15), t | 1);
+      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+
+  async function views(seed: number) {
+    const next = random(seed);
+    const int = (n: number) => Math.floor(next() * n);
+    const word = () => `0x${Array.from({ length: 64 }, () => "0123456789abcdef"[int(16)]).join("")}`;
+    const out = [];
+    for (let p = 0, n = int(6); p < n; p++) {
+      const unknown = next() < 0.2;
+      const versions = [];
+      for (let v = 0, m = unknown ? 0 : int(5); v < m; v++) {
+        versions.push({
+          version: `${int(3)}.${int(40)}.${int(300)}${next() < 0.2 ? "-beta.ü" : ""}`,
+          metaCid: cidToHex(await cid(`meta ${seed} ${p} ${v}`, next() < 0.3)),
+          srcCid: next() < 0.2 ? "0x" : cidToHex(await cid(`src ${seed} ${p} ${v}`)),
+          yanked: next() < 0.3,
+        });
+      }
+      out.push({
+        packageId: word(),
+        repositoryId: unknown ? `0x${"0".repeat(64)}` : word(),
+        name: unknown ? "" : `pkg-${"x".repeat(int(70))}`,
+        owner: unknown ? "0x0000000000000000000000000000000000000000" : `0x${word().slice(26)}`,
+        versionCount: BigInt(unknown ? 0 : versions.length + int(3)),
+        versions,
+        nextCursor: next() < 0.5 ? `0x${"0".repeat(64)}` : word(),
+      });
+    }
+    return out;
+  }
+
+  it("writes the same call data as ethers", () => {
+    for (const n of [0, 1, 7]) {
+      const ids = Array.from({ length: n }, (_, i) => hashPackageId(hashRepositoryId("crates"), `p${i}`));
+      expect(encodeGetPackages(fragment.selector, ids, 32)).to.equal(iface.encodeFunctionData("getPackages", [ids, 32]));
+    }
+  });
+
+  it("reads what ethers' ABI coder writes, field by field", async () => {
+    for (let seed = 1; seed <= 40; seed++) {
+      const expected = await views(seed);
+      const data = iface.encodeFunctionResult(fragment, [expected]);
+      const decoded = decodeGetPackages(data);
+      expect(decoded).to.have.lengthOf(expected.length);
+      decoded.forEach((view, i) => {
+        const want = expected[i];
+        expect(view.packageId).to.equal(want.packageId);
+        expect(view.repositoryId).to.equal(want.repositoryId);
+        expect(view.name).to.equal(want.name);
+        expect(view.owner.toLowerCase()).to.equal(want.owner);
+        expect(view.versionCount).to.equal(want.versionCount);
+        expect(view.nextCursor).to.equal(want.nextCursor);
+        expect(view.versions).to.deep.equal(
+          want.versions.map((v) => ({ version: v.version, meta: cidFromHex(v.metaCid), src: cidFromHex(v.srcCid), yanked: v.yanked })),
+        );
+      });
+    }
+  });
+
+  it("refuses truncated or malformed data instead of guessing", async () => {
+    const data = iface.encodeFunctionResult(fragment, [await views(3)]);
+    expect(() => decodeGetPackages(data.slice(0, data.length - 64))).to.throw(/malformed/);
+    expect(() => decodeGetPackages("0x")).to.throw(/malformed/);
+    expect(() => decodeGetPackages(`0x${"ff".repeat(32)}`)).to.throw(/malformed/);
+    expect(() => decodeGetPackages("0xzz")).to.throw(/not hex/);
   });
 });
