@@ -4,7 +4,7 @@
  * own, one with a build script.
  */
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import path from "node:path";
 
 export const DEBIAN_REGISTRY = "/usr/share/cargo/registry";
@@ -13,7 +13,7 @@ const NEEDED = ["serde-1", "serde_derive-1", "serde_json-1", "regex-1", "anyhow-
 
 function present(): boolean {
   if (!existsSync(DEBIAN_REGISTRY)) return false;
-  const have = require("node:fs").readdirSync(DEBIAN_REGISTRY) as string[];
+  const have = readdirSync(DEBIAN_REGISTRY);
   return NEEDED.every((prefix) => have.some((d) => d.startsWith(`${prefix}.`)));
 }
 
