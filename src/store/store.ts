@@ -298,12 +298,15 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
   }
 
   /** tmp → paths/, read-only, registered (the registration callback runs in the same transaction as the path row). */
-  async function install(from: string, final: string, cid: string, kind: PathKind, register: () => void = () => {}): Promise<void> {
-    if (q.path.get(final) !== undefined) {
-      // Already valid (another request made it first): the new copy is the same by construction.
+  /** Returns the CID the path is registered with (the existing one when it was valid already). */
+  async function install(from: string, final: string, cid: string, kind: PathKind, register: (cid: string) => void = () => {}): Promise<string> {
+    const valid = q.path.get(final) as PathRecord | undefined;
+    if (valid !== undefined) {
+      // Already valid (another request made it first). The new copy is dropped and the registered
+      // one kept, CID included: a build that is not reproducible must not relabel a path.
       await removeTree(from);
-      db.transaction(register)();
-      return;
+      db.transaction(() => register(valid.cid))();
+      return valid.cid;
     }
     if (await exists(final)) {
       // Unregistered leftover (a crash without recovery since): never trusted, replaced.
@@ -317,11 +320,12 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
       await makeReadOnly(final);
       db.transaction(() => {
         q.insertPath.run(final, cid, kind, Date.now());
-        register();
+        register(cid);
       })();
     } finally {
       installing.delete(final);
     }
+    return cid;
   }
 
   async function exportSource(cid: CID, final: string): Promise<string> {
@@ -355,11 +359,11 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
       const final = path.join(layout.paths, outputPathName(params.drv, params.output, params.drvName));
       const cid = await contentCid(params.from, "output");
       const refs = params.refCandidates && params.refCandidates.length > 0 ? await scanReferences(params.from, params.refCandidates) : [];
-      await install(params.from, final, cid, "output", () => {
-        q.insertOutput.run(params.drv, params.output, final, cid, Date.now(), Math.round(params.buildMs ?? 0));
+      const registered = await install(params.from, final, cid, "output", (pathCid) => {
+        q.insertOutput.run(params.drv, params.output, final, pathCid, Date.now(), Math.round(params.buildMs ?? 0));
         for (const ref of refs) if (ref !== final) q.insertRef.run(final, ref);
       });
-      return { path: final, cid };
+      return { path: final, cid: registered };
     },
 
     async addPath(from, name) {

@@ -101,7 +101,7 @@ async function expectClean(client: StoreClient): Promise<void> {
 }
 
 describe("store crash safety (real daemon processes, kill -9)", function () {
-  this.timeout(600_000);
+  this.timeout(1_800_000); // 60 daemon starts: minutes on a loaded 2-core machine
   let s: Sandbox;
   let daemon: Daemon | null = null;
 
