@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The demo: a fresh local chain and content store, then publish → yank → lock → fetch of the example
-# packages (examples/dep, examples/hello), each step printed. Leaves nothing behind but a temp dir it removes.
+# The demo: a fresh local chain and content store, then publish → yank → lock → fetch → build → install → run →
+# uninstall of the example packages (examples/dep, examples/hello, built with this machine's toolchains), each step printed. Leaves nothing behind but a temp dir it removes.
 #
 #   npm run demo             (after `npm ci`; builds first if needed)
 #   KEEP=1 npm run demo      keep the chain and store (prints where)
@@ -20,6 +20,8 @@ say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
 node_pid=""
 cleanup() {
+  # the store daemon `pkg build` started on demand for this data dir
+  node "$root/bin/pkg.js" store status --shutdown >/dev/null 2>&1 || true
   # SIGTERM: a non-interactive shell starts background jobs with SIGINT ignored
   [ -n "$node_pid" ] && kill -TERM "$node_pid" 2>/dev/null && wait "$node_pid" 2>/dev/null || true
   if [ "${KEEP:-}" = 1 ]; then echo "kept: $work (PKG_DATA_DIR=$PKG_DATA_DIR)"; else rm -rf "$work"; fi
@@ -77,5 +79,24 @@ say "pkg fetch crates/hello:1.0.0 -o hello-fetched"
 pkg fetch crates/hello:1.0.0 -o "$work/hello-fetched"
 (cd "$work/hello-fetched" && find . -type f | sort)
 
+say "pkg build              # cargo through meta-rustc in the sandbox; the store daemon starts on demand"
+(cd "$work/hello" && pkg build --print-build-logs && cat pkg.build.toml)
+
+say "pkg build --rebuild    # again from scratch (a reproducibility check): every rustc invocation comes from the store"
+(cd "$work/hello" && pkg build --rebuild)
+
+say "pkg install            # the output's bin/ into a new profile generation"
+(cd "$work/hello" && pkg install)
+
+say "$PKG_DATA_DIR/profiles/default/bin/hello"
+"$PKG_DATA_DIR/profiles/default/bin/hello"
+
+say "pkg uninstall hello"
+pkg uninstall hello
+pkg profile history
+
+say "pkg store verify"
+pkg store verify
+
 echo
-echo "demo: publish → yank → lock → fetch done. (build and install join when the build layer lands)"
+echo "demo: publish → yank → lock → fetch → build → install → run → uninstall done."
