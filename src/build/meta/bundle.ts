@@ -7,10 +7,14 @@
  * Used by the tests and benchmarks, and to write examples/toolchains/meta-rustc/meta-rustc.js (the
  * package's source, which its build.sh turns into `$out/bin/meta-rustc`).
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import path from "node:path";
 
-const SHIM_DIR = path.join(__dirname, "shim");
+/** The repository root, from src/build/meta (ts-node) or dist/src/build/meta (compiled). */
+const REPO_ROOT = [path.join(__dirname, "..", "..", ".."), path.join(__dirname, "..", "..", "..", "..")].find((dir) =>
+  existsSync(path.join(dir, "src", "build", "meta", "shim", "core.ts")),
+) ?? path.join(__dirname, "..", "..", "..");
+const SHIM_DIR = path.join(REPO_ROOT, "src", "build", "meta", "shim");
 
 /** Modules of each tool's binary, entry first. */
 export const SHIM_MODULES: Record<string, string[]> = {
@@ -57,7 +61,7 @@ export function shimScript(tool: string, node: string = process.execPath): strin
 
 /** The package source of `flakes:meta-rustc` (examples/toolchains/meta-rustc/meta-rustc.js). */
 export const PACKAGE_BUNDLES: Record<string, string> = {
-  rustc: path.join(__dirname, "..", "..", "..", "examples", "toolchains", "meta-rustc", "meta-rustc.js"),
+  rustc: path.join(REPO_ROOT, "examples", "toolchains", "meta-rustc", "meta-rustc.js"),
 };
 
 // `npx ts-node --transpile-only src/build/meta/bundle.ts`: regenerate the packages' bundles.
