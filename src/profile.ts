@@ -22,7 +22,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { homedir } from "node:os";
 import { PkgError } from "./errors";
-import { writeFileAtomic } from "./files/atomic";
+import { syncDirectory, writeFileAtomic } from "./files/atomic";
 import { defaultStoreDir, isStorePath, storeLayout } from "./store/paths";
 import { addRoot, listRoots, openIndex, removeRoot } from "./store/store";
 
@@ -532,17 +532,6 @@ function conflict(rel: string, entries: ProfileEntry[]): PkgError {
 
 /* -------------------------------------------------------------------------------------------- writing */
 
-async function syncDirectory(dir: string): Promise<void> {
-  let handle: fs.FileHandle | undefined;
-  try {
-    handle = await fs.open(dir, "r");
-    await handle.sync();
-  } catch {
-    // Not every file system can fsync a directory; the renames have happened, durability is best effort there.
-  } finally {
-    await handle?.close();
-  }
-}
 
 /**
  * Makes generation `max + 1` from `packages` and switches to it. Conflicts and missing paths fail before

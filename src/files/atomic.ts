@@ -37,7 +37,8 @@ export async function writeFileAtomic(file: string, data: string): Promise<void>
   await syncDirectory(dir);
 }
 
-async function syncDirectory(dir: string): Promise<void> {
+/** fsyncs a directory so that renames into it are durable; best effort where the file system cannot. */
+export async function syncDirectory(dir: string): Promise<void> {
   let handle: fs.FileHandle | undefined;
   try {
     handle = await fs.open(dir, "r");

@@ -9,9 +9,9 @@ import { existsSync } from "node:fs";
 import { lstat, readFile, stat, writeFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { connectStore, type StoreClient } from "../../../src/store/client";
-import { runDaemon, type RunningDaemon } from "../../../src/store/daemon";
+import type { RunningDaemon } from "../../../src/store/daemon";
 import { addRoot, removeRoot } from "../../../src/store/store";
-import { makeSandbox, scriptDerivation, sourceDerivation, type Sandbox } from "./helpers";
+import { scriptDerivation, sourceDerivation, withDaemon, type Sandbox } from "./helpers";
 import type { PkgError } from "../../../src/errors";
 
 interface Realised {
@@ -33,20 +33,11 @@ async function rejection(p: Promise<unknown>): Promise<PkgError> {
 
 describe("store daemon (in process, real socket, real builder)", function () {
   this.timeout(120_000);
+  const fixture = withDaemon();
   let s: Sandbox;
   let daemon: RunningDaemon;
   let client: StoreClient;
-
-  beforeEach(async () => {
-    s = await makeSandbox();
-    daemon = await runDaemon({ root: s.storeDir, socket: s.socket, content: s.content, cores: 2, log: () => {} });
-    client = await connectStore({ root: s.storeDir, socket: s.socket, start: false });
-  });
-  afterEach(async () => {
-    client.close();
-    await daemon.close();
-    await s.cleanup();
-  });
+  beforeEach(() => ({ s, daemon, client } = fixture));
 
   it("realises a source builder: output registered, read-only, content CID recorded, verify clean", async () => {
     const drv = await scriptDerivation(s.content, { name: "hello-1.0.0", script: 'mkdir -p $out/bin; echo hi > $out/bin/hello; echo "built it"' });

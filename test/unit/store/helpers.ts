@@ -9,6 +9,8 @@ import type { CID } from "multiformats/cid";
 import { openEmbeddedStore } from "../../../src/content";
 import type { ContentStore } from "../../../src/content/types";
 import { currentSystem, DERIVATION_FORMAT, writeDerivation, type Derivation } from "../../../src/derivation";
+import { connectStore, type StoreClient } from "../../../src/store/client";
+import { runDaemon, type RunningDaemon } from "../../../src/store/daemon";
 
 export interface Sandbox {
   dir: string;
@@ -37,6 +39,32 @@ export async function makeSandbox(): Promise<Sandbox> {
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** What {@link withDaemon} gives each test: a fresh sandbox, a daemon in this process and a client of it. */
+export interface DaemonFixture {
+  s: Sandbox;
+  daemon: RunningDaemon;
+  client: StoreClient;
+}
+
+/**
+ * Registers mocha hooks that give every test of the calling suite a fresh sandbox with a daemon in this process
+ * (real socket, real builder) and a client, closed and removed after the test. Read the fields inside tests.
+ */
+export function withDaemon(): DaemonFixture {
+  const fixture = {} as DaemonFixture;
+  beforeEach(async () => {
+    fixture.s = await makeSandbox();
+    fixture.daemon = await runDaemon({ root: fixture.s.storeDir, socket: fixture.s.socket, content: fixture.s.content, cores: 2, log: () => {} });
+    fixture.client = await connectStore({ root: fixture.s.storeDir, socket: fixture.s.socket, start: false });
+  });
+  afterEach(async () => {
+    fixture.client.close();
+    await fixture.daemon.close();
+    await fixture.s.cleanup();
+  });
+  return fixture;
 }
 
 /** The environment a daemon process of this sandbox runs with. */

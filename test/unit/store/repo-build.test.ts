@@ -8,10 +8,10 @@ import { expect } from "chai";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { buildRepository, incompleteError } from "../../../src/build/package";
-import { connectStore, type StoreClient } from "../../../src/store/client";
-import { runDaemon, type RunningDaemon } from "../../../src/store/daemon";
+import type { StoreClient } from "../../../src/store/client";
+import type { RunningDaemon } from "../../../src/store/daemon";
 import type { RepositoryLock } from "../../../src/repolock";
-import { makeSandbox, type Sandbox } from "./helpers";
+import { withDaemon, type Sandbox } from "./helpers";
 
 async function publish(s: Sandbox, name: string, inputs: string[], script: string | null): Promise<{ version: string; meta: string; src: string }> {
   const manifest = [
@@ -35,19 +35,11 @@ async function publish(s: Sandbox, name: string, inputs: string[], script: strin
 
 describe("repo build (buildRepository, daemon in process, no chain)", function () {
   this.timeout(120_000);
+  const fixture = withDaemon();
   let s: Sandbox;
   let daemon: RunningDaemon;
   let client: StoreClient;
-  beforeEach(async () => {
-    s = await makeSandbox();
-    daemon = await runDaemon({ root: s.storeDir, socket: s.socket, content: s.content, cores: 2, log: () => {} });
-    client = await connectStore({ root: s.storeDir, socket: s.socket, start: false });
-  });
-  afterEach(async () => {
-    client.close();
-    await daemon.close();
-    await s.cleanup();
-  });
+  beforeEach(() => ({ s, daemon, client } = fixture));
 
   it("builds every package, inputs first and once each, and reports every failure without stopping the rest", async () => {
     const lock: RepositoryLock = {
