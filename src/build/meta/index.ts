@@ -242,6 +242,7 @@ async function lookup(ctx: InvokeContext, buildId: string | null, plan: ToolPlan
   }
   if (keyedByKey.size >= MAX_KEYED) keyedByKey.clear();
   keyedByKey.set(key, keyed);
+  runningTools.set(key, Date.now());
   count(buildId, "miss");
   return { hit: false, key, reason: rows.length === 0 ? "new key" : `${rows.length} manifest(s) under the key, none matches` };
 }
@@ -315,6 +316,7 @@ async function store(
     mark = now;
   };
   // The lookup before the run hashed the inputs already (a store without one hashes them now).
+  runningTools.delete(key);
   const keyed = keyedByKey.get(key) ?? (await primaryKey(plan, env));
   keyedByKey.delete(key);
   lap("key");
@@ -452,12 +454,27 @@ async function store(
 // Store.addOutput also imports the output into the content store (every block a file): for a cold
 // cargo build that is most of the daemon's work, and done at once it competes with rustc for the
 // cores. So a stored invocation's output stays staged in the store's tmp/ (complete, and never
-// changed again) and is served from there, and it is moved in once no `invoke` request has been
-// seen for IDLE_MS, one at a time, or at once by settleStores() (`stats` and `settle` phases). A daemon
+// changed again) and is served from there, and it is moved in when the daemon is idle — no `invoke`
+// request for IDLE_MS and no tool run outstanding (a lookup missed and its store has not come yet,
+// for at most RUNNING_MAX_MS: a failed compile never sends one) — one at a time, or at once by
+// settleStores() (`stats` and `settle` phases). A daemon
 // that stops first loses only the staged outputs (recovery empties tmp/): their manifests then find
 // no output and miss.
 
 const IDLE_MS = 300;
+const RUNNING_MAX_MS = 120_000;
+
+/** Keys whose lookup missed and whose tool is running (no store yet), with when the lookup answered. */
+const runningTools = new Map<string, number>();
+
+function toolsRunning(): boolean {
+  const now = Date.now();
+  for (const [key, since] of runningTools) {
+    if (now - since > RUNNING_MAX_MS) runningTools.delete(key);
+    else return true;
+  }
+  return false;
+}
 
 interface Deferred {
   key: string;
@@ -523,7 +540,7 @@ async function drain(): Promise<void> {
   draining = true;
   try {
     while (deferred.length > 0) {
-      if (activeRequests > 0 || Date.now() - lastRequestAt < IDLE_MS) break;
+      if (activeRequests > 0 || Date.now() - lastRequestAt < IDLE_MS || toolsRunning()) break;
       await start(deferred[0]);
     }
   } finally {
