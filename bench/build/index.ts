@@ -1,7 +1,8 @@
 /**
  * Build-layer benchmarks of meta-rustc (issue 5), on a workspace of real crates (Debian's serde,
  * serde_derive, serde_json, regex, anyhow through a cargo directory source) and three crates of our
- * own, one with a build script (bench/build/workspace.ts). Every figure is measured in this run
+ * own, one with a build script (bench/build/workspace.ts), with the native meta-rustc shim
+ * (examples/toolchains/meta-rustc/meta-rustc.rs) compiled at the start. Every figure is measured in this run
  * against its anchor, with CARGO_BUILD_JOBS=2:
  *
  * - `rebuild-warm`: `rm -rf target` then `cargo build` through meta-rustc with everything in the store
@@ -14,13 +15,13 @@
  *   with nothing to do (best of five each). Needs `npm run build` (bin/pkg.js runs dist/).
  */
 import { execFileSync } from "node:child_process";
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
 import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
-import { shimScript } from "../../src/build/meta/bundle";
+import { buildNativeShim } from "../../src/build/meta/native";
 import { bench, note, run, ROOT, type RunResult } from "../cli/util";
 import { startBenchDaemon, type BenchDaemon } from "./daemon";
 import { BENCH_APP_OUTPUT, DEBIAN_REGISTRY, ensureDebianCrates, ensureSccache, writeBenchWorkspace } from "./workspace";
@@ -229,9 +230,8 @@ async function main(): Promise<void> {
   const root = mkdtempSync(path.join(tmpdir(), "chainpkg-bench-build-"));
   const ws = path.join(root, "ws");
   writeBenchWorkspace(ws);
-  const shim = path.join(root, "bin", "meta-rustc");
-  mkdirSync(path.dirname(shim), { recursive: true });
-  writeFileSync(shim, shimScript("rustc"), { mode: 0o755 });
+  // The native shim, compiled as flakes:meta-rustc's build.sh does.
+  const shim = buildNativeShim(path.join(root, "bin", "meta-rustc"));
   const plain = cleanEnv({});
   try {
     await run(CARGO, ["generate-lockfile", "--offline"], { cwd: ws, env: plain });

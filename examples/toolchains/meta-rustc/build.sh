@@ -1,10 +1,14 @@
 #!/bin/sh
-# Builder of flakes:meta-rustc: $out/bin/meta-rustc = meta-rustc.js run by the node of toolchains:node.
+# Builder of flakes:meta-rustc: $out/bin/meta-rustc compiled from meta-rustc.rs (std only, no crates)
+# by the rustc of toolchains:rustc; toolchains:gcc provides the linker (cc) rustc calls.
 set -eu
-: "${node:?toolchains:node is not an input}"
-if [ ! -x "$node/bin/node" ]; then echo "build.sh: $node/bin/node is not a program" >&2; exit 1; fi
+: "${rustc:?toolchains:rustc is not an input}"
+: "${gcc:?toolchains:gcc is not an input}"
+if [ ! -x "$rustc/bin/rustc" ]; then echo "build.sh: $rustc/bin/rustc is not a program" >&2; exit 1; fi
+export PATH="$gcc/bin:$PATH"
 mkdir -p "$out/bin"
-{ printf '#!%s/bin/node\n' "$node"; cat ./meta-rustc.js; } > "$out/bin/meta-rustc"
+# -O: it runs once per rustc invocation of every build that uses it
+"$rustc/bin/rustc" -O --edition 2021 ./meta-rustc.rs -o "$out/bin/meta-rustc"
 chmod 0555 "$out/bin/meta-rustc"
 # it runs: without a tool to wrap it prints its usage and exits 2
 status=0

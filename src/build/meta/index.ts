@@ -1,6 +1,10 @@
 /**
- * The daemon's side of meta packages: `invoke` requests from a shim (docs/build-layer.md, "Meta
- * packages"; the shim is shim/core.ts). ccache's "direct mode", with derivations:
+ * The daemon's side of meta packages: `invoke` requests from a native thin shim (docs/build-layer.md,
+ * "Meta packages"; the shim is examples/toolchains/meta-rustc/meta-rustc.rs). The shim sends only its
+ * argv, cwd and environment; planning (plan/rustc.ts: is the invocation cacheable, its roots, outputs
+ * and externs), hashing, lookup and restoring a hit's outputs all happen here, in a warm process,
+ * because a process started per rustc invocation must be as cheap as possible. ccache's "direct
+ * mode", with derivations:
  *
  * 1. lookup: a primary key = hash of (tool version, normalised args, the environment the tool reads,
  *    the crate root's content, every extern crate's content). Under one key the index holds manifests
@@ -27,7 +31,8 @@ import { checkName } from "../../ids";
 import { outputPathName } from "../../store/paths";
 import { parseDepInfo } from "./depinfo";
 import { hashBytes, hashFile, hashStream, rememberHash } from "./hash";
-import { denormalise, normalise } from "./shim/core";
+import { denormalise, normalise, resolveProgram, type PlanOutcome, type ToolModule } from "./plan/core";
+import { rustcTool } from "./plan/rustc";
 import type {
   InvokeContext,
   InvokeEmit,
@@ -48,7 +53,8 @@ export const ERR_META_OUTPUT = "ERR_META_OUTPUT";
 
 /** Bump when the key's recipe changes: old entries then simply stop matching. */
 const KEY_VERSION = 1;
-const TOOLS = new Set(["rustc"]);
+/** Tool modules by name: the planner of each meta package's invocations. */
+const TOOLS = new Map<string, ToolModule>([["rustc", rustcTool]]);
 
 interface Manifest {
   files: Array<[string, string]>;
@@ -84,23 +90,29 @@ function isStringArray(v: unknown): v is string[] {
   return Array.isArray(v) && v.every((x) => typeof x === "string");
 }
 
-function checkPlan(value: unknown): ToolPlan {
-  if (typeof value !== "object" || value === null) bad("plan is missing");
-  const p = value as Record<string, unknown>;
-  for (const field of ["tool", "program", "cwd", "outDir", "depInfo", "label", "labelHash"]) {
-    if (typeof p[field] !== "string") bad(`plan.${field} is not a string`);
+/** An invocation as the shim sends it: `argv` (the tool, then its arguments), `cwd`, the environment. */
+interface Invocation {
+  program: string;
+  args: string[];
+  cwd: string;
+  env: Record<string, string>;
+}
+
+function checkInvocation(request: Record<string, unknown>): Invocation {
+  const argv = request.argv;
+  if (!isStringArray(argv) || argv.length === 0) bad("argv is not a non-empty list of strings");
+  if (typeof request.cwd !== "string" || !path.isAbsolute(request.cwd)) bad("cwd is not an absolute path");
+  const env = checkEnv(request.env);
+  return { program: resolveProgram(argv[0], env, request.cwd), args: argv.slice(1), cwd: request.cwd, env };
+}
+
+/** The tool module's plan of an invocation; a module that throws has not understood it (pass). */
+function planOf(tool: ToolModule, inv: Invocation): PlanOutcome {
+  try {
+    return tool.plan(inv.program, inv.args, inv.cwd, inv.env);
+  } catch (error) {
+    return { kind: "pass", reason: `arguments not understood: ${(error as Error).message}` };
   }
-  for (const field of ["versionArgs", "runArgs", "normArgs", "envNames", "keyFiles", "outputStems"]) {
-    if (!isStringArray(p[field])) bad(`plan.${field} is not a list of strings`);
-  }
-  for (const field of ["roots", "externs"]) {
-    const list = p[field];
-    if (!Array.isArray(list) || !list.every((e) => Array.isArray(e) && e.length === 2 && typeof e[0] === "string" && typeof e[1] === "string")) {
-      bad(`plan.${field} is not a list of pairs`);
-    }
-  }
-  for (const field of ["program", "cwd", "outDir", "depInfo"]) if (!path.isAbsolute(p[field] as string)) bad(`plan.${field} is not absolute`);
-  return value as ToolPlan;
 }
 
 function checkEnv(value: unknown): Record<string, string> {
@@ -238,13 +250,15 @@ async function lookup(ctx: InvokeContext, buildId: string | null, plan: ToolPlan
     if (buildId !== null) ctx.recordSubderivation(buildId, row.drv);
     count(buildId, "hit");
     db.prepare("INSERT INTO meta_invocations (build_id, drv, label, result, ms, at) VALUES (?, ?, ?, 'hit', NULL, ?)").run(buildId, row.drv, plan.label, Date.now());
-    return { hit: true, key, drv: row.drv, path: out, files, stderr, restored };
+    // Replayed verbatim by the shim: cargo's JSON messages name this build's paths.
+    const answer: LookupResult = { action: "hit", label: plan.label, key, drv: row.drv, path: out, stderr: denormalise(stderr, plan.roots), restored, outDir: plan.outDir, roots: plan.roots, files: restored ? [] : files };
+    return answer;
   }
   if (keyedByKey.size >= MAX_KEYED) keyedByKey.clear();
   keyedByKey.set(key, keyed);
   runningTools.set(key, Date.now());
   count(buildId, "miss");
-  return { hit: false, key, reason: rows.length === 0 ? "new key" : `${rows.length} manifest(s) under the key, none matches` };
+  return { action: "miss", label: plan.label, key, reason: rows.length === 0 ? "new key" : `${rows.length} manifest(s) under the key, none matches`, args: plan.runArgs };
 }
 
 // ---- store ----
@@ -302,7 +316,7 @@ async function store(
   key: string,
   plan: ToolPlan,
   env: Record<string, string>,
-  outputs: string[],
+  startedMs: number,
   stderr: string,
   ms: number,
   emit: InvokeEmit,
@@ -321,6 +335,7 @@ async function store(
   keyedByKey.delete(key);
   lap("key");
   if (keyed.key !== key) throw new PkgError(ERR_META_INPUT_MISSING, `${plan.label}: inputs changed while the tool ran`, { hint: "not stored; the next build records it" });
+  const outputs = await collectOutputs(plan, startedMs);
 
   for (const file of outputs) {
     const name = path.basename(file);
@@ -575,15 +590,24 @@ export async function handleInvoke(ctx: InvokeContext, request: Record<string, u
 
 async function dispatch(ctx: InvokeContext, request: Record<string, unknown>, emit: InvokeEmit): Promise<InvokeResult> {
   initTables(ctx.store.db);
-  if (typeof request.tool !== "string" || !TOOLS.has(request.tool)) bad(`unknown tool ${JSON.stringify(request.tool)} (known: ${[...TOOLS].join(", ")})`);
+  const tool = typeof request.tool === "string" ? TOOLS.get(request.tool) : undefined;
+  if (tool === undefined) bad(`unknown tool ${JSON.stringify(request.tool)} (known: ${[...TOOLS.keys()].join(", ")})`);
   const buildId = typeof request.buildId === "string" && request.buildId !== "" ? request.buildId : null;
   switch (request.phase) {
-    case "lookup":
-      return lookup(ctx, buildId, checkPlan(request.plan), checkEnv(request.env), typeof request.uid === "number" ? request.uid : null);
+    case "lookup": {
+      const inv = checkInvocation(request);
+      const outcome = planOf(tool, inv);
+      if (outcome.kind === "pass") return { action: "pass", reason: outcome.reason };
+      return lookup(ctx, buildId, outcome.plan, inv.env, typeof request.uid === "number" ? request.uid : null);
+    }
     case "store": {
-      const plan = checkPlan(request.plan);
-      if (typeof request.key !== "string" || !isStringArray(request.outputs) || typeof request.stderr !== "string") bad("store needs key, outputs, stderr");
-      return store(ctx, buildId, request.key, plan, checkEnv(request.env), request.outputs, request.stderr, typeof request.ms === "number" ? request.ms : 0, emit);
+      const inv = checkInvocation(request);
+      const { key, status, started, stderr, ms } = request;
+      if (typeof key !== "string" || typeof status !== "number" || typeof started !== "number" || typeof stderr !== "string") bad("store needs key, status, started, stderr");
+      const outcome = planOf(tool, inv);
+      if (outcome.kind === "pass") bad(`store of an invocation that is not cacheable (${outcome.reason})`);
+      if (status !== 0) return failed(ctx, buildId, key, outcome.plan, typeof ms === "number" ? ms : 0);
+      return store(ctx, buildId, key, outcome.plan, inv.env, started, stderr, typeof ms === "number" ? ms : 0, emit);
     }
     case "settle":
       return { settled: await settleStores() };
@@ -595,4 +619,28 @@ async function dispatch(ctx: InvokeContext, request: Record<string, unknown>, em
     default:
       bad(`unknown phase ${JSON.stringify(request.phase)}`);
   }
+}
+
+/** A miss whose tool failed: nothing to store, but no tool run is outstanding any more (see toolsRunning). */
+function failed(ctx: InvokeContext, buildId: string | null, key: string, plan: ToolPlan, ms: number): StoreResult {
+  runningTools.delete(key);
+  keyedByKey.delete(key);
+  ctx.store.db.prepare("INSERT INTO meta_invocations (build_id, drv, label, result, ms, at) VALUES (?, NULL, ?, 'failed', ?, ?)").run(buildId, plan.label, ms, Date.now());
+  return { drv: null, path: null, timings: {} };
+}
+
+/** The files of outDir that the tool run wrote (by stem, and no older than the run, with slack for coarse mtimes). */
+async function collectOutputs(plan: ToolPlan, startedMs: number): Promise<string[]> {
+  const names = await fs.readdir(plan.outDir).catch(() => [] as string[]);
+  const found: string[] = [];
+  await Promise.all(
+    names.map(async (name) => {
+      if (!plan.outputStems.some((stem) => name === stem || name.startsWith(`${stem}.`))) return;
+      const full = path.join(plan.outDir, name);
+      const stat = await fs.stat(full).catch(() => null);
+      if (stat === null || !stat.isFile() || stat.mtimeMs < startedMs - 2000) return;
+      found.push(full);
+    }),
+  );
+  return found.sort();
 }

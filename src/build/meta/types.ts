@@ -1,8 +1,8 @@
 /**
- * Types shared by the meta packages' two sides: the shim (a small self-contained script that a tool's
- * caller runs instead of the tool, e.g. cargo's RUSTC_WRAPPER) and the daemon's `invoke` handler
- * (docs/build-layer.md, "Meta packages"). The shim imports these as types only, so it stays free of
- * node_modules.
+ * Types of the meta packages' protocol (docs/build-layer.md, "Meta packages") between the native
+ * shim (examples/toolchains/meta-rustc/meta-rustc.rs: a thin program that a tool's caller runs
+ * instead of the tool, e.g. cargo's RUSTC_WRAPPER) and the daemon's `invoke` handler, which plans
+ * (ToolPlan), keys, stores and restores. The Rust shim mirrors the requests and answers below.
  */
 import type { ContentStore } from "../../content/types";
 import type { Store } from "../../store/store";
@@ -11,8 +11,8 @@ import type { Store } from "../../store/store";
 export type RootToken = "@@PKG_TARGET@@" | "@@PKG_CWD@@" | "@@PKG_HOME@@" | "@@PKG_TMP@@";
 
 /**
- * What the shim understood of one cacheable invocation, tool-independent from here on: the daemon
- * hashes, keys, stores and answers without knowing rustc from gcc.
+ * What the daemon's tool module (plan/rustc.ts) understood of one cacheable invocation,
+ * tool-independent from here on: hashing, keying, storing and answering do not know rustc from gcc.
  */
 export interface ToolPlan {
   /** Tool module name: "rustc". */
@@ -58,45 +58,61 @@ export interface StoredFile {
   sha256?: string;
 }
 
+/** The invocation as the shim sends it with `lookup` and `store` (the daemon plans from it). */
+export interface InvocationFields {
+  /** The tool (as cargo passed it: resolved against the env's PATH), then its arguments. */
+  argv: string[];
+  /** Absolute working directory. */
+  cwd: string;
+  /** The shim's whole environment: a manifest's `env!` reads may name any variable. */
+  env: Record<string, string>;
+}
+
 export type InvokeRequest =
-  | {
+  | ({
       op: "invoke";
       tool: string;
       buildId: string | null;
       phase: "lookup";
-      plan: ToolPlan;
-      env: Record<string, string>;
       /** The shim's uid: the daemon writes a hit's outputs into outDir itself when it runs as the same user. */
-      uid?: number;
-    }
-  | {
+      uid?: number | null;
+    } & InvocationFields)
+  | ({
       op: "invoke";
       tool: string;
       buildId: string | null;
       phase: "store";
       key: string;
-      plan: ToolPlan;
-      env: Record<string, string>;
-      /** Absolute paths of the files the tool wrote into outDir. */
-      outputs: string[];
+      /** The tool's exit status (sent on failure too: the daemon stops waiting for the run). */
+      status: number;
+      /** When the tool started (ms since the epoch): outputs are the out-dir's files of its stems no older than that. */
+      started: number;
       /** What the tool wrote on stderr (diagnostics and artifact notifications), raw. */
       stderr: string;
       /** Milliseconds the tool ran. */
       ms: number;
-    }
+    } & InvocationFields)
   | { op: "invoke"; tool: string; buildId: string | null; phase: "stats" }
   /** Move every staged output into the store now; answers when done. */
   | { op: "invoke"; tool: string; buildId: string | null; phase: "settle" };
 
 export type LookupResult =
-  /** `restored`: the daemon already wrote the outputs into outDir; else the shim copies `files`. */
-  | { hit: true; key: string; drv: string; path: string; files: StoredFile[]; stderr: string; restored: boolean }
-  | { hit: false; key: string; reason: string };
+  /** Not cacheable (cargo's probes never get here: the shim execs rustc for those): run the tool unchanged. */
+  | { action: "pass"; reason: string }
+  /**
+   * `restored`: the daemon already wrote the outputs into outDir; else the shim copies `files` (the
+   * `rewrite` ones with the tokens of `roots` replaced). `stderr` has this invocation's paths back:
+   * the shim writes it verbatim.
+   */
+  | { action: "hit"; label: string; key: string; drv: string; path: string; stderr: string; restored: boolean; outDir: string; roots: Array<[string, RootToken]>; files: StoredFile[] }
+  /** Run the tool with `args` (rustc: `-C incremental` removed), then send `store`. */
+  | { action: "miss"; label: string; key: string; reason: string; args: string[] };
 
 export interface StoreResult {
-  drv: string;
+  /** null: the tool failed, nothing stored. */
+  drv: string | null;
   /** The output's store path (it may still be moving in when the answer arrives). */
-  path: string;
+  path: string | null;
   /** Milliseconds of each step of storing (for benchmarks and the log). */
   timings: Record<string, number>;
 }

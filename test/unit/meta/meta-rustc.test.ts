@@ -1,7 +1,8 @@
 /**
  * meta-rustc end to end: the real cargo and rustc of this machine build a real workspace (a binary, two
- * libraries, a build script, a proc-macro) with the bundled meta-rustc as RUSTC_WRAPPER, against a real
- * store daemon (runDaemon, over its unix socket) with a real embedded content store.
+ * libraries, a build script, a proc-macro) with the native meta-rustc (compiled here from
+ * examples/toolchains/meta-rustc/meta-rustc.rs) as RUSTC_WRAPPER, against a real store daemon
+ * (runDaemon, over its unix socket) with a real embedded content store.
  */
 import { expect } from "chai";
 import { createHash } from "node:crypto";
@@ -10,7 +11,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { CID } from "multiformats/cid";
-import { shimScript } from "../../../src/build/meta/bundle";
+import { buildNativeShim } from "../../../src/build/meta/native";
 import { openEmbeddedStore, type EmbeddedContentStore } from "../../../src/content/embedded";
 import { readDerivation } from "../../../src/derivation";
 import { runDaemon, type RunningDaemon } from "../../../src/store/daemon";
@@ -33,10 +34,7 @@ describe("meta-rustc (real cargo, rustc and store daemon)", function () {
     dir = mkdtempSync(path.join(tmpdir(), "chainpkg-meta-"));
     content = await openEmbeddedStore({ directory: path.join(dir, "content") });
     daemon = await runDaemon({ root: path.join(dir, "store"), socket: path.join(dir, "store.sock"), content, log: () => {} });
-    shim = path.join(dir, "bin", "meta-rustc");
-    writeWorkspace(path.join(dir, "bin"), { "meta-rustc": shimScript("rustc") });
-    const { chmodSync } = await import("node:fs");
-    chmodSync(shim, 0o755);
+    shim = buildNativeShim(path.join(dir, "bin", "meta-rustc"));
     ws = path.join(dir, "ws");
     writeWorkspace(ws);
   });
@@ -235,6 +233,61 @@ describe("meta-rustc (real cargo, rustc and store daemon)", function () {
     const warnings = r.stderr.split("\n").filter((l) => l.includes("meta-rustc: warning:"));
     expect(warnings.length).to.equal(COMPILES.length);
     expect(await app(fresh)).to.equal(APP_OUTPUT);
+  });
+
+  it("a daemon that answers nonsense: one warning line per compile, rustc runs unchanged, the build succeeds", async () => {
+    // A real unix-socket server standing in for a daemon of another protocol version.
+    for (const mode of ["not json", "unknown action", "closes", "bad store answer"] as const) {
+      const socketPath = path.join(dir, `bad-${mode.replace(/ /g, "-")}.sock`);
+      const server = net.createServer((socket) => {
+        let buffer = "";
+        socket.on("data", (chunk) => {
+          buffer += chunk.toString("utf8");
+          let nl: number;
+          while ((nl = buffer.indexOf("\n")) >= 0) {
+            const req = JSON.parse(buffer.slice(0, nl)) as { id: number; phase: string; argv: string[] };
+            buffer = buffer.slice(nl + 1);
+            if (mode === "not json") socket.write("this is not json\n");
+            else if (mode === "unknown action") socket.write(`${JSON.stringify({ id: req.id, ok: true, result: { action: "teleport" } })}\n`);
+            else if (mode === "closes") socket.destroy();
+            else if (req.phase === "lookup") socket.write(`${JSON.stringify({ id: req.id, event: "log", text: "x" })}\n${JSON.stringify({ id: req.id, ok: true, result: { action: "miss", label: "x", key: "k", reason: "fake", args: req.argv.slice(1) } })}\n`);
+            else socket.write("{\"id\": 2, \"ok\": tru\n");
+          }
+        });
+        socket.on("error", () => undefined);
+      });
+      await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+      try {
+        const fresh = path.join(dir, `bad-${mode.replace(/ /g, "-")}`);
+        cpSync(ws, fresh, { recursive: true, filter: (src) => !src.includes(`${path.sep}target`) });
+        const r = await build(fresh, { PKG_STORE_SOCKET: socketPath });
+        expect(r.code, `${mode}: ${r.stderr}`).to.equal(0);
+        const warnings = r.stderr.split("\n").filter((l) => l.includes("meta-rustc: warning:"));
+        expect(warnings.length, `${mode}: ${warnings.join("\n")}`).to.equal(COMPILES.length);
+        if (mode === "bad store answer") {
+          for (const w of warnings) expect(w).to.match(/^meta-rustc: warning: outputs of x not stored: /);
+          expect(labels(r.log, "miss").length).to.equal(COMPILES.length);
+        } else {
+          for (const w of warnings) expect(w).to.match(/^meta-rustc: warning: .*\(running rustc directly\)$/);
+          expect(labels(r.log, "fallback")).to.deep.equal(COMPILES);
+        }
+        expect(r.stderr).not.to.match(/jobserver/);
+        expect(await app(fresh)).to.equal(APP_OUTPUT);
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    }
+  });
+
+  it("cargo's jobserver reaches rustc through the shim (inherited descriptors): no jobserver warning with -j2, hit or miss", async () => {
+    const fresh = path.join(dir, "with-j2");
+    cpSync(ws, fresh, { recursive: true, filter: (src) => !src.includes(`${path.sep}target`) });
+    // a new crate root: misses (rustc runs under the shim) for app, hits for the rest
+    writeFileSync(path.join(fresh, "app/src/main.rs"), `${readFileSync(path.join(fresh, "app/src/main.rs"), "utf8")}// -j2\n`);
+    const r = await build(fresh, { CARGO_BUILD_JOBS: "2" });
+    expect(r.code, r.stderr).to.equal(0);
+    expect(labels(r.log, "miss")).to.deep.equal(["app"]);
+    expect(r.stderr).not.to.match(/jobserver|meta-rustc: warning/);
   });
 });
 

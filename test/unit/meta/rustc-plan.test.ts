@@ -2,12 +2,12 @@
  * The rustc tool module and dep-info parsing, on argument lists as cargo 1.95 writes them.
  */
 import { expect } from "chai";
-import { closeSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { parseDepInfo } from "../../../src/build/meta/depinfo";
-import { denormalise, normalise, toolStdio } from "../../../src/build/meta/shim/core";
-import { profileDir, rustcTool } from "../../../src/build/meta/shim/rustc";
+import { denormalise, normalise } from "../../../src/build/meta/plan/core";
+import { profileDir, rustcTool } from "../../../src/build/meta/plan/rustc";
 
 const WS = "/work/ws";
 const LIB_ARGS = [
@@ -89,23 +89,6 @@ describe("meta-rustc: rustc arguments", () => {
     const text = `{"artifact":"${WS}/target/debug/deps/libutil.rmeta"} ${WS}/src/lib.rs`;
     expect(normalise(text, roots)).to.equal('{"artifact":"@@PKG_TARGET@@/deps/libutil.rmeta"} @@PKG_CWD@@/src/lib.rs');
     expect(denormalise(normalise(text, roots), roots)).to.equal(text);
-  });
-
-  it("passes cargo's jobserver descriptors on at their numbers", () => {
-    expect(toolStdio(["inherit", "inherit", "pipe"], { CARGO_MAKEFLAGS: "-j --jobserver-fds=1,2 --jobserver-auth=1,2" })).to.deep.equal(["inherit", "inherit", "pipe"]);
-    expect(toolStdio(["inherit", "inherit", "pipe"], {})).to.deep.equal(["inherit", "inherit", "pipe"]);
-    expect(toolStdio(["inherit", "inherit", "pipe"], { CARGO_MAKEFLAGS: "--jobserver-auth=999,998" })).to.deep.equal(["inherit", "inherit", "pipe"]); // not open here
-    const r = openSync("/dev/null", "r");
-    const w = openSync("/dev/null", "w");
-    try {
-      const stdio = toolStdio(["inherit", "inherit", "pipe"], { CARGO_MAKEFLAGS: `-j --jobserver-fds=${r},${w} --jobserver-auth=${r},${w}` });
-      expect(stdio[r]).to.equal(r);
-      expect(stdio[w]).to.equal(w);
-      expect(stdio.length).to.equal(Math.max(r, w) + 1);
-    } finally {
-      closeSync(r);
-      closeSync(w);
-    }
   });
 });
 
