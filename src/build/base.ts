@@ -130,7 +130,7 @@ async function createBase(dir: string): Promise<Base> {
     await fs.chmod(tmp, 0o755);
     try {
       await fs.rename(tmp, dir);
-    } catch (error) {
+    } catch {
       // another process won (ENOTEMPTY/EEXIST), or a stale incomplete directory is in the way
       const other = await readBase(dir);
       if (other) return other;
