@@ -22,7 +22,7 @@ import path from "node:path";
 import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
 import { buildNativeShim } from "../../src/build/meta/native";
-import { bench, note, run, ROOT, type RunResult } from "../cli/util";
+import { bench, median, note, run, ROOT, type RunResult } from "../cli/util";
 import { startBenchDaemon, type BenchDaemon } from "./daemon";
 import { BENCH_APP_OUTPUT, DEBIAN_REGISTRY, ensureDebianCrates, ensureSccache, writeBenchWorkspace } from "./workspace";
 
@@ -31,6 +31,9 @@ const CARGO = existsSync("/root/.cargo/bin/cargo") ? "/root/.cargo/bin/cargo" : 
 interface LogLine {
   label?: string;
   result: string;
+  /** Wall time of the invocation in the shim, and of it rustc's own run (misses). */
+  ms?: number;
+  toolMs?: number;
 }
 
 function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
@@ -233,6 +236,10 @@ async function main(): Promise<void> {
   // The native shim, compiled as flakes:meta-rustc's build.sh does.
   const shim = buildNativeShim(path.join(root, "bin", "meta-rustc"));
   const plain = cleanEnv({});
+  // The daemon loads its invoke handler on the first request; under ts-node that means transpiling it,
+  // which the real daemon (compiled dist/) never does: load it before anything is timed.
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  require("../../src/build/meta");
   try {
     await run(CARGO, ["generate-lockfile", "--offline"], { cwd: ws, env: plain });
 
@@ -275,7 +282,10 @@ async function main(): Promise<void> {
       }
       const cargoCold = Math.min(...cargoColds.map((t) => t.ms));
       const metaCold = Math.min(...metaColds.map((t) => t.ms));
-      const coldLog = counts(readLog(path.join(root, "cold-1.ndjson")));
+      const coldLines = readLog(path.join(root, "cold-1.ndjson"));
+      const coldLog = counts(coldLines);
+      // What a miss adds to rustc's run on cargo's critical path: the lookup before it and the store after it.
+      const added = coldLines.filter((l) => l.result === "miss" && l.ms !== undefined && l.toolMs !== undefined).map((l) => l.ms! - l.toolMs!);
 
       // Warm: the second store holds every compile; rm -rf target and build again (best of two).
       const daemon = daemons[1];
@@ -293,6 +303,9 @@ async function main(): Promise<void> {
       await sccacheFigures(ws, root, cargoCold);
       bench("rebuild-cold-overhead", (metaCold / cargoCold - 1) * 100, "%", "cargo-cold", seconds(cargoCold), 1);
       note(`goal <= 15 %; wall: plain ${cargoColds.map((t) => seconds(t.ms).toFixed(2)).join(", ")} s, meta-rustc ${metaColds.map((t) => seconds(t.ms).toFixed(2)).join(", ")} s`);
+      if (added.length > 0) note(`per miss, lookup + store around rustc: median ${median(added)} ms, max ${Math.max(...added)} ms, total ${added.reduce((a, b) => a + b, 0)} ms over ${added.length}`);
+      const warmHits = readLog(path.join(root, "warm-1.ndjson")).filter((l) => l.result === "hit" && l.ms !== undefined).map((l) => l.ms!);
+      if (warmHits.length > 0) note(`per hit (shim start to exit): median ${median(warmHits)} ms, max ${Math.max(...warmHits)} ms`);
       note(`after each cold meta-rustc build, moving the staged outputs into the store took ${settles.join(", ")}`);
       note(`CPU: plain ${cargoColds.map((t) => seconds(t.cpuMs).toFixed(1)).join(", ")} s, meta-rustc (shims, rustc and daemon) ${metaColds.map((t) => seconds(t.cpuMs).toFixed(1)).join(", ")} s; invocations ${JSON.stringify(coldLog)}`);
     } finally {

@@ -257,6 +257,11 @@ fn warn(message: &str) {
 
 /// Appends one JSON line to `$PKG_META_LOG` (a convenience: never fails the build).
 fn record(started: Instant, result: &str, label: Option<&str>, reason: Option<&str>, drv: Option<&str>) {
+    record_run(started, result, label, reason, drv, None)
+}
+
+/// `tool_ms`: of `ms`, how long rustc itself ran (misses): the rest is the cache's cost.
+fn record_run(started: Instant, result: &str, label: Option<&str>, reason: Option<&str>, drv: Option<&str>, tool_ms: Option<u128>) {
     let file = match env::var_os("PKG_META_LOG") {
         Some(f) if !f.is_empty() => f,
         _ => return,
@@ -268,6 +273,9 @@ fn record(started: Instant, result: &str, label: Option<&str>, reason: Option<&s
             line.push_str(&format!(",\"{}\":", name));
             quote(&mut line, v);
         }
+    }
+    if let Some(t) = tool_ms {
+        line.push_str(&format!(",\"toolMs\":{}", t));
     }
     line.push_str(&format!(",\"ms\":{}}}\n", started.elapsed().as_millis()));
     if let Ok(mut f) = fs::OpenOptions::new().create(true).append(true).open(file) {
@@ -543,7 +551,7 @@ fn main() {
         exit(code);
     }
     match stored {
-        Ok(result) => record(started, "miss", label.as_deref(), Some(&reason), result.str("drv")),
+        Ok(result) => record_run(started, "miss", label.as_deref(), Some(&reason), result.str("drv"), Some(ms)),
         Err(e) => {
             // The build itself succeeded; only the cache missed out.
             let _ = writeln!(io::stderr(), "meta-rustc: warning: outputs of {} not stored: {}", label.as_deref().unwrap_or("?"), e.lines().next().unwrap_or(""));
