@@ -13,14 +13,13 @@
  *   pkg.lock and every source file, and the mtimes of the directories holding them, so that a new
  *   file matching a glob is noticed) to the derivation CID. A hit asks the daemon to realise that CID
  *   directly, without loading the content store, the TOML parsers or the chain libraries; anything
- *   else (a changed file, an unknown derivation, --rebuild) takes the full path.
+ *   else (a changed file, an unknown derivation, --rebuild) takes the full path. The cache lives in
+ *   ./noop.ts, whose fast path answers a plain no-op `pkg build` from bin/pkg.js before oclif loads.
  * - `repo build` sends every package's derivation to the daemon at once: the daemon realises inputs
  *   first, builds each derivation once however many packages need it, and runs as many builds as
  *   there are cores. Every failure is collected; none stops the others.
  */
-import { createHash } from "node:crypto";
-import { mkdir, readFile, stat, writeFile, rename } from "node:fs/promises";
-import { arch, platform } from "node:os";
+import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { PkgError, isPkgError } from "../errors";
 import type { Buildfile, BuildRecord } from "../buildfile";
@@ -30,6 +29,7 @@ import type { RepositoryLock } from "../repolock";
 import type { StoreClient } from "../store/client";
 import { ERR_BUILD_INCOMPLETE, ERR_BUILD_NOT_REPRODUCIBLE, ERR_STORE_UNKNOWN_DERIVATION } from "../store/errors";
 import { defaultStoreDir } from "../store/paths";
+import { cacheSlot, cachedRecord, cachedResult, fingerprint, lookupCache, readBuildFile, writeCache } from "./noop";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 // Loaded on the full path only: these pull in the TOML parser, IPFS libraries and DAG-CBOR.
@@ -124,87 +124,22 @@ export async function updateBuildfile(file: string, record: BuildRecord): Promis
   return true;
 }
 
-/** What the fingerprint cache keeps per package directory and build name. */
-interface DirCacheEntry {
-  fingerprint: string;
-  /** Sources, relative to the directory, as resolveSources listed them. */
-  sources: string[];
-  drv: string;
-  name: string;
-  record: BuildRecord;
-  /** sha256 of pkg.build.toml as last written or read. */
-  buildFileHash: string | null;
-}
-
-const sha256 = (data: string | Buffer) => createHash("sha256").update(data).digest("hex");
-
-function cacheFile(storeDir: string, dir: string, name: string, system: string | undefined): string {
-  return path.join(storeDir, "dirs", `${sha256(`${path.resolve(dir)}\0${name}\0${system ?? `${arch()}-${platform()}`}`).slice(0, 32)}.json`);
-}
-
-/**
- * size, mtime (ns) and inode of each file, then (after ':') the mtimes of the directories holding
- * one and their ancestors up to `dir`: a file added where a glob may match it changes one of those.
- */
-async function fingerprint(dir: string, sources: readonly string[]): Promise<string | null> {
-  const files = ["pkg.toml", "pkg.lock", ...sources];
-  const dirSet = new Set<string>(["."]);
-  for (const f of sources) for (let d = path.dirname(f); d !== "." && d !== "/" && !dirSet.has(d); d = path.dirname(d)) dirSet.add(d);
-  const dirs = [...dirSet].sort();
-  const fileHash = createHash("sha256");
-  const dirHash = createHash("sha256");
-  try {
-    const stats = await Promise.all([...files, ...dirs].map((f) => stat(path.join(dir, f), { bigint: true })));
-    stats.forEach((st, i) => {
-      if (i < files.length) fileHash.update(`${files[i]}\0${st.size}\0${st.mtimeNs}\0${st.ino}\0${st.mode}\n`);
-      else dirHash.update(`${dirs[i - files.length]}\0${st.mtimeNs}\n`);
-    });
-  } catch {
-    return null; // a file is gone: the full path reports it properly
-  }
-  return `${fileHash.digest("hex")}:${dirHash.digest("hex")}`;
-}
-
-async function readCache(file: string): Promise<DirCacheEntry | null> {
-  try {
-    return JSON.parse(await readFile(file, "utf8")) as DirCacheEntry;
-  } catch {
-    return null;
-  }
-}
-
-async function writeCache(file: string, entry: DirCacheEntry): Promise<void> {
-  // Atomic, never fatal: the cache only ever saves time.
-  try {
-    await mkdir(path.dirname(file), { recursive: true });
-    const tmp = `${file}.${process.pid}.tmp`;
-    await writeFile(tmp, JSON.stringify(entry));
-    await rename(tmp, file);
-  } catch {
-    // ignored
-  }
-}
-
-async function hashFile(file: string): Promise<string | null> {
-  return readFile(file).then((b) => sha256(b), () => null);
-}
-
 /** `pkg build` in a package directory. @throws PkgError of instantiation, the daemon or the build. */
 export async function buildDirectory(params: BuildDirectoryParams): Promise<BuildDirectoryResult> {
   const name = params.name ?? "default";
   const buildFile = path.join(params.dir, "pkg.build.toml");
-  const cachePath = cacheFile(params.storeDir ?? defaultStoreDir(), params.dir, name, params.system);
+  const slot = cacheSlot(params.storeDir ?? defaultStoreDir(), params.dir, name, params.system);
 
   if (!params.rebuild) {
-    const cached = await readCache(cachePath);
-    if (cached !== null && cached.name === name && (await fingerprint(params.dir, cached.sources)) === cached.fingerprint) {
+    const found = lookupCache(slot, params.dir, name);
+    if ("entry" in found) {
+      const cached = found.entry;
       try {
         const answer = await realiseVia(params.client, cached.drv, { onLog: params.onLog, onProgress: params.onProgress });
-        const record: BuildRecord = { ...cached.record, subderivations: [...answer.subderivations], output: answer.cids.out };
-        const unchanged = JSON.stringify(record) === JSON.stringify(cached.record) && (await hashFile(buildFile)) === cached.buildFileHash;
+        const { record, unchanged } = cachedRecord(cached, answer, readBuildFile(buildFile));
         const buildFileChanged = unchanged ? false : await updateBuildfile(buildFile, record);
-        if (!unchanged) await writeCache(cachePath, { ...cached, record, buildFileHash: await hashFile(buildFile) });
-        return { name, drv: cached.drv, outputs: answer.outputs, output: answer.cids.out, built: answer.built, subderivations: answer.subderivations, buildFile, buildFileChanged, cached: true, ...(answer.sandbox !== undefined ? { sandbox: answer.sandbox } : {}) };
+        if (!unchanged) writeCache(slot, { ...cached, record, buildFile: readBuildFile(buildFile)?.toString("utf8") ?? null });
+        return cachedResult(name, cached, answer, buildFile, buildFileChanged);
       } catch (error) {
         if (!isPkgError(error, ERR_STORE_UNKNOWN_DERIVATION)) throw error;
         // the derivation left the content store: instantiate again
@@ -214,7 +149,7 @@ export async function buildDirectory(params: BuildDirectoryParams): Promise<Buil
 
   const { readManifest, resolveSources } = lazy.manifest();
   const sources = await resolveSources(await readManifest(path.join(params.dir, "pkg.toml")), params.dir).catch(() => null);
-  const print = sources === null ? null : await fingerprint(params.dir, sources);
+  const print = sources === null ? null : fingerprint(params.dir, sources);
   const content = typeof params.content === "function" ? await params.content() : params.content;
   const inst = await lazy.instantiate().instantiateDirectory({ dir: params.dir, content, system: params.system, pin: true });
   const drv = inst.root.toString();
@@ -247,12 +182,12 @@ export async function buildDirectory(params: BuildDirectoryParams): Promise<Buil
   if (buildFileChanged && print !== null && sources !== null) {
     // Writing pkg.build.toml changed the directory's mtime. The fingerprint taken after it is kept
     // only if the files are as before and the globs still match the same files (nothing was added).
-    const after = await fingerprint(params.dir, sources);
+    const after = fingerprint(params.dir, sources);
     const again = await resolveSources(await readManifest(path.join(params.dir, "pkg.toml")), params.dir).catch(() => null);
-    stored = after !== null && after.split(":")[0] === print.split(":")[0] && JSON.stringify(again) === JSON.stringify(sources) ? after : null;
+    stored = after !== null && after.files === print.files && JSON.stringify(again) === JSON.stringify(sources) ? after : null;
   }
   if (stored !== null && sources !== null) {
-    await writeCache(cachePath, { fingerprint: stored, sources, drv, name, record, buildFileHash: await hashFile(buildFile) });
+    writeCache(slot, { fingerprint: stored, sources, drv, name, record, buildFile: readBuildFile(buildFile)?.toString("utf8") ?? null });
   }
   return {
     name,

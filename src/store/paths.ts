@@ -6,7 +6,6 @@
 import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import path from "node:path";
-import { base32 } from "multiformats/bases/base32";
 
 /** Characters of the hash part of a store path name. */
 export const STORE_HASH_LENGTH = 32;
@@ -52,7 +51,15 @@ export function storeLayout(root: string): StoreLayout {
 
 /** First 32 characters of the lowercase RFC 4648 base32 (no padding) of sha256(text). */
 export function storeHash(text: string): string {
-  return base32.baseEncode(createHash("sha256").update(text).digest()).slice(0, STORE_HASH_LENGTH);
+  return base32().baseEncode(createHash("sha256").update(text).digest()).slice(0, STORE_HASH_LENGTH);
+}
+
+// Loaded on first use: the no-op `pkg build` (src/build/noop.ts) needs only the store dir and the
+// socket from this module, and multiformats costs it ~10 ms.
+let base32Codec: typeof import("multiformats/bases/base32").base32 | undefined;
+function base32(): typeof import("multiformats/bases/base32").base32 {
+  // eslint-disable-next-line @typescript-eslint/no-require-imports
+  return (base32Codec ??= (require("multiformats/bases/base32") as typeof import("multiformats/bases/base32")).base32);
 }
 
 /** `<hash32>-<name>[-<output>]` of an output of a derivation. */

@@ -5,9 +5,10 @@
  */
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
+import { CID } from "multiformats/cid";
 import { writeLockfile } from "../../../src/lockfile";
 import { parseBuildfile } from "../../../src/buildfile";
 import { makeSandbox, sandboxEnv, type Sandbox } from "./helpers";
@@ -15,8 +16,8 @@ import { makeSandbox, sandboxEnv, type Sandbox } from "./helpers";
 const ROOT = path.resolve(__dirname, "../../..");
 const PKG = path.join(ROOT, "bin", "pkg.js");
 
-function pkg(s: Sandbox, args: string[], cwd: string) {
-  const r = spawnSync(process.execPath, [PKG, ...args], { cwd, env: { ...sandboxEnv(s), PKG_RPC_URL: "http://127.0.0.1:9" }, encoding: "utf8", timeout: 120_000 });
+function pkg(s: Sandbox, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
+  const r = spawnSync(process.execPath, [PKG, ...args], { cwd, env: { ...sandboxEnv(s), PKG_RPC_URL: "http://127.0.0.1:9", ...env }, encoding: "utf8", timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
@@ -129,5 +130,150 @@ describe("pkg build (built binary, package directory, no chain)", function () {
     expect(error.code).to.equal("ERR_BUILD_FAILED");
     expect(error.message).to.include("fatal: no such thing");
     expect(error.hint).to.match(/full log/);
+  });
+});
+
+describe("pkg build's fast path (a no-op answered before oclif loads)", function () {
+  this.timeout(300_000);
+  let s: Sandbox;
+  let dir: string;
+  let probe: string;
+  before(function () {
+    if (!existsSync(path.join(ROOT, "dist", "src", "build", "noop.js"))) this.skip();
+  });
+  beforeEach(async () => {
+    s = await makeSandbox();
+    dir = path.join(s.dir, "globbed");
+    await writePackage(s, dir, "mkdir $out; cat *.txt > $out/all", '["build.sh", "*.txt"]');
+    // Says on exit whether @oclif/core was loaded: the fast path must not load it (no timing involved).
+    probe = path.join(s.dir, "probe.js");
+    await writeFile(probe, `process.on("exit", () => { if (Object.keys(require.cache).some((k) => k.includes("@oclif")) && !process.argv.includes("daemon")) process.stderr.write("probe: oclif\\n"); });\n`);
+  });
+  afterEach(async () => {
+    pkg(s, ["store", "status", "--shutdown"], s.dir);
+    await s.cleanup();
+  });
+
+  /** `pkg build` with the trace and the probe; stderr without the probe's line, and whether oclif ran. */
+  const build = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const r = pkg(s, ["build", ...args], dir, { PKG_TRACE_FASTPATH: "1", NODE_OPTIONS: `--require ${probe}`, ...env });
+    const oclif = r.stderr.includes("probe: oclif\n");
+    return { ...r, stderr: r.stderr.replace("probe: oclif\n", ""), oclif };
+  };
+  /** The fast path declined with `why`, the full command then ran and succeeded. */
+  const full = (args: string[], why: string, env: NodeJS.ProcessEnv = {}) => {
+    const r = build(args, env);
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+    expect(r.stderr.split("\n")[0]).to.equal(`fastpath: full (${why})`);
+    expect(r.oclif).to.equal(true);
+    return r;
+  };
+  /** The fast path answered: one trace line, no oclif. */
+  const fast = (args: string[], env: NodeJS.ProcessEnv = {}) => {
+    const r = build(args, env);
+    expect(r.code, r.stderr + r.stdout).to.equal(0);
+    expect(r.stderr).to.equal("fastpath: no-op\n");
+    expect(r.oclif).to.equal(false);
+    return r;
+  };
+  const cacheFiles = () => readdirSync(path.join(s.storeDir, "dirs")).map((f) => [f, statSync(path.join(s.storeDir, "dirs", f)).mtimeMs]);
+
+  it("prints what the full command prints (path; the same JSON), writes nothing, and honours -C, --name, -q, $PKG_SYSTEM", async () => {
+    const first = full(["--json"], "no cache entry");
+    expect(JSON.parse(first.stdout)).to.include({ cached: false, built: true });
+    const buildFile = path.join(dir, "pkg.build.toml");
+    const before = { text: readFileSync(buildFile, "utf8"), mtime: statSync(buildFile).mtimeMs, cache: cacheFiles() };
+    // -L is declined by the fast path and prints nothing more on a no-op: the full command's output to compare with
+    const slow = full(["-L"], "arguments");
+    const quick = fast([]);
+    expect(quick.stdout).to.equal(slow.stdout);
+    expect(quick.stdout).to.equal(`${JSON.parse(first.stdout).outputs.out}\n`);
+    const slowJson = full(["--json", "-L"], "arguments");
+    const quickJson = fast(["--json"]);
+    expect(quickJson.stdout).to.equal(slowJson.stdout);
+    expect(JSON.parse(quickJson.stdout)).to.include({ cached: true, built: false, buildFileChanged: false, buildFile: "pkg.build.toml" });
+    // -C (relative or absolute), --dir=, --name default, -q, from elsewhere
+    const other = pkg(s, ["build", "-C", "globbed", "--json", "-L"], s.dir);
+    const fromParent = pkg(s, ["build", "-C", "globbed", "--json", "-q", "--name", "default"], s.dir, { PKG_TRACE_FASTPATH: "1" });
+    expect(fromParent.stderr).to.equal("fastpath: no-op\n");
+    expect(fromParent.stdout).to.equal(other.stdout);
+    expect(fast([`--dir=${dir}`, "--name=default"]).stdout).to.equal(slow.stdout);
+    // nothing written by any of these
+    expect(readFileSync(buildFile, "utf8")).to.equal(before.text);
+    expect(statSync(buildFile).mtimeMs).to.equal(before.mtime);
+    expect(cacheFiles()).to.deep.equal(before.cache);
+    // another build name is another cache entry; another system too
+    full(["--name", "other"], "no cache entry");
+    fast(["--name", "other"]);
+    const system = parseBuildfile(readFileSync(buildFile, "utf8")).builds[0].system;
+    full([], "no cache entry", { PKG_SYSTEM: system });
+    fast([], { PKG_SYSTEM: system });
+    // writing the other records changed the directory (and pkg.build.toml): one full build, then no-ops again
+    expect(JSON.parse(full(["--json"], "fingerprint changed").stdout)).to.include({ cached: false, buildFileChanged: false });
+    fast([]);
+  });
+
+  it("declines when a source changed, a new file matches a glob, pkg.lock changed, pkg.build.toml was edited or removed", async () => {
+    full([], "no cache entry");
+    fast([]);
+    await writeFile(path.join(dir, "greeting.txt"), "hello again\n");
+    const edited = full(["--json"], "fingerprint changed");
+    expect(JSON.parse(edited.stdout)).to.include({ cached: false });
+    expect(readFileSync(path.join(JSON.parse(edited.stdout).outputs.out, "all"), "utf8")).to.equal("hello again\n");
+    fast([]);
+    await writeFile(path.join(dir, "more.txt"), "more\n");
+    const added = full(["--json"], "fingerprint changed");
+    expect(readFileSync(path.join(JSON.parse(added.stdout).outputs.out, "all"), "utf8")).to.equal("hello again\nmore\n");
+    fast([]);
+    const lock = await readFile(path.join(dir, "pkg.lock"), "utf8");
+    await writeFile(path.join(dir, "pkg.lock"), lock.replace("block = 1", "block = 2"));
+    expect(JSON.parse(full(["--json"], "fingerprint changed").stdout)).to.include({ cached: false });
+    fast([]);
+    const buildFile = path.join(dir, "pkg.build.toml");
+    const text = await readFile(buildFile, "utf8");
+    await writeFile(buildFile, `# edited\n${text}`);
+    expect(JSON.parse(full(["--json"], "pkg.build.toml changed").stdout)).to.include({ cached: true, buildFileChanged: true });
+    expect(await readFile(buildFile, "utf8")).to.equal(text);
+    // rewriting it changed the directory's mtime, which the cache entry keeps: one instantiation more
+    full([], "fingerprint changed");
+    fast([]);
+    // removing it changes the directory too (as a new file would)
+    await rm(buildFile);
+    expect(JSON.parse(full(["--json"], "fingerprint changed").stdout)).to.include({ cached: false, buildFileChanged: true });
+    expect(await readFile(buildFile, "utf8")).to.equal(text);
+    fast([]);
+  });
+
+  it("declines when the output was collected or deleted, when no daemon runs, for other flags and arguments", async () => {
+    const first = JSON.parse(full(["--json"], "no cache entry").stdout) as { drv: string; outputs: { out: string } };
+    fast([]);
+    // collected: unpinned (as if instantiated elsewhere since), then gc
+    await s.content.unpin(CID.parse(first.drv));
+    const gc = pkg(s, ["store", "gc", "--json"], dir);
+    expect(JSON.parse(gc.stdout).removed).to.include(first.outputs.out);
+    const rebuilt = full([], "output not in the store");
+    expect(rebuilt.stderr).to.match(/^fastpath: full \(output not in the store\)\nbuilding hello-1\.0\.0 \(bafyrei[a-z2-7]+\)\n$/);
+    expect(rebuilt.stdout).to.equal(`${first.outputs.out}\n`);
+    expect(readFileSync(path.join(first.outputs.out, "all"), "utf8")).to.equal("hello\n");
+    fast([]);
+    // deleted by hand
+    spawnSync("chmod", ["-R", "u+w", first.outputs.out]);
+    await rm(first.outputs.out, { recursive: true, force: true });
+    expect(full([], "output gone from disk").stdout).to.equal(`${first.outputs.out}\n`);
+    fast([]);
+    // no daemon: the full command starts one
+    pkg(s, ["store", "status", "--shutdown"], s.dir);
+    expect(full([], "no daemon").stdout).to.equal(`${first.outputs.out}\n`);
+    fast([]);
+    for (const args of [["--rebuild"], ["--system", "x86_64-linux"], ["-L"], ["--print-build-logs"], ["-C"], ["-C", dir, "-C", dir], ["--name", "-q"], ["--dir", "--json"], ["--"], ["--json=1"], ["crates/hello"], ["--help"], ["--frobnicate"]]) {
+      const r = build(args);
+      expect(r.stderr.split("\n")[0], args.join(" ")).to.equal("fastpath: full (arguments)");
+      expect(r.oclif, args.join(" ")).to.equal(true);
+    }
+    const unknown = build(["--frobnicate"]);
+    expect(unknown.code).to.equal(2);
+    expect(unknown.stdout).to.equal("");
+    // an environment that changes what oclif prints
+    expect(JSON.parse(full([], "PKG_CONTENT_TYPE", { PKG_CONTENT_TYPE: "json" }).stdout)).to.include({ cached: true });
   });
 });

@@ -1,0 +1,327 @@
+/**
+ * The no-op `pkg build`: the fingerprint cache (one implementation, used by buildDirectory too) and a
+ * fast path that bin/pkg.js runs before loading oclif.
+ *
+ * Why a fast path: the no-op build is benchmarked against a no-op `cargo build` (goal: at most 2x).
+ * Node itself starts in ~0.07 s; oclif and the command tree cost ~0.12 s more, which alone breaks the
+ * goal. So bin/pkg.js hands a plain `pkg build [-C DIR] [--name N] [--json] [-q]` to {@link noopBuild}
+ * first, and runs oclif only when it declines.
+ *
+ * The fast path answers only when it is sure the full command would do nothing but print: the cache
+ * entry's fingerprint still matches, pkg.build.toml is the one last written, the daemon is running,
+ * knows the output and realises the cached derivation with the same record. It then prints what
+ * `pkg build` prints (the `out` path, or the same JSON) and writes nothing. Anything else (no cache,
+ * a changed file, another flag, an environment that changes what oclif prints, no daemon: the full
+ * path starts one, any error) returns false and the full command runs as before, from the start.
+ *
+ * This module is on that path: it may import node built-ins and light project modules only (no
+ * TOML, no IPFS, no oclif); types are free. `PKG_TRACE_FASTPATH=1` says on stderr whether the fast
+ * path answered and, if not, why (for tests and for finding out why a build is not a no-op).
+ */
+import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import net from "node:net";
+import { arch, homedir, platform } from "node:os";
+import path from "node:path";
+import { format } from "node:util";
+import type { BuildRecord } from "../buildfile";
+import type { BuildDirectoryResult, RealiseAnswer } from "./package";
+import { defaultStoreDir, storeSocketPath } from "../store/paths";
+
+/**
+ * What a package directory's files looked like: size, mtime (ns), inode and mode of pkg.toml, pkg.lock
+ * and each source, in that order; and the mtimes of the directories holding a source and their
+ * ancestors up to the package directory (a file added where a glob may match it changes one of those).
+ * Kept as plain text, not hashed: comparing it is exact, and node:crypto costs the no-op ~2 ms to load.
+ */
+export interface Fingerprint {
+  files: string;
+  dirs: string;
+}
+
+/** What the fingerprint cache keeps per package directory, build name and system. */
+export interface DirCacheEntry {
+  /** Absolute directory, build name and system, NUL-separated: the file name is only a hash of it. */
+  key: string;
+  fingerprint: Fingerprint;
+  /** Sources, relative to the directory, as resolveSources listed them. */
+  sources: string[];
+  drv: string;
+  name: string;
+  record: BuildRecord;
+  /** pkg.build.toml as last written or read (null: there was none). */
+  buildFile: string | null;
+}
+
+/** Where a directory's cache entry lives, and the key it must hold. */
+export interface CacheSlot {
+  path: string;
+  key: string;
+}
+
+/** 64 bits of two FNV-1a-style lanes, as hex. Names a file only: a collision costs a cache miss, never a wrong hit. */
+function nameHash(text: string): string {
+  let a = 0x811c9dc5;
+  let b = 0x9747b28c;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    a = Math.imul(a ^ c, 0x01000193);
+    b = Math.imul(b ^ c, 0x5bd1e995);
+  }
+  return (a >>> 0).toString(16).padStart(8, "0") + (b >>> 0).toString(16).padStart(8, "0");
+}
+
+/** `<store>/dirs/<hash>.json`, one per package directory, build name and system. */
+export function cacheSlot(storeDir: string, dir: string, name: string, system: string | undefined): CacheSlot {
+  const key = `${path.resolve(dir)}\0${name}\0${system ?? `${arch()}-${platform()}`}`;
+  return { path: path.join(storeDir, "dirs", `${nameHash(key)}.json`), key };
+}
+
+export function fingerprint(dir: string, sources: readonly string[]): Fingerprint | null {
+  const dirSet = new Set<string>(["."]);
+  for (const f of sources) for (let d = path.dirname(f); d !== "." && d !== "/" && !dirSet.has(d); d = path.dirname(d)) dirSet.add(d);
+  // Synchronous on purpose: a few stat calls cost less than starting libuv's thread pool.
+  try {
+    const files = ["pkg.toml", "pkg.lock", ...sources].map((f) => {
+      const st = statSync(path.join(dir, f), { bigint: true });
+      return `${st.size} ${st.mtimeNs} ${st.ino} ${st.mode}`;
+    });
+    const dirs = [...dirSet].sort().map((d) => String(statSync(path.join(dir, d), { bigint: true }).mtimeNs));
+    return { files: files.join(","), dirs: dirs.join(",") };
+  } catch {
+    return null; // a file is gone: the full path reports it properly
+  }
+}
+
+export function sameFingerprint(a: Fingerprint | null, b: Fingerprint | null): boolean {
+  return a !== null && b !== null && a.files === b.files && a.dirs === b.dirs;
+}
+
+function readCache(slot: CacheSlot): DirCacheEntry | null {
+  try {
+    const entry = JSON.parse(readFileSync(slot.path, "utf8")) as DirCacheEntry;
+    return entry.key === slot.key && typeof entry.fingerprint === "object" ? entry : null;
+  } catch {
+    return null;
+  }
+}
+
+export function writeCache(slot: CacheSlot, entry: Omit<DirCacheEntry, "key">): void {
+  // Atomic, never fatal: the cache only ever saves time.
+  try {
+    mkdirSync(path.dirname(slot.path), { recursive: true });
+    const tmp = `${slot.path}.${process.pid}.tmp`;
+    writeFileSync(tmp, JSON.stringify({ ...entry, key: slot.key }));
+    renameSync(tmp, slot.path);
+  } catch {
+    // ignored
+  }
+}
+
+/** pkg.build.toml's text, or null if there is none (or it cannot be read: then the full path says why). */
+export function readBuildFile(file: string): Buffer | null {
+  try {
+    return readFileSync(file);
+  } catch {
+    return null;
+  }
+}
+
+/** Whether pkg.build.toml holds exactly the bytes the entry remembers. */
+function sameBuildFile(entry: DirCacheEntry, bytes: Buffer | null): boolean {
+  return bytes === null ? entry.buildFile === null : entry.buildFile !== null && Buffer.from(entry.buildFile, "utf8").equals(bytes);
+}
+
+/** The cache entry for `name` if nothing instantiation reads changed since it was written, else why not. */
+export function lookupCache(slot: CacheSlot, dir: string, name: string): { entry: DirCacheEntry } | { miss: string } {
+  const cached = readCache(slot);
+  if (cached === null || cached.name !== name) return { miss: "no cache entry" };
+  if (!sameFingerprint(fingerprint(dir, cached.sources), cached.fingerprint)) return { miss: "fingerprint changed" };
+  return { entry: cached };
+}
+
+/** The build record after realising a cached derivation, and whether pkg.build.toml needs writing. */
+export function cachedRecord(entry: DirCacheEntry, answer: RealiseAnswer, buildFile: Buffer | null): { record: BuildRecord; unchanged: boolean } {
+  const record: BuildRecord = { ...entry.record, subderivations: [...answer.subderivations], output: answer.cids.out };
+  return { record, unchanged: JSON.stringify(record) === JSON.stringify(entry.record) && sameBuildFile(entry, buildFile) };
+}
+
+/** What `pkg build` returns (and prints under --json) for a cache hit. */
+export function cachedResult(name: string, entry: DirCacheEntry, answer: RealiseAnswer, buildFile: string, buildFileChanged: boolean): BuildDirectoryResult {
+  return {
+    name,
+    drv: entry.drv,
+    outputs: answer.outputs,
+    output: answer.cids.out,
+    built: answer.built,
+    subderivations: answer.subderivations,
+    buildFile,
+    buildFileChanged,
+    cached: true,
+    ...(answer.sandbox !== undefined ? { sandbox: answer.sandbox } : {}),
+  };
+}
+
+/** The flags the fast path understands, as cli/pkg/build.ts and cli/base.ts define them. */
+interface NoopArgs {
+  dir: string;
+  name: string;
+  json: boolean;
+  quiet: boolean;
+}
+
+/**
+ * `build`'s argv (after the command name) if it holds only flags the fast path handles, each at most
+ * once, with values that cannot be mistaken for flags; null for anything else (arguments, `--`,
+ * other flags, repeated ones), which oclif then parses as it always did.
+ */
+export function parseNoopArgs(argv: readonly string[]): NoopArgs | null {
+  const seen = new Set<string>();
+  const out: NoopArgs = { dir: ".", name: "default", json: false, quiet: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const eq = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const flag = eq > 0 ? arg.slice(0, eq) : arg;
+    const key = flag === "-C" ? "--dir" : flag === "-q" ? "--quiet" : flag;
+    if (seen.has(key)) return null;
+    seen.add(key);
+    if (key === "--dir" || key === "--name") {
+      const value = eq > 0 ? arg.slice(eq + 1) : argv[++i];
+      if (value === undefined || value === "" || value.startsWith("-")) return null;
+      if (key === "--dir") out.dir = value;
+      else out.name = value;
+    } else if (eq < 0 && key === "--json") out.json = true;
+    else if (eq < 0 && key === "--quiet") out.quiet = true;
+    else return null;
+  }
+  return out;
+}
+
+/**
+ * Why oclif could print something else than the command's result here, or null: its debug output,
+ * JSON forced by the environment, user plugins (which may add hooks), a theme colouring the JSON.
+ * These mirror @oclif/core's Config (scopedEnvVar for the `pkg` bin, dir() with dirname chainpkg).
+ */
+function oclifDifference(args: NoopArgs, env: NodeJS.ProcessEnv): string | null {
+  if (env.DEBUG || env.PKG_DEBUG || env.CLI_FLAGS_DEBUG) return "debug output";
+  if (env.PKG_CONTENT_TYPE) return "PKG_CONTENT_TYPE";
+  const home = env.HOME || homedir();
+  const dataDir = env.PKG_DATA_DIR || path.join(env.XDG_DATA_HOME || path.join(home, ".local/share"), "chainpkg");
+  if (existsSync(path.join(dataDir, "package.json"))) return "oclif user plugins";
+  if (args.json && !(env.PKG_DISABLE_THEME === "1" || env.PKG_DISABLE_THEME === "true")) {
+    const configDir = env.PKG_CONFIG_DIR || path.join(env.XDG_CONFIG_HOME || path.join(home, ".config"), "chainpkg");
+    if (existsSync(path.join(configDir, "theme.json"))) return "oclif theme";
+  }
+  return null;
+}
+
+/** One connection to the daemon, requests answered in turn (the protocol of src/store/client.ts). */
+function daemonConnection(socketPath: string): Promise<{
+  request<T>(op: string, params: Record<string, unknown>, onEvent?: (event: Record<string, unknown>) => void): Promise<T>;
+  close(): void;
+} | null> {
+  return new Promise((resolve) => {
+    const socket = net.createConnection(socketPath);
+    socket.once("error", () => {
+      socket.destroy();
+      resolve(null);
+    });
+    socket.once("connect", () => {
+      let nextId = 1;
+      let buffer = "";
+      const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; onEvent?: (event: Record<string, unknown>) => void }>();
+      const fail = () => {
+        for (const entry of pending.values()) entry.reject(new Error("the store daemon went away"));
+        pending.clear();
+      };
+      socket.on("error", fail);
+      socket.on("close", fail);
+      socket.setEncoding("utf8");
+      socket.on("data", (chunk: string) => {
+        buffer += chunk;
+        for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
+          const line = buffer.slice(0, nl);
+          buffer = buffer.slice(nl + 1);
+          let message: Record<string, unknown>;
+          try {
+            message = JSON.parse(line) as Record<string, unknown>;
+          } catch {
+            continue;
+          }
+          const entry = pending.get(message.id as number);
+          if (entry === undefined) continue;
+          if (typeof message.event === "string") entry.onEvent?.(message);
+          else {
+            pending.delete(message.id as number);
+            if (message.ok === true) entry.resolve(message.result);
+            else entry.reject(new Error(String((message.error as { code?: string } | undefined)?.code ?? "daemon error")));
+          }
+        }
+      });
+      resolve({
+        request<T>(op: string, params: Record<string, unknown>, onEvent?: (event: Record<string, unknown>) => void): Promise<T> {
+          const id = nextId++;
+          return new Promise<T>((res, rej) => {
+            pending.set(id, { resolve: res as (v: unknown) => void, reject: rej, onEvent });
+            socket.write(`${JSON.stringify({ ...params, id, op })}\n`);
+          });
+        },
+        close() {
+          socket.end();
+          socket.unref();
+        },
+      });
+    });
+  });
+}
+
+/**
+ * Answers a no-op `pkg build` without oclif; resolves true when it printed the result (exit status
+ * 0), false when the full command must run (nothing was printed on stdout, nothing written).
+ */
+export async function noopBuild(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
+  const trace = env.PKG_TRACE_FASTPATH === "1" ? (line: string) => process.stderr.write(`fastpath: ${line}\n`) : () => {};
+  const decline = (why: string) => {
+    trace(`full (${why})`);
+    return false;
+  };
+  const args = parseNoopArgs(argv);
+  if (args === null) return decline("arguments");
+  const different = oclifDifference(args, env);
+  if (different !== null) return decline(different);
+
+  // As cli/pkg/build.ts → buildDirectory and connectStore resolve them (--system defaults to $PKG_SYSTEM when set).
+  const system = env.PKG_SYSTEM || undefined;
+  const storeDir = path.resolve(defaultStoreDir(env));
+  const slot = cacheSlot(defaultStoreDir(env), args.dir, args.name, system);
+  const buildFile = path.join(args.dir, "pkg.build.toml");
+  const found = lookupCache(slot, args.dir, args.name);
+  if ("miss" in found) return decline(found.miss);
+  const { entry } = found;
+  const buildFileBytes = readBuildFile(buildFile);
+  if (!sameBuildFile(entry, buildFileBytes)) return decline("pkg.build.toml changed");
+
+  const daemon = await daemonConnection(storeSocketPath(storeDir, env));
+  if (daemon === null) return decline("no daemon"); // the full path starts one
+  try {
+    // A collected (or deleted) output would be built again: that is no no-op, and the full path shows it.
+    const known = await daemon.request<{ outputs: Record<string, string> } | null>("query", { drv: entry.drv });
+    if (known === null || Object.keys(known.outputs).length === 0) return decline("output not in the store");
+    if (!Object.values(known.outputs).every((p) => existsSync(p))) return decline("output gone from disk");
+    // Once realise is sent, progress is reported as `pkg build` reports it (an input collected since is built again).
+    const onEvent = (event: Record<string, unknown>) => {
+      if (event.event === "progress" && event.phase === "build" && !args.json && !args.quiet) process.stderr.write(`building ${String(event.name)} (${String(event.drv)})\n`);
+    };
+    const answer = await daemon.request<RealiseAnswer>("realise", { drv: entry.drv }, onEvent);
+    if (!cachedRecord(entry, answer, buildFileBytes).unchanged) return decline("build record changed");
+    if (typeof answer.outputs.out !== "string") return decline("no out output");
+    // What oclif prints: this.log(path) without --json, logJson(result) (JSON.stringify(_, null, 2), no theme) with it.
+    const text = args.json ? JSON.stringify(cachedResult(args.name, entry, answer, buildFile, false), null, 2) : answer.outputs.out;
+    process.stdout.write(`${format(text)}\n`);
+    trace("no-op");
+    return true;
+  } catch (error) {
+    return decline(`error: ${(error as Error).message}`);
+  } finally {
+    daemon.close();
+  }
+}
