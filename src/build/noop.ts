@@ -8,8 +8,9 @@
  * first, and runs oclif only when it declines.
  *
  * The fast path answers only when it is sure the full command would do nothing but print: the cache
- * entry's fingerprint still matches, pkg.build.toml is the one last written, the daemon is running,
- * knows the output and realises the cached derivation with the same record. It then prints what
+ * entry's fingerprint still matches, pkg.build.toml is the one last written, the output is still on
+ * disk, and the daemon is running and realises the cached derivation (one request) with the same
+ * record. It then prints what
  * `pkg build` prints (the `out` path, or the same JSON) and writes nothing. Anything else (no cache,
  * a changed file, another flag, an environment that changes what oclif prints, no daemon: the full
  * path starts one, any error) returns false and the full command runs as before, from the start.
@@ -48,6 +49,8 @@ export interface DirCacheEntry {
   drv: string;
   name: string;
   record: BuildRecord;
+  /** The derivation's output paths, as the daemon last gave them (a function of drv). */
+  outputs: Record<string, string>;
   /** pkg.build.toml as last written or read (null: there was none). */
   buildFile: string | null;
 }
@@ -99,7 +102,7 @@ export function sameFingerprint(a: Fingerprint | null, b: Fingerprint | null): b
 function readCache(slot: CacheSlot): DirCacheEntry | null {
   try {
     const entry = JSON.parse(readFileSync(slot.path, "utf8")) as DirCacheEntry;
-    return entry.key === slot.key && typeof entry.fingerprint === "object" ? entry : null;
+    return entry.key === slot.key && typeof entry.fingerprint === "object" && typeof entry.outputs === "object" ? entry : null;
   } catch {
     return null;
   }
@@ -300,13 +303,14 @@ export async function noopBuild(argv: readonly string[], env: NodeJS.ProcessEnv 
   const buildFileBytes = readBuildFile(buildFile);
   if (!sameBuildFile(entry, buildFileBytes)) return decline("pkg.build.toml changed");
 
+  // A collected (or deleted) output would be built again: that is no no-op, and the full path shows it.
+  // (gc moves a path out before anything could build it again; a path still there but being collected
+  // right now is built again by realise below, reported as `pkg build` reports it: the same result.)
+  if (!Object.values(entry.outputs).every((p) => existsSync(p))) return decline("output gone");
+
   const daemon = await daemonConnection(storeSocketPath(storeDir, env));
   if (daemon === null) return decline("no daemon"); // the full path starts one
   try {
-    // A collected (or deleted) output would be built again: that is no no-op, and the full path shows it.
-    const known = await daemon.request<{ outputs: Record<string, string> } | null>("query", { drv: entry.drv });
-    if (known === null || Object.keys(known.outputs).length === 0) return decline("output not in the store");
-    if (!Object.values(known.outputs).every((p) => existsSync(p))) return decline("output gone from disk");
     // Once realise is sent, progress is reported as `pkg build` reports it (an input collected since is built again).
     const onEvent = (event: Record<string, unknown>) => {
       if (event.event === "progress" && event.phase === "build" && !args.json && !args.quiet) process.stderr.write(`building ${String(event.name)} (${String(event.drv)})\n`);

@@ -138,7 +138,7 @@ export async function buildDirectory(params: BuildDirectoryParams): Promise<Buil
         const answer = await realiseVia(params.client, cached.drv, { onLog: params.onLog, onProgress: params.onProgress });
         const { record, unchanged } = cachedRecord(cached, answer, readBuildFile(buildFile));
         const buildFileChanged = unchanged ? false : await updateBuildfile(buildFile, record);
-        if (!unchanged) writeCache(slot, { ...cached, record, buildFile: readBuildFile(buildFile)?.toString("utf8") ?? null });
+        if (!unchanged) writeCache(slot, { ...cached, record, outputs: answer.outputs, buildFile: readBuildFile(buildFile)?.toString("utf8") ?? null });
         return cachedResult(name, cached, answer, buildFile, buildFileChanged);
       } catch (error) {
         if (!isPkgError(error, ERR_STORE_UNKNOWN_DERIVATION)) throw error;
@@ -187,7 +187,7 @@ export async function buildDirectory(params: BuildDirectoryParams): Promise<Buil
     stored = after !== null && after.files === print.files && JSON.stringify(again) === JSON.stringify(sources) ? after : null;
   }
   if (stored !== null && sources !== null) {
-    writeCache(slot, { fingerprint: stored, sources, drv, name, record, buildFile: readBuildFile(buildFile)?.toString("utf8") ?? null });
+    writeCache(slot, { fingerprint: stored, sources, drv, name, record, outputs: answer.outputs, buildFile: readBuildFile(buildFile)?.toString("utf8") ?? null });
   }
   return {
     name,
