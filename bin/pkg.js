@@ -12,7 +12,7 @@ if (argv[0] === "build") {
     // not built (or broken): the full command says what is wrong
   }
   if (noop === null) run();
-  else noop.noopBuild(argv.slice(1)).then((done) => (done ? undefined : run()), () => run());
+  else noop.noopBuild(argv.slice(1)).then((done) => (done ? process.exit() : run()), () => run());
 } else {
   run();
 }

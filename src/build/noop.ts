@@ -278,8 +278,9 @@ function daemonConnection(socketPath: string): Promise<{
 }
 
 /**
- * Answers a no-op `pkg build` without oclif; resolves true when it printed the result (exit status
- * 0), false when the full command must run (nothing was printed on stdout, nothing written).
+ * Answers a no-op `pkg build` without oclif; resolves true when it printed the result (flushed: the
+ * process may exit with status 0 at once), false when the full command must run (nothing was printed
+ * on stdout, nothing written).
  */
 export async function noopBuild(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
   const trace = env.PKG_TRACE_FASTPATH === "1" ? (line: string) => process.stderr.write(`fastpath: ${line}\n`) : () => {};
@@ -320,8 +321,10 @@ export async function noopBuild(argv: readonly string[], env: NodeJS.ProcessEnv 
     if (typeof answer.outputs.out !== "string") return decline("no out output");
     // What oclif prints: this.log(path) without --json, logJson(result) (JSON.stringify(_, null, 2), no theme) with it.
     const text = args.json ? JSON.stringify(cachedResult(args.name, entry, answer, buildFile, false), null, 2) : answer.outputs.out;
-    process.stdout.write(`${format(text)}\n`);
+    // Resolved once written: the caller may exit at once (process.exit skips a last turn of the event loop).
+    await new Promise<void>((resolve) => process.stdout.write(`${format(text)}\n`, () => resolve()));
     trace("no-op");
+    if (process.stderr.writableLength > 0) await new Promise((resolve) => process.stderr.once("drain", resolve));
     return true;
   } catch (error) {
     return decline(`error: ${(error as Error).message}`);
