@@ -363,86 +363,71 @@ async function store(
   };
 
   lap("sources");
-  // The derivation: tool + normalised args + env + sources + externs.
-  const src = await ctx.content.putTree(
-    sources.map((s) => ({ path: treePath(s.norm), source: s.abs })),
-    { pin: true },
-  );
-  lap("srcTree");
-  const inputSrcs = new Map<string, CID>([[src.toString(), src]]);
-  const inputDrvs: Record<string, DerivationInput> = {};
-  inputDrvs.rustc = { drv: await hostToolDrv(ctx, plan.tool, keyed.version), kinds: ["native-input"], output: "out" };
-  const artifact = db.prepare("SELECT drv FROM meta_artifacts WHERE hash = ?");
-  for (const [name, file, hash] of keyed.externs) {
-    const known = artifact.get(hash) as { drv: string } | undefined;
-    if (known !== undefined) {
-      inputDrvs[inputName(name)] = { drv: CID.parse(known.drv), kinds: ["input"], output: "out" };
-    } else {
-      const cid = await ctx.content.putBytes(await fs.readFile(file), { pin: true });
-      inputSrcs.set(cid.toString(), cid);
-    }
-  }
-  const drvEnv: Record<string, string> = {};
-  for (const [name, value] of Object.entries(keyed.env)) {
-    if (!ENV_NAME.test(name) || name.startsWith("PKG_") || ["HOME", "PATH", "TMPDIR", "out"].includes(name) || name in inputDrvs) continue;
-    drvEnv[name] = value;
-  }
-  const drvName = sanitiseName(`${plan.tool}-${plan.label}-${plan.labelHash || key.slice(0, 16)}`);
-  const derivation: Derivation = {
-    format: 1,
-    name: drvName,
-    system: currentSystem(),
-    builder: { kind: "input", input: "rustc", path: plan.tool === "rustc" ? "bin/rustc" : `bin/${plan.tool}` },
-    args: plan.normArgs,
-    env: drvEnv,
-    src,
-    inputSrcs: [...inputSrcs.values()],
-    inputDrvs,
-    outputs: { out: { kind: "input-addressed" } },
-    package: null,
-  };
-  const drv = (await writeDerivation(ctx.content, derivation)).cid.toString();
-  lap("derivation");
-
   // Outputs: copied (dep-info normalised) into a staging directory of the store before answering, so
   // that the shim may exit and cargo go on (or `rm -rf target`); moving them in (Store.addOutput, which
-  // also adds them to the content store) finishes after the answer. A lookup of the same key waits for it.
-  const existing = ctx.store.queryOutput(drv, "out")?.path ?? stagedByDrv.get(drv)?.stage ?? null;
-  const files: Array<Omit<StoredFile, "path">> = [];
-  const artifacts: Array<[string, string]> = [];
-  let stage: string | null = null;
-  if (existing === null) {
-    stage = await ctx.store.makeTempDir("meta");
-    try {
-      await fs.mkdir(path.join(stage, "files"));
-      for (const file of outputs) {
-        const name = path.basename(file);
-        const target = path.join(stage, "files", name);
-        const stat = await fs.stat(file);
-        const rewrite = file === plan.depInfo;
-        const executable = (stat.mode & 0o111) !== 0;
-        if (rewrite) {
-          await fs.writeFile(target, normalise(await fs.readFile(file, "utf8"), plan.roots), { mode: 0o644 });
-        } else {
-          await fs.copyFile(file, target, fsConstants.COPYFILE_FICLONE);
-          await fs.chmod(target, executable ? 0o755 : 0o644);
-          const sha256 = await hashStream(target);
-          artifacts.push([sha256, name]);
-          await rememberHash(file, sha256); // dependents name it as an extern: not read again
-          files.push({ name, executable, rewrite, sha256 });
-          continue;
-        }
-        files.push({ name, executable, rewrite });
+  // also adds them to the content store) finishes after the answer. The copy runs beside the source
+  // tree's import and the derivation (both on cargo's critical path: the shim waits for this answer).
+  const staging = stageOutputs(ctx, plan, outputs, stderr);
+  staging.catch(() => undefined); // a failure is thrown where it is awaited, not as an unhandled rejection meanwhile
+  let drv: string;
+  let drvName: string;
+  try {
+    // The derivation: tool + normalised args + env + sources + externs.
+    const src = await ctx.content.putTree(
+      sources.map((s) => ({ path: treePath(s.norm), source: s.abs })),
+      { pin: true },
+    );
+    lap("srcTree");
+    const inputSrcs = new Map<string, CID>([[src.toString(), src]]);
+    const inputDrvs: Record<string, DerivationInput> = {};
+    inputDrvs.rustc = { drv: await hostToolDrv(ctx, plan.tool, keyed.version), kinds: ["native-input"], output: "out" };
+    const artifact = db.prepare("SELECT drv FROM meta_artifacts WHERE hash = ?");
+    for (const [name, file, hash] of keyed.externs) {
+      const known = artifact.get(hash) as { drv: string } | undefined;
+      if (known !== undefined) {
+        inputDrvs[inputName(name)] = { drv: CID.parse(known.drv), kinds: ["input"], output: "out" };
+      } else {
+        const cid = await ctx.content.putBytes(await fs.readFile(file), { pin: true });
+        inputSrcs.set(cid.toString(), cid);
       }
-      await fs.writeFile(path.join(stage, "stderr"), normalise(stderr, plan.roots));
-      await fs.writeFile(path.join(stage, "meta.json"), `${JSON.stringify({ tool: plan.tool, label: plan.label, files }, null, 1)}\n`);
-    } catch (error) {
-      await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
-      throw error;
     }
-  } else {
-    const meta = JSON.parse(await fs.readFile(path.join(existing, "meta.json"), "utf8")) as { files: Array<Omit<StoredFile, "path">> };
-    files.push(...meta.files);
+    const drvEnv: Record<string, string> = {};
+    for (const [name, value] of Object.entries(keyed.env)) {
+      if (!ENV_NAME.test(name) || name.startsWith("PKG_") || ["HOME", "PATH", "TMPDIR", "out"].includes(name) || name in inputDrvs) continue;
+      drvEnv[name] = value;
+    }
+    drvName = sanitiseName(`${plan.tool}-${plan.label}-${plan.labelHash || key.slice(0, 16)}`);
+    const derivation: Derivation = {
+      format: 1,
+      name: drvName,
+      system: currentSystem(),
+      builder: { kind: "input", input: "rustc", path: plan.tool === "rustc" ? "bin/rustc" : `bin/${plan.tool}` },
+      args: plan.normArgs,
+      env: drvEnv,
+      src,
+      inputSrcs: [...inputSrcs.values()],
+      inputDrvs,
+      outputs: { out: { kind: "input-addressed" } },
+      package: null,
+    };
+    drv = (await writeDerivation(ctx.content, derivation)).cid.toString();
+  } catch (error) {
+    await staging.then((st) => fs.rm(st.stage, { recursive: true, force: true }), () => undefined).catch(() => undefined);
+    throw error;
+  }
+  lap("derivation");
+
+  const staged = await staging;
+  const existing = ctx.store.queryOutput(drv, "out")?.path ?? stagedByDrv.get(drv)?.stage ?? null;
+  let files = staged.files;
+  let artifacts = staged.artifacts;
+  let stage: string | null = staged.stage;
+  if (existing !== null) {
+    // Stored already (another checkout built the same derivation): the copy is not needed.
+    await fs.rm(staged.stage, { recursive: true, force: true }).catch(() => undefined);
+    stage = null;
+    artifacts = [];
+    files = (JSON.parse(await fs.readFile(path.join(existing, "meta.json"), "utf8")) as { files: Array<Omit<StoredFile, "path">> }).files;
   }
   lap("stage");
 
@@ -462,6 +447,44 @@ async function store(
   if (stage !== null) deferOutput(ctx, key, drv, drvName, stage, ms);
   emit({ event: "log", drv, text: `meta-${plan.tool}: stored ${plan.label} (${ms} ms)` });
   return { drv, path: finalPath, timings };
+}
+
+/** Copy a run's outputs (dep-info normalised) and its stderr into a new staging directory of the store. */
+async function stageOutputs(
+  ctx: InvokeContext,
+  plan: ToolPlan,
+  outputs: string[],
+  stderr: string,
+): Promise<{ stage: string; files: Array<Omit<StoredFile, "path">>; artifacts: Array<[string, string]> }> {
+  const stage = await ctx.store.makeTempDir("meta");
+  try {
+    await fs.mkdir(path.join(stage, "files"));
+    const files = await Promise.all(
+      outputs.map(async (file): Promise<Omit<StoredFile, "path">> => {
+        const name = path.basename(file);
+        const target = path.join(stage, "files", name);
+        const stat = await fs.stat(file);
+        const rewrite = file === plan.depInfo;
+        const executable = (stat.mode & 0o111) !== 0;
+        if (rewrite) {
+          await fs.writeFile(target, normalise(await fs.readFile(file, "utf8"), plan.roots), { mode: 0o644 });
+          return { name, executable, rewrite };
+        }
+        await fs.copyFile(file, target, fsConstants.COPYFILE_FICLONE);
+        await fs.chmod(target, executable ? 0o755 : 0o644);
+        const sha256 = await hashStream(target);
+        await rememberHash(file, sha256); // dependents name it as an extern: not read again
+        return { name, executable, rewrite, sha256 };
+      }),
+    );
+    const artifacts = files.filter((f) => f.sha256 !== undefined).map((f): [string, string] => [f.sha256!, f.name]);
+    await fs.writeFile(path.join(stage, "stderr"), normalise(stderr, plan.roots));
+    await fs.writeFile(path.join(stage, "meta.json"), `${JSON.stringify({ tool: plan.tool, label: plan.label, files }, null, 1)}\n`);
+    return { stage, files, artifacts };
+  } catch (error) {
+    await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
+    throw error;
+  }
 }
 
 // ---- outputs moved into the store when the daemon is idle ----
