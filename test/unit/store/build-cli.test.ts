@@ -11,6 +11,7 @@ import path from "node:path";
 import { CID } from "multiformats/cid";
 import { writeLockfile } from "../../../src/lockfile";
 import { parseBuildfile } from "../../../src/buildfile";
+import { parseNoopArgs } from "../../../src/build/noop";
 import { makeSandbox, sandboxEnv, type Sandbox } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "../../..");
@@ -275,5 +276,16 @@ describe("pkg build's fast path (a no-op answered before oclif loads)", function
     expect(unknown.stdout).to.equal("");
     // an environment that changes what oclif prints
     expect(JSON.parse(full([], "PKG_CONTENT_TYPE", { PKG_CONTENT_TYPE: "json" }).stdout)).to.include({ cached: true });
+  });
+});
+
+describe("parseNoopArgs (which `pkg build` argv the fast path takes)", () => {
+  it("takes -C/--dir, --name (spaced or with =), --json, -q/--quiet, each once; nothing else", () => {
+    expect(parseNoopArgs([])).to.deep.equal({ dir: ".", name: "default", json: false, quiet: false });
+    expect(parseNoopArgs(["-C", "a", "--name", "n", "--json", "-q"])).to.deep.equal({ dir: "a", name: "n", json: true, quiet: true });
+    expect(parseNoopArgs(["--dir=a=b", "--name=x", "--quiet"])).to.deep.equal({ dir: "a=b", name: "x", json: false, quiet: true });
+    for (const argv of [["x"], ["--"], ["-C"], ["-Ca"], ["-C=a"], ["--dir="], ["--name", "--json"], ["-C", "a", "--dir", "b"], ["-q", "--quiet"], ["--json", "--json"], ["--json=true"], ["--rebuild"], ["-L"], ["--system", "s"], ["--config", "c"], ["-h"], ["--no-json"]]) {
+      expect(parseNoopArgs(argv), argv.join(" ")).to.equal(null);
+    }
   });
 });
