@@ -221,7 +221,29 @@ async function noopFigures(ws: string, root: string, shim: string, cargoNoop: nu
     }
     bench("noop-build", seconds(Math.min(...times)), "s", "cargo-noop", seconds(cargoNoop), 3);
   } finally {
+    // The daemon answers shutdown before it has stopped (builds settle, the content store closes): wait for its
+    // exit before main removes the directory (after a fast no-op it may still be busy: ENOTEMPTY otherwise).
+    const pid = daemonPid(path.join(data, "store", "daemon.pid"));
     await shutdown(socket);
+    for (let i = 0; pid !== null && i < 200 && processAlive(pid); i++) await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+function daemonPid(file: string): number | null {
+  try {
+    const pid = Number(readFileSync(file, "utf8").trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : null;
+  } catch {
+    return null;
+  }
+}
+
+function processAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
   }
 }
 
