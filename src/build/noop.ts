@@ -27,6 +27,7 @@ import { format } from "node:util";
 import type { BuildRecord } from "../buildfile";
 import type { BuildDirectoryResult, RealiseAnswer } from "./package";
 import { defaultStoreDir, storeSocketPath } from "../store/paths";
+import { ndjsonReader } from "../store/ndjson";
 
 /**
  * What a package directory's files looked like: size, mtime (ns), inode and mode of pkg.toml, pkg.lock
@@ -230,7 +231,6 @@ function daemonConnection(socketPath: string): Promise<{
     });
     socket.once("connect", () => {
       let nextId = 1;
-      let buffer = "";
       const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; onEvent?: (event: Record<string, unknown>) => void }>();
       const fail = () => {
         for (const entry of pending.values()) entry.reject(new Error("the store daemon went away"));
@@ -239,27 +239,16 @@ function daemonConnection(socketPath: string): Promise<{
       socket.on("error", fail);
       socket.on("close", fail);
       socket.setEncoding("utf8");
-      socket.on("data", (chunk: string) => {
-        buffer += chunk;
-        for (let nl = buffer.indexOf("\n"); nl >= 0; nl = buffer.indexOf("\n")) {
-          const line = buffer.slice(0, nl);
-          buffer = buffer.slice(nl + 1);
-          let message: Record<string, unknown>;
-          try {
-            message = JSON.parse(line) as Record<string, unknown>;
-          } catch {
-            continue;
-          }
-          const entry = pending.get(message.id as number);
-          if (entry === undefined) continue;
-          if (typeof message.event === "string") entry.onEvent?.(message);
-          else {
-            pending.delete(message.id as number);
-            if (message.ok === true) entry.resolve(message.result);
-            else entry.reject(new Error(String((message.error as { code?: string } | undefined)?.code ?? "daemon error")));
-          }
+      socket.on("data", ndjsonReader((message) => {
+        const entry = pending.get(message.id as number);
+        if (entry === undefined) return;
+        if (typeof message.event === "string") entry.onEvent?.(message);
+        else {
+          pending.delete(message.id as number);
+          if (message.ok === true) entry.resolve(message.result);
+          else entry.reject(new Error(String((message.error as { code?: string } | undefined)?.code ?? "daemon error")));
         }
-      });
+      }));
       resolve({
         request<T>(op: string, params: Record<string, unknown>, onEvent?: (event: Record<string, unknown>) => void): Promise<T> {
           const id = nextId++;

@@ -14,6 +14,7 @@ import path from "node:path";
 import type { PkgError } from "../errors";
 import { ERR_STORE_DAEMON_GONE, ERR_STORE_DAEMON_UNREACHABLE, errorFromData, StoreError } from "./errors";
 import { defaultStoreDir, storeLayout, storeSocketPath } from "./paths";
+import { ndjsonReader } from "./ndjson";
 
 export interface ConnectOptions {
   /** Store root; default {@link defaultStoreDir}. */
@@ -102,32 +103,18 @@ function wrap(socket: net.Socket, socketPath: string): StoreClient {
   socket.unref(); // an idle client never keeps the process alive; a pending request does (see request)
   let nextId = 1;
   const pending = new Map<number, { resolve(v: unknown): void; reject(e: PkgError): void; onEvent?: EventHandler; op: string }>();
-  let buffer = "";
   socket.setEncoding("utf8");
-  socket.on("data", (chunk: string) => {
-    buffer += chunk;
-    let nl: number;
-    while ((nl = buffer.indexOf("\n")) >= 0) {
-      const line = buffer.slice(0, nl);
-      buffer = buffer.slice(nl + 1);
-      if (line.trim() === "") continue;
-      let message: Record<string, unknown>;
-      try {
-        message = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        continue;
-      }
-      const entry = pending.get(message.id as number);
-      if (entry === undefined) continue;
-      if (typeof message.event === "string") {
-        entry.onEvent?.(message);
-        continue;
-      }
-      pending.delete(message.id as number);
-      if (message.ok === true) entry.resolve(message.result);
-      else entry.reject(errorFromData((message.error ?? {}) as Record<string, unknown>));
+  socket.on("data", ndjsonReader((message) => {
+    const entry = pending.get(message.id as number);
+    if (entry === undefined) return;
+    if (typeof message.event === "string") {
+      entry.onEvent?.(message);
+      return;
     }
-  });
+    pending.delete(message.id as number);
+    if (message.ok === true) entry.resolve(message.result);
+    else entry.reject(errorFromData((message.error ?? {}) as Record<string, unknown>));
+  }));
   const gone = () => {
     for (const [id, entry] of pending) {
       pending.delete(id);

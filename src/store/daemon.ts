@@ -22,6 +22,7 @@ import { createRealiser, recordSubderivation, type Realiser, type RunBuild } fro
 import { openStore, type Store } from "./store";
 import { ERR_STORE_BAD_REQUEST, ERR_STORE_LOCKED, ERR_STORE_SOCKET_DIR_UNSAFE, ERR_STORE_SOCKET_UNUSABLE, ERR_STORE_NO_INVOKE_HANDLER, StoreError } from "./errors";
 import { defaultStoreDir, storeLayout, storeSocketPath } from "./paths";
+import { ndjsonReader } from "./ndjson";
 
 /** Protocol version, in `status`. */
 export const DAEMON_PROTOCOL_VERSION = 1;
@@ -185,38 +186,23 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
   function serve(socket: net.Socket): void {
     connections.add(socket);
     socket.setEncoding("utf8");
-    let buffer = "";
     const send = (value: unknown) => {
       if (!socket.destroyed && socket.writable) socket.write(`${JSON.stringify(value)}\n`);
     };
-    socket.on("data", (chunk: string) => {
-      buffer += chunk;
-      let nl: number;
-      while ((nl = buffer.indexOf("\n")) >= 0) {
-        const line = buffer.slice(0, nl).trim();
-        buffer = buffer.slice(nl + 1);
-        if (line === "") continue;
-        let request: Record<string, unknown>;
-        try {
-          const parsed: unknown = JSON.parse(line);
-          if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) throw new Error("not an object");
-          request = parsed as Record<string, unknown>;
-        } catch (error) {
-          send({ id: null, ok: false, error: new StoreError(ERR_STORE_BAD_REQUEST, `not a JSON request: ${(error as Error).message}`, { hint: "send one JSON object per line" }).toJSON() });
-          continue;
-        }
-        const id = request.id ?? null;
-        const emit: Emit = (event) => send({ id, ...event });
-        handle(request, emit).then(
-          (result) => send({ id, ok: true, result }),
-          (error: unknown) => {
-            const pkgError = isPkgError(error) ? error : new PkgError("ERR_INTERNAL", (error as Error)?.message ?? String(error));
-            if (!isPkgError(error)) say(`internal error in ${String(request.op)}: ${(error as Error)?.stack ?? String(error)}`);
-            send({ id, ok: false, error: pkgError.toJSON() });
-          },
-        );
-      }
-    });
+    const badLine = (_line: string, reason: string) =>
+      send({ id: null, ok: false, error: new StoreError(ERR_STORE_BAD_REQUEST, `not a JSON request: ${reason}`, { hint: "send one JSON object per line" }).toJSON() });
+    socket.on("data", ndjsonReader((request) => {
+      const id = request.id ?? null;
+      const emit: Emit = (event) => send({ id, ...event });
+      handle(request, emit).then(
+        (result) => send({ id, ok: true, result }),
+        (error: unknown) => {
+          const pkgError = isPkgError(error) ? error : new PkgError("ERR_INTERNAL", (error as Error)?.message ?? String(error));
+          if (!isPkgError(error)) say(`internal error in ${String(request.op)}: ${(error as Error)?.stack ?? String(error)}`);
+          send({ id, ok: false, error: pkgError.toJSON() });
+        },
+      );
+    }, badLine));
     socket.on("error", () => {}); // a client that vanished; its builds go on
     socket.on("close", () => connections.delete(socket));
   }

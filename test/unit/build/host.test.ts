@@ -96,11 +96,6 @@ describe("build/host: host toolchains and the cargo wrapper", function () {
     const gcc = await detectHostToolchain("gcc");
     expect(Object.keys(gcc.links)).to.include.members(["cc", "ld", "ar", "as"]);
     expect(Object.keys((await detectHostToolchain("cargo")).wrappers)).to.deep.equal(["cargo"]);
-    // the committed examples are this machine's (regenerate with scripts/toolchains.ts elsewhere)
-    for (const tool of HOST_TOOLS) {
-      const committed = await fs.readFile(path.join(ROOT, "examples", "toolchains", tool, "pkg.toml"), "utf8").catch(() => null);
-      if (committed !== (await hostToolchainManifest(tool))) console.log(`    note: examples/toolchains/${tool} is not this machine's`);
-    }
   });
 
   it("builds toolchains:rustc, cargo, gcc and node with runBuild: bin/ links (cargo: a wrapper)", async () => {
