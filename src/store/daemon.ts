@@ -20,6 +20,7 @@ import type { ContentStore } from "../content/types";
 import { collectGarbage, verifyStore } from "./gc";
 import { createRealiser, recordSubderivation, type Realiser, type RunBuild } from "./realise";
 import { openStore, type Store } from "./store";
+import { addSubstitute } from "./substitute";
 import { ERR_STORE_BAD_REQUEST, ERR_STORE_LOCKED, ERR_STORE_SOCKET_DIR_UNSAFE, ERR_STORE_SOCKET_UNUSABLE, ERR_STORE_NO_INVOKE_HANDLER, StoreError } from "./errors";
 import { defaultStoreDir, storeLayout, storeSocketPath } from "./paths";
 import { ndjsonReader } from "./ndjson";
@@ -137,6 +138,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
         return {
           outputs: result.outputs,
           built: result.built,
+          ...(result.substituted === true ? { substituted: true } : {}),
           subderivations: result.subderivations,
           cids: result.cids,
           ...(result.matched !== undefined ? { matched: result.matched } : {}),
@@ -151,6 +153,14 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
         return s.addPath(path.resolve(requireString(request, "path")), typeof request.name === "string" ? request.name : undefined);
       case "get-path":
         return { path: await s.ensureContent(requireString(request, "cid"), typeof request.name === "string" ? request.name : "source") };
+      case "add-substitute":
+        // A claim, not a fact: realise verifies the fetched tree's CID before it registers anything.
+        return addSubstitute(s, {
+          drv: requireString(request, "drv"),
+          cid: requireString(request, "cid"),
+          output: typeof request.output === "string" && request.output !== "" ? request.output : "out",
+          source: typeof request.source === "string" && request.source !== "" ? request.source : "local",
+        });
       case "gc":
         return collectGarbage(s, { dryRun: request.dryRun === true, tempRoots: () => realiser.tempRoots() });
       case "verify":
@@ -178,7 +188,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
       default:
         throw new StoreError(ERR_STORE_BAD_REQUEST, `unknown op ${JSON.stringify(request.op)}`, {
           details: { op: request.op },
-          hint: "ops: status, realise, query, add-path, get-path, gc, verify, invoke, shutdown",
+          hint: "ops: status, realise, query, add-path, get-path, add-substitute, gc, verify, invoke, shutdown",
         });
     }
   }

@@ -32,8 +32,9 @@ import {
   ERR_STORE_UNKNOWN_DERIVATION,
   StoreError,
 } from "./errors";
-import { dropRows, type Store } from "./store";
+import { dropRows, scanReferences, type Store } from "./store";
 import { outputPathName, sourcePathName } from "./paths";
+import { localSubstituter, type Substituter } from "./substitute";
 import type { BuildRequest, BuildResult } from "../build/run";
 
 /** runBuild of src/build/run.ts (loaded on first use: the daemon needs it, its clients never do). */
@@ -54,6 +55,8 @@ export interface RealiseResult {
   outputs: Record<string, string>;
   /** Whether this request's derivation was built now (false: it was valid already, or another request built it). */
   built: boolean;
+  /** Whether its outputs were substituted now (fetched by CID from a substituter's answer, verified) instead of built. */
+  substituted?: boolean;
   subderivations: string[];
   /** With `rebuild`: whether the new output's CID equals the registered one. */
   matched?: boolean;
@@ -73,6 +76,8 @@ export interface RealiserOptions {
   cores?: number;
   /** Default: runBuild of src/build/run.ts, loaded on first use. */
   runBuild?: RunBuild;
+  /** Asked in order before a derivation is built (src/store/substitute.ts); default: the store's local table. */
+  substituters?: Substituter[];
 }
 
 export interface Realiser {
@@ -187,6 +192,7 @@ export function createRealiser(options: RealiserOptions): Realiser {
   const controller = new AbortController();
   const counters = { started: 0, failed: 0, joined: 0 };
   let runBuild = options.runBuild ?? null;
+  const substituters = options.substituters ?? [localSubstituter(store)];
   const requests = new Set<Promise<void>>();
   const activeBuilds = new Set<string>(); // derivations whose builder runs now
 
@@ -229,7 +235,7 @@ export function createRealiser(options: RealiserOptions): Realiser {
       running.listeners.add(listener);
       return running.promise.then((result) => {
         hold([...Object.values(result.outputs), ...result.closure], holding);
-        return { ...result, built: false };
+        return { ...result, built: false, substituted: false };
       });
     }
     const listeners = new Set<Listener>([listener]);
@@ -256,6 +262,16 @@ export function createRealiser(options: RealiserOptions): Realiser {
   async function realiseNew(drv: string, rebuild: boolean, fanout: Listener, holding: Set<string>): Promise<RealiseResult> {
     const cid = parseDrvCid(drv);
     const derivation = await loadDerivation(cid);
+
+    // Substitution before the inputs (Nix substitutes closures top-down): a substituted output needs
+    // only the inputs it references at run time, not everything its build would have needed.
+    if (derivation.builder.kind !== "none" && !rebuild && substituters.length > 0) {
+      const existing = store.queryOutputs(drv);
+      if (existing === null || !Object.keys(derivation.outputs).every((o) => existing[o] !== undefined)) {
+        const substituted = await trySubstitute(drv, derivation, fanout, holding);
+        if (substituted !== null) return substituted;
+      }
+    }
 
     // Inputs: all at once (the semaphore limits builds); every failure is waited for, the first reported.
     const names = Object.keys(derivation.inputDrvs).sort();
@@ -329,6 +345,122 @@ export function createRealiser(options: RealiserOptions): Realiser {
     const src = derivation.src === null ? null : await store.ensureContent(derivation.src, derivation.name);
     if (src !== null) hold([src], holding);
     return limit(() => build(drv, cid, derivation, { src, inputs, closure: closureList, fanout, rebuild: valid && rebuild, holding }));
+  }
+
+  /**
+   * Paths the output of `derivation` may reference: every input derivation's outputs, transitively,
+   * and the srcs (a none builder's output is its src). Their store paths are computable without
+   * realising anything, so a substituted output is scanned against them, and only what it really
+   * references is realised.
+   */
+  async function referenceCandidates(derivation: Derivation): Promise<Map<string, { drv: string } | { src: string; name: string }>> {
+    const found = new Map<string, { drv: string } | { src: string; name: string }>();
+    const seen = new Set<string>();
+    const visit = async (d: Derivation) => {
+      if (d.src !== null) found.set(path.join(store.layout.paths, sourcePathName(d.src.toString(), d.name)), { src: d.src.toString(), name: d.name });
+      for (const input of Object.values(d.inputDrvs)) {
+        const inputDrv = input.drv.toString();
+        if (seen.has(inputDrv)) continue;
+        seen.add(inputDrv);
+        const inputDerivation = await loadDerivation(input.drv);
+        if (inputDerivation.builder.kind === "none") {
+          // Its output is its src's source path, not an output path (see realiseNew).
+          found.set(path.join(store.layout.paths, sourcePathName(inputDerivation.src!.toString(), inputDerivation.name)), { drv: inputDrv });
+        } else {
+          for (const o of Object.keys(inputDerivation.outputs)) found.set(path.join(store.layout.paths, outputPathName(inputDrv, o, inputDerivation.name)), { drv: inputDrv });
+        }
+        await visit(inputDerivation);
+      }
+    };
+    await visit(derivation);
+    return found;
+  }
+
+  /** The runtime closure of `paths` (their references, transitively, from the index), `paths` excluded unless referenced. */
+  function refClosure(paths: Iterable<string>): string[] {
+    const refsOf = store.db.prepare("SELECT ref FROM refs WHERE path = ?").pluck();
+    const out = new Set<string>();
+    const queue = [...paths];
+    while (queue.length > 0) {
+      const p = queue.pop()!;
+      if (out.has(p)) continue;
+      out.add(p);
+      for (const r of refsOf.all(p) as string[]) queue.push(r);
+    }
+    return [...out].sort();
+  }
+
+  /**
+   * Tries the substituters for every output of `drv`; null (after a warning in the log) when one has
+   * no answer, or its DAG cannot be fetched, or the fetched tree's CID is not the one answered: the
+   * caller then builds. Never registers anything that was not verified.
+   */
+  async function trySubstitute(drv: string, derivation: Derivation, fanout: Listener, holding: Set<string>): Promise<RealiseResult | null> {
+    const outputNames = Object.keys(derivation.outputs).sort();
+    const answers: Record<string, { cid: string; source: string }> = {};
+    for (const o of outputNames) {
+      for (const s of substituters) {
+        let cid: string | null = null;
+        try {
+          cid = await s.query(drv, o);
+        } catch (error) {
+          fanout(drv, `warning: substituter ${s.name} failed for ${derivation.name} (${o}): ${(error as Error).message.split("\n")[0]}`);
+        }
+        if (cid !== null) {
+          answers[o] = { cid, source: s.name };
+          break;
+        }
+      }
+      // Every output or none: a derivation is either substituted or built, never half of each.
+      if (answers[o] === undefined) return null;
+    }
+    const tmp = await store.makeTempDir("subst");
+    try {
+      for (const o of outputNames) {
+        const { cid, source } = answers[o];
+        const dest = path.join(tmp, o);
+        // Not offline: the embedded store asks its gateways, kubo the network, for what is missing.
+        await content.getTree(CID.parse(cid), dest, { signal: controller.signal });
+        // Recomputed as built outputs are added (putDirectory with preserveMode): getTree verifies
+        // blocks, not that the answer is this derivation's output tree in our canonical form.
+        const actual = await store.contentCid(dest, "output");
+        if (actual !== cid) {
+          throw new StoreError(ERR_STORE_BAD_CID, `substitute ${cid} of ${derivation.name} (${o}, from ${source}) recomputes to ${actual}`, {
+            details: { drv, output: o, cid, actual, source },
+            hint: "the substituter's answer is wrong; building instead",
+          });
+        }
+      }
+      const candidates = await referenceCandidates(derivation);
+      const refs: Record<string, string[]> = {};
+      for (const o of outputNames) refs[o] = await scanReferences(path.join(tmp, o), [...candidates.keys()]);
+      const needed = new Set(Object.values(refs).flat());
+      hold(needed, holding);
+      // What the output references must be valid before it is: realised (substituted or built) now.
+      for (const p of needed) {
+        if (store.queryPath(p) !== null) continue;
+        const how = candidates.get(p)!;
+        if ("drv" in how) await realiseOne(how.drv, false, fanout, holding);
+        else await store.ensureContent(how.src, how.name);
+      }
+      const closure = refClosure(needed);
+      hold(closure, holding);
+      hold(outputNames.map((o) => path.join(store.layout.paths, outputPathName(drv, o, derivation.name))), holding);
+      const outputs: Record<string, string> = {};
+      const cids: Record<string, string> = {};
+      for (const o of outputNames) {
+        const added = await store.addOutput({ drv, output: o, drvName: derivation.name, from: path.join(tmp, o), refCandidates: refs[o], buildMs: 0 });
+        outputs[o] = added.path;
+        cids[o] = added.cid;
+      }
+      fanout(drv, `substituted ${derivation.name} from ${[...new Set(Object.values(answers).map((a) => a.source))].join(", ")}`);
+      return { drv, outputs, cids, built: false, substituted: true, subderivations: [], closure };
+    } catch (error) {
+      fanout(drv, `warning: cannot substitute ${derivation.name}, building it: ${(error as Error).message.split("\n")[0]}`);
+      return null;
+    } finally {
+      await store.removeTree(tmp).catch(() => {});
+    }
   }
 
   async function build(
