@@ -81,6 +81,11 @@ export interface InstantiateParams {
   system?: string;
   /** Pin the root derivation, and so its closure (fetching what is missing). Default true. */
   pin?: boolean;
+  /**
+   * Appended to the root package's pkg.toml args, for its derivation only: a build variant (`pkg build
+   * --arg`). Dependencies keep their own derivations, so variants share every input's build.
+   */
+  extraArgs?: readonly string[];
 }
 
 export interface Instantiation {
@@ -359,9 +364,10 @@ export async function instantiate(params: InstantiateParams): Promise<Instantiat
     });
   });
   const rootLabel = label(manifest);
+  const extra = params.extraArgs ?? [];
   vertices.set(ROOT, {
     label: rootLabel,
-    manifest,
+    manifest: extra.length > 0 ? { ...manifest, args: [...manifest.args, ...extra] } : manifest,
     meta: CID.parse(lock.package).toV1(),
     src: (typeof params.src === "string" ? CID.parse(params.src) : params.src).toV1(),
     edges: checkLockedInputs(rootLabel, manifest, lock, lock, rerun),
@@ -386,6 +392,8 @@ export interface InstantiateDirectoryParams {
   content: InstantiateContent & Pick<ContentStore, "putBytes" | "putTree">;
   system?: string;
   pin?: boolean;
+  /** See {@link InstantiateParams.extraArgs}. */
+  extraArgs?: readonly string[];
 }
 
 export interface DirectoryInstantiation extends Instantiation {
@@ -419,7 +427,7 @@ export async function instantiateDirectory(params: InstantiateDirectoryParams): 
   }
   const files = await resolveSources(manifest, dir);
   const src = await content.putTree(files.map((file) => ({ path: file, source: path.join(dir, file) })));
-  const result = await instantiate({ lock, manifest, src, content, system: params.system, pin: params.pin });
+  const result = await instantiate({ lock, manifest, src, content, system: params.system, pin: params.pin, extraArgs: params.extraArgs });
   return { ...result, lockFile, meta, src };
 }
 

@@ -10,12 +10,17 @@ export default class Build extends BaseCommand<typeof Build> {
     "(package, lock, args, metadrv, subderivations, output CID, system). A package already built prints its path at once. " +
     "--rebuild builds it again and compares the outputs (like `nix build --rebuild`): exit 9 if they differ. " +
     "With an id (repo/name[:version]) the published package is fetched, locked now and built in a temporary directory.";
-  static override examples = ["<%= config.bin %> build", "<%= config.bin %> build -C ./hello --name linux", "<%= config.bin %> build --rebuild", "<%= config.bin %> build crates/hello:1.0.0"];
+  static override examples = ["<%= config.bin %> build", "<%= config.bin %> build -C ./hello --name linux", "<%= config.bin %> build --name release --arg=--release --arg=--features --arg=a,b", "<%= config.bin %> build --rebuild", "<%= config.bin %> build crates/hello:1.0.0"];
   static override args = { id: Args.string({ description: "repo/name[:version] of a published package (default: the package in --dir)." }) };
   static override flags = {
     dir: Flags.directory({ char: "C", summary: "Package directory (holding pkg.toml and pkg.lock).", default: "." }),
     name: Flags.string({ summary: "Build record name in pkg.build.toml.", default: "default" }),
     system: Flags.string({ summary: "System to build for (default: this machine's).", env: "PKG_SYSTEM" }),
+    arg: Flags.string({
+      summary: "Argument appended to pkg.toml's args for this variant (repeatable; write --arg=--flag for dashes).",
+      description: "A named variant remembers its args in pkg.build.toml: --name N without --arg builds with them again; --arg replaces them.",
+      multiple: true,
+    }),
     rebuild: Flags.boolean({ summary: "Build again and check that the output is the same (reproducibility).", default: false }),
     "print-build-logs": Flags.boolean({ char: "L", summary: "Print the builds' logs (default: only on failure).", default: false }),
   };
@@ -26,7 +31,7 @@ export default class Build extends BaseCommand<typeof Build> {
     const client = await load.storeClient().connectStore();
     const onLog = flags["print-build-logs"] && !this.jsonEnabled() ? (_drv: string, text: string) => process.stderr.write(`${text}\n`) : undefined;
     const onProgress = (drv: string, name: string, phase: string) => (phase === "build" ? this.step(`building ${name} (${drv})`) : undefined);
-    const common = { client, name: flags.name, system: flags.system, rebuild: flags.rebuild, onLog, onProgress };
+    const common = { client, name: flags.name, system: flags.system, args: flags.arg, rebuild: flags.rebuild, onLog, onProgress };
     try {
       let result;
       if (args.id) {

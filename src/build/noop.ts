@@ -50,6 +50,11 @@ export interface DirCacheEntry {
   drv: string;
   name: string;
   record: BuildRecord;
+  /**
+   * The variant's args (`pkg build --arg`, appended to pkg.toml's): two variants never answer for each
+   * other. Absent in entries written before variants: none.
+   */
+  extraArgs?: string[];
   /** The derivation's output paths, as the daemon last gave them (a function of drv). */
   outputs: Record<string, string>;
   /** pkg.build.toml as last written or read (null: there was none). */

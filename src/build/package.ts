@@ -5,6 +5,10 @@
  *   the published pkg.toml files of the locked inputs from the content store only.
  * - The build file (pkg.build.toml) gets one record per build name (default "default"), replaced
  *   in place, written atomically and only when it changed: a no-op build writes nothing.
+ * - A build name is a variant (issue #5): `--arg` appends args to pkg.toml's for the package's own
+ *   derivation (dependencies keep theirs), and its record keeps them; the same name without `--arg`
+ *   builds with the recorded ones again (as a cargo profile), `--arg` replaces them. The fingerprint
+ *   cache entry holds the variant's args, so one variant never answers for another.
  * - `--rebuild` is Nix's: the derivation is realised (built if needed), then built again into a
  *   temporary path and the two output CIDs compared; a difference is ERR_BUILD_NOT_REPRODUCIBLE.
  * - The no-op `pkg build` (benchmarked against a no-op `cargo build`) skips instantiation when
@@ -29,12 +33,13 @@ import type { RepositoryLock } from "../repolock";
 import type { StoreClient } from "../store/client";
 import { ERR_BUILD_INCOMPLETE, ERR_BUILD_NOT_REPRODUCIBLE, ERR_STORE_UNKNOWN_DERIVATION } from "../store/errors";
 import { defaultStoreDir } from "../store/paths";
-import { cacheSlot, cachedRecord, cachedResult, fingerprint, lookupCache, readBuildFile, writeCache } from "./noop";
+import { cacheSlot, cachedRecord, type DirCacheEntry, cachedResult, fingerprint, lookupCache, readBuildFile, writeCache } from "./noop";
 
 /* eslint-disable @typescript-eslint/no-require-imports */
 // Loaded on the full path only: these pull in the TOML parser, IPFS libraries and DAG-CBOR.
 const lazy = {
   buildfile: () => require("../buildfile") as typeof import("../buildfile"),
+  cid: () => require("multiformats/cid") as typeof import("multiformats/cid"),
   instantiate: () => require("../instantiate") as typeof import("../instantiate"),
   manifest: () => require("../manifest") as typeof import("../manifest"),
 };
@@ -65,6 +70,12 @@ export interface BuildDirectoryParams {
   client: Pick<StoreClient, "request">;
   /** Build record name (default "default"). */
   name?: string;
+  /**
+   * The variant's args, appended to pkg.toml's for the package's own derivation (`pkg build --arg`).
+   * Undefined: the ones the record called `name` was built with (a named variant remembers its args,
+   * as a cargo profile does); none for a new name.
+   */
+  args?: readonly string[];
   system?: string;
   rebuild?: boolean;
   onLog?: LogHandler;
@@ -124,6 +135,62 @@ export async function updateBuildfile(file: string, record: BuildRecord): Promis
   return true;
 }
 
+export const ERR_BUILD_VARIANT_ARGS = "ERR_BUILD_VARIANT_ARGS";
+
+function sameArgs(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/**
+ * Whether a cache entry answers for this variant. Given args must be the entry's; remembered ones are
+ * the entry's when pkg.build.toml is the one it wrote, or when the record there still has its args
+ * (another variant's build rewrote the file). An unreadable build file is a miss: the full path says why.
+ */
+function entryFits(entry: DirCacheEntry, args: readonly string[] | undefined, buildFile: string, name: string): boolean {
+  const own = entry.extraArgs ?? [];
+  if (args !== undefined) return sameArgs(own, args);
+  const bytes = readBuildFile(buildFile);
+  if (bytes === null) return own.length === 0;
+  if (entry.buildFile !== null && Buffer.from(entry.buildFile, "utf8").equals(bytes)) return true;
+  try {
+    const { parseBuildfile, findBuild } = lazy.buildfile();
+    const record = findBuild(parseBuildfile(bytes.toString("utf8"), buildFile), name);
+    return record === undefined ? own.length === 0 : sameArgs(record.args, entry.record.args);
+  } catch {
+    return false;
+  }
+}
+
+async function collect(chunks: AsyncIterable<Uint8Array>): Promise<string> {
+  const parts: Buffer[] = [];
+  for await (const chunk of chunks) parts.push(Buffer.from(chunk));
+  return Buffer.concat(parts).toString("utf8");
+}
+
+/**
+ * The args a recorded variant added to pkg.toml's: its record holds them after the args of the pkg.toml
+ * it was built from (`package`), read back from the content store, so that a pkg.toml whose args changed
+ * since still gets the variant's own. Without that pkg.toml, the current one's args must be a prefix.
+ * @throws PkgError ERR_BUILD_VARIANT_ARGS when neither tells the variant's args apart.
+ */
+async function rememberedArgs(record: BuildRecord, current: readonly string[], content: DirectoryContent, buildFile: string): Promise<string[]> {
+  let base: readonly string[] = current;
+  try {
+    const { CID } = lazy.cid();
+    const old = lazy.manifest().parseManifest(await collect(content.getBytes(CID.parse(record.package))));
+    base = old.args;
+  } catch {
+    // not in the content store (or not a pkg.toml): fall back to the current args
+  }
+  if (!sameArgs(record.args.slice(0, base.length), base)) {
+    throw new PkgError(ERR_BUILD_VARIANT_ARGS, `${buildFile}: build "${record.name}" has args ${JSON.stringify(record.args)}, which do not start with pkg.toml's ${JSON.stringify(base)}`, {
+      details: { buildFile, name: record.name, args: record.args, manifestArgs: [...base] },
+      hint: `give this variant's args again: pkg build --name ${record.name} --arg=...`,
+    });
+  }
+  return record.args.slice(base.length);
+}
+
 /** `pkg build` in a package directory. @throws PkgError of instantiation, the daemon or the build. */
 export async function buildDirectory(params: BuildDirectoryParams): Promise<BuildDirectoryResult> {
   const name = params.name ?? "default";
@@ -132,7 +199,7 @@ export async function buildDirectory(params: BuildDirectoryParams): Promise<Buil
 
   if (!params.rebuild) {
     const found = lookupCache(slot, params.dir, name);
-    if ("entry" in found) {
+    if ("entry" in found && entryFits(found.entry, params.args, buildFile, name)) {
       const cached = found.entry;
       try {
         const answer = await realiseVia(params.client, cached.drv, { onLog: params.onLog, onProgress: params.onProgress });
@@ -151,7 +218,15 @@ export async function buildDirectory(params: BuildDirectoryParams): Promise<Buil
   const sources = await resolveSources(await readManifest(path.join(params.dir, "pkg.toml")), params.dir).catch(() => null);
   const print = sources === null ? null : fingerprint(params.dir, sources);
   const content = typeof params.content === "function" ? await params.content() : params.content;
-  const inst = await lazy.instantiate().instantiateDirectory({ dir: params.dir, content, system: params.system, pin: true });
+  let extraArgs: readonly string[] = params.args ?? [];
+  if (params.args === undefined) {
+    const previous = (await readOrEmpty(buildFile)).builds.find((b) => b.name === name);
+    if (previous !== undefined) {
+      const current = await readManifest(path.join(params.dir, "pkg.toml"));
+      extraArgs = await rememberedArgs(previous, current.args, content, buildFile);
+    }
+  }
+  const inst = await lazy.instantiate().instantiateDirectory({ dir: params.dir, content, system: params.system, pin: true, extraArgs });
   const drv = inst.root.toString();
   let answer = await realiseVia(params.client, drv, { onLog: params.onLog, onProgress: params.onProgress });
   let matched: boolean | undefined;
@@ -187,7 +262,7 @@ export async function buildDirectory(params: BuildDirectoryParams): Promise<Buil
     stored = after !== null && after.files === print.files && JSON.stringify(again) === JSON.stringify(sources) ? after : null;
   }
   if (stored !== null && sources !== null) {
-    writeCache(slot, { fingerprint: stored, sources, drv, name, record, outputs: answer.outputs, buildFile: readBuildFile(buildFile)?.toString("utf8") ?? null });
+    writeCache(slot, { fingerprint: stored, sources, drv, name, record, extraArgs: [...extraArgs], outputs: answer.outputs, buildFile: readBuildFile(buildFile)?.toString("utf8") ?? null });
   }
   return {
     name,

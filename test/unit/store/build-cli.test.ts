@@ -284,7 +284,7 @@ describe("parseNoopArgs (which `pkg build` argv the fast path takes)", () => {
     expect(parseNoopArgs([])).to.deep.equal({ dir: ".", name: "default", json: false, quiet: false });
     expect(parseNoopArgs(["-C", "a", "--name", "n", "--json", "-q"])).to.deep.equal({ dir: "a", name: "n", json: true, quiet: true });
     expect(parseNoopArgs(["--dir=a=b", "--name=x", "--quiet"])).to.deep.equal({ dir: "a=b", name: "x", json: false, quiet: true });
-    for (const argv of [["x"], ["--"], ["-C"], ["-Ca"], ["-C=a"], ["--dir="], ["--name", "--json"], ["-C", "a", "--dir", "b"], ["-q", "--quiet"], ["--json", "--json"], ["--json=true"], ["--rebuild"], ["-L"], ["--system", "s"], ["--config", "c"], ["-h"], ["--no-json"]]) {
+    for (const argv of [["x"], ["--"], ["-C"], ["-Ca"], ["-C=a"], ["--dir="], ["--name", "--json"], ["-C", "a", "--dir", "b"], ["-q", "--quiet"], ["--json", "--json"], ["--json=true"], ["--rebuild"], ["-L"], ["--system", "s"], ["--arg=--release"], ["--arg", "x"], ["--config", "c"], ["-h"], ["--no-json"]]) {
       expect(parseNoopArgs(argv), argv.join(" ")).to.equal(null);
     }
   });
