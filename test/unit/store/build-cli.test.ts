@@ -6,42 +6,17 @@
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { CID } from "multiformats/cid";
-import { writeLockfile } from "../../../src/lockfile";
 import { parseBuildfile } from "../../../src/buildfile";
 import { parseNoopArgs } from "../../../src/build/noop";
-import { makeSandbox, sandboxEnv, type Sandbox } from "./helpers";
+import { makeSandbox, pkg, writeScriptPackage, type Sandbox } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "../../..");
-const PKG = path.join(ROOT, "bin", "pkg.js");
-
-function pkg(s: Sandbox, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [PKG, ...args], { cwd, env: { ...sandboxEnv(s), PKG_RPC_URL: "http://127.0.0.1:9", ...env }, encoding: "utf8", timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
+/** The test package: `build.sh` runs `script`; `greeting.txt` is a source too (globs may be given as `src`). */
 async function writePackage(s: Sandbox, dir: string, script: string, src = '["build.sh", "greeting.txt"]'): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const manifest = [
-    "[package]",
-    'repository = "local"',
-    'name = "hello"',
-    'version = "1.0.0"',
-    'license = "MIT"',
-    `src = ${src}`,
-    'builder = "./build.sh"',
-    "",
-  ].join("\n");
-  await writeFile(path.join(dir, "pkg.toml"), manifest);
-  await writeFile(path.join(dir, "build.sh"), `#!/bin/sh\nset -e\n${script}\n`);
-  await writeFile(path.join(dir, "greeting.txt"), "hello\n");
-  const meta = await s.content.putBytes(await readFile(path.join(dir, "pkg.toml")));
-  await writeLockfile(path.join(dir, "pkg.lock"), {
-    package: meta.toString(), block: 1, chainId: 31337, registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
-    dependencies: {}, inputs: [], metaInputs: [], nativeInputs: [],
-  });
+  await writeScriptPackage(s, dir, { script, src: JSON.parse(src) as string[], files: { "greeting.txt": "hello\n" } });
 }
 
 describe("pkg build (built binary, package directory, no chain)", function () {

@@ -2,13 +2,15 @@
  * Helpers for the store tests: a fresh store + embedded content store per test, and small derivations
  * whose builder is a shell script of their src (sh and coreutils are in the build's base).
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { spawnSync } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import type { CID } from "multiformats/cid";
 import { openEmbeddedStore } from "../../../src/content";
 import type { ContentStore } from "../../../src/content/types";
 import { currentSystem, DERIVATION_FORMAT, writeDerivation, type Derivation } from "../../../src/derivation";
+import { writeLockfile } from "../../../src/lockfile";
 import { connectStore, type StoreClient } from "../../../src/store/client";
 import { runDaemon, type RunningDaemon } from "../../../src/store/daemon";
 
@@ -117,4 +119,39 @@ export async function sourceDerivation(content: ContentStore, name: string, file
     package: null,
   };
   return (await writeDerivation(content, derivation)).cid;
+}
+
+const PKG = path.resolve(__dirname, "../../../bin/pkg.js");
+
+/** Runs the built `pkg` (bin/pkg.js over dist/) in this sandbox's store and content store; no chain is reachable. */
+export function pkg(s: Sandbox, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(process.execPath, [PKG, ...args], { cwd, env: { ...sandboxEnv(s), PKG_RPC_URL: "http://127.0.0.1:9", ...env }, encoding: "utf8", timeout: 120_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+/**
+ * A package directory `local:hello@1.0.0` whose builder is `build.sh` (with `script` as its body), with extra
+ * files and pkg.toml args, and a pkg.lock for it written as `pkg lock` would (no inputs, so no chain is needed).
+ */
+export async function writeScriptPackage(s: Sandbox, dir: string, p: { script: string; src: string[]; files?: Record<string, string>; args?: string[] }): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const manifest = [
+    "[package]",
+    'repository = "local"',
+    'name = "hello"',
+    'version = "1.0.0"',
+    'license = "MIT"',
+    `src = ${JSON.stringify(p.src).replace(/,/g, ", ")}`,
+    'builder = "./build.sh"',
+    ...(p.args ? [`args = ${JSON.stringify(p.args).replace(/,/g, ", ")}`] : []),
+    "",
+  ].join("\n");
+  await writeFile(path.join(dir, "pkg.toml"), manifest);
+  await writeFile(path.join(dir, "build.sh"), `#!/bin/sh\nset -e\n${p.script}\n`);
+  for (const [file, text] of Object.entries(p.files ?? {})) await writeFile(path.join(dir, file), text);
+  const meta = await s.content.putBytes(await readFile(path.join(dir, "pkg.toml")));
+  await writeLockfile(path.join(dir, "pkg.lock"), {
+    package: meta.toString(), block: 1, chainId: 31337, registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
+    dependencies: {}, inputs: [], metaInputs: [], nativeInputs: [],
+  });
 }

@@ -4,43 +4,16 @@
  * built binary (bin/pkg.js over dist/) with a real daemon and content store, no chain, as build-cli.test.ts.
  */
 import { expect } from "chai";
-import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync } from "node:fs";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { writeLockfile } from "../../../src/lockfile";
 import { parseBuildfile, type BuildRecord } from "../../../src/buildfile";
-import { makeSandbox, sandboxEnv, type Sandbox } from "./helpers";
+import { makeSandbox, pkg, writeScriptPackage, type Sandbox } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "../../..");
-const PKG = path.join(ROOT, "bin", "pkg.js");
-
-function pkg(s: Sandbox, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}) {
-  const r = spawnSync(process.execPath, [PKG, ...args], { cwd, env: { ...sandboxEnv(s), PKG_RPC_URL: "http://127.0.0.1:9", ...env }, encoding: "utf8", timeout: 120_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
 /** A package whose builder writes its arguments ("$@") into $out/args; pkg.toml's own args are ["base"]. */
 async function writePackage(s: Sandbox, dir: string): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const manifest = [
-    "[package]",
-    'repository = "local"',
-    'name = "hello"',
-    'version = "1.0.0"',
-    'license = "MIT"',
-    'src = ["build.sh"]',
-    'builder = "./build.sh"',
-    'args = ["base"]',
-    "",
-  ].join("\n");
-  await writeFile(path.join(dir, "pkg.toml"), manifest);
-  await writeFile(path.join(dir, "build.sh"), `#!/bin/sh\nset -e\nmkdir -p $out\necho "$@" > $out/args\n`);
-  const meta = await s.content.putBytes(await readFile(path.join(dir, "pkg.toml")));
-  await writeLockfile(path.join(dir, "pkg.lock"), {
-    package: meta.toString(), block: 1, chainId: 31337, registry: "0x5FbDB2315678afecb367f032d93F642f64180aa3",
-    dependencies: {}, inputs: [], metaInputs: [], nativeInputs: [],
-  });
+  await writeScriptPackage(s, dir, { script: 'mkdir -p $out\necho "$@" > $out/args', src: ["build.sh"], args: ["base"] });
 }
 
 describe("pkg build variants (--name with --arg; built binary, no chain)", function () {
