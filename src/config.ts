@@ -16,6 +16,7 @@
  *   kubo-url = "http://127.0.0.1:5001"
  *   gateways = ["http://127.0.0.1:8080"]
  */
+import { defaultDataDir } from "./files/dirs";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import path from "node:path";
@@ -68,10 +69,7 @@ export interface ConfigFlags {
   config?: string;
 }
 
-export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
-  if (env.PKG_DATA_DIR) return path.resolve(env.PKG_DATA_DIR);
-  return path.join(env.XDG_DATA_HOME || path.join(home, ".local", "share"), "chainpkg");
-}
+export { defaultDataDir };
 
 export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
   if (env.PKG_CONFIG) return path.resolve(env.PKG_CONFIG);

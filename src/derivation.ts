@@ -535,3 +535,20 @@ export function currentSystem(): string {
   const cpu = a === "ppc64" ? (endianness() === "LE" ? "powerpc64le" : "powerpc64") : (ARCHES[a] ?? a);
   return `${cpu}-${PLATFORMS[platform()] ?? platform()}`;
 }
+
+/** A derivation that runs nothing: its `out` is the tree `src` itself (a source-only package, a recorded tool version). */
+export function sourceOnlyDerivation(name: string, src: CID, system: string = currentSystem()): Derivation {
+  return {
+    format: DERIVATION_FORMAT,
+    name,
+    system,
+    builder: { kind: "none" },
+    args: [],
+    env: {},
+    src,
+    inputSrcs: [src],
+    inputDrvs: {},
+    outputs: { out: { kind: "input-addressed" } },
+    package: null,
+  };
+}

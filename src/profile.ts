@@ -23,6 +23,7 @@ import * as path from "node:path";
 import { homedir } from "node:os";
 import { PkgError } from "./errors";
 import { syncDirectory, writeFileAtomic } from "./files/atomic";
+import { defaultDataDir } from "./files/dirs";
 import { defaultStoreDir, isStorePath, storeLayout } from "./store/paths";
 import { addRoot, listRoots, openIndex, removeRoot } from "./store/store";
 
@@ -159,14 +160,11 @@ export interface SwitchResult {
 /* ---------------------------------------------------------------------------------------------- paths */
 
 /**
- * `$PKG_PROFILE_DIR`, else `<dataDir>/profiles` with dataDir = `$PKG_DATA_DIR` or `$XDG_DATA_HOME/chainpkg`.
- * Kept in step with config.ts's defaultDataDir by hand (as store/paths.ts does): importing config.ts loads
- * ethers, which `pkg profile list` should not pay for.
+ * `$PKG_PROFILE_DIR`, else `<dataDir>/profiles` (files/dirs.ts: `$PKG_DATA_DIR` or `$XDG_DATA_HOME/chainpkg`).
  */
 export function defaultProfilesDir(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
   if (env.PKG_PROFILE_DIR) return path.resolve(env.PKG_PROFILE_DIR);
-  const dataDir = env.PKG_DATA_DIR ? path.resolve(env.PKG_DATA_DIR) : path.join(env.XDG_DATA_HOME || path.join(home, ".local", "share"), "chainpkg");
-  return path.join(dataDir, "profiles");
+  return path.join(defaultDataDir(env, home), "profiles");
 }
 
 function profileName(options: ProfileOptions): string {

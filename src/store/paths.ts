@@ -6,19 +6,17 @@
 import { createHash } from "node:crypto";
 import { homedir } from "node:os";
 import path from "node:path";
+import { defaultDataDir } from "../files/dirs";
 
 /** Characters of the hash part of a store path name. */
 export const STORE_HASH_LENGTH = 32;
 
 /**
- * `$PKG_STORE_DIR`, else `<dataDir>/store` with dataDir = `$PKG_DATA_DIR` or `$XDG_DATA_HOME/chainpkg`.
- * Kept in step with config.ts's defaultDataDir by hand: importing config.ts would load ethers, which
- * costs the no-op `pkg build` more than the whole rest of it.
+ * `$PKG_STORE_DIR`, else `<dataDir>/store` (files/dirs.ts: `$PKG_DATA_DIR` or `$XDG_DATA_HOME/chainpkg`).
  */
 export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
   if (env.PKG_STORE_DIR) return path.resolve(env.PKG_STORE_DIR);
-  const dataDir = env.PKG_DATA_DIR ? path.resolve(env.PKG_DATA_DIR) : path.join(env.XDG_DATA_HOME || path.join(home, ".local", "share"), "chainpkg");
-  return path.join(dataDir, "store");
+  return path.join(defaultDataDir(env, home), "store");
 }
 
 /** The layout inside a store root. */

@@ -25,7 +25,7 @@ import { constants as fsConstants, promises as fs } from "node:fs";
 import path from "node:path";
 import type { Database } from "better-sqlite3";
 import { CID } from "multiformats/cid";
-import { currentSystem, writeDerivation, type Derivation, type DerivationInput } from "../../derivation";
+import { currentSystem, sourceOnlyDerivation, writeDerivation, type Derivation, type DerivationInput } from "../../derivation";
 import { PkgError } from "../../errors";
 import { checkName } from "../../ids";
 import { outputPathName } from "../../store/paths";
@@ -273,20 +273,7 @@ function hostToolDrv(ctx: InvokeContext, tool: string, version: string): Promise
     pending = (async () => {
       const release = /^release:\s*(\S+)/m.exec(version)?.[1] ?? /(\d+\.\d+\.\d+)/.exec(version)?.[1] ?? "unknown";
       const src = await ctx.content.putTree([{ path: "version", content: `${version}\n` }], { pin: true });
-      const d: Derivation = {
-        format: 1,
-        name: sanitiseName(`host-${tool}-${release}`),
-        system: currentSystem(),
-        builder: { kind: "none" },
-        args: [],
-        env: {},
-        src,
-        inputSrcs: [src],
-        inputDrvs: {},
-        outputs: { out: { kind: "input-addressed" } },
-        package: null,
-      };
-      return (await writeDerivation(ctx.content, d)).cid;
+      return (await writeDerivation(ctx.content, sourceOnlyDerivation(sanitiseName(`host-${tool}-${release}`), src))).cid;
     })();
     hostDrvs.set(cacheKey, pending);
     pending.catch(() => hostDrvs.delete(cacheKey));

@@ -9,7 +9,7 @@ import path from "node:path";
 import type { CID } from "multiformats/cid";
 import { openEmbeddedStore } from "../../../src/content";
 import type { ContentStore } from "../../../src/content/types";
-import { currentSystem, DERIVATION_FORMAT, writeDerivation, type Derivation } from "../../../src/derivation";
+import { currentSystem, DERIVATION_FORMAT, sourceOnlyDerivation, writeDerivation, type Derivation } from "../../../src/derivation";
 import { writeLockfile } from "../../../src/lockfile";
 import { connectStore, type StoreClient } from "../../../src/store/client";
 import { runDaemon, type RunningDaemon } from "../../../src/store/daemon";
@@ -105,20 +105,7 @@ export async function scriptDerivation(content: ContentStore, d: ScriptDrv): Pro
 /** A source-only derivation ("none" builder): its output is its src. */
 export async function sourceDerivation(content: ContentStore, name: string, files: Record<string, string>): Promise<CID> {
   const src = await content.putTree(Object.entries(files).map(([p, text]) => ({ path: p, content: text })));
-  const derivation: Derivation = {
-    format: DERIVATION_FORMAT,
-    name,
-    system: currentSystem(),
-    builder: { kind: "none" },
-    args: [],
-    env: {},
-    src,
-    inputSrcs: [src],
-    inputDrvs: {},
-    outputs: { out: { kind: "input-addressed" } },
-    package: null,
-  };
-  return (await writeDerivation(content, derivation)).cid;
+  return (await writeDerivation(content, sourceOnlyDerivation(name, src))).cid;
 }
 
 const PKG = path.resolve(__dirname, "../../../bin/pkg.js");
