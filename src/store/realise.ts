@@ -104,23 +104,26 @@ interface InFlight {
   listeners: Set<Listener>;
 }
 
-/** Subderivations reported (by meta packages, through `invoke`) per running build id. */
-const subderivationsByBuild = new Map<string, Set<string>>();
+/** Subderivations reported (by meta packages, through `invoke`) per running build id: CIDs, or how to settle one. */
+const subderivationsByBuild = new Map<string, Set<string | (() => Promise<string | null>)>>();
 
 /**
  * Records that the build `buildId` made the derivation `cid` (a tool invocation recorded by a meta
- * package). Called by the `invoke` handler; false when no such build is running (a stray or late report).
+ * package), or will once `cid()` settles it (the meta handler derives stored invocations when the
+ * daemon is idle). Called by the `invoke` handler; false when no such build is running (a stray or late report).
  */
-export function recordSubderivation(buildId: string, cid: string): boolean {
+export function recordSubderivation(buildId: string, cid: string | (() => Promise<string | null>)): boolean {
   const set = subderivationsByBuild.get(buildId);
   if (set === undefined) return false;
   set.add(cid);
   return true;
 }
 
-/** The subderivations recorded so far for a running build. */
-export function subderivationsOf(buildId: string): string[] {
-  return [...(subderivationsByBuild.get(buildId) ?? [])].sort();
+/** The subderivations of a build whose builder has finished, each unsettled one settled now (those that could not be stored are left out). */
+export async function subderivationsOf(buildId: string): Promise<string[]> {
+  const recorded = [...(subderivationsByBuild.get(buildId) ?? [])];
+  const cids = await Promise.all(recorded.map((entry) => (typeof entry === "string" ? entry : entry())));
+  return [...new Set(cids.filter((cid): cid is string => cid !== null))].sort();
 }
 
 /** A counting semaphore: builds wait here, never the walk over inputs (a parent holding a slot while waiting for its inputs could deadlock). */
@@ -520,7 +523,7 @@ export function createRealiser(options: RealiserOptions): Realiser {
           });
         }
       }
-      const subderivations = subderivationsOf(buildId);
+      const subderivations = await subderivationsOf(buildId);
       const ms = Date.now() - started;
       if (b.rebuild) {
         const cids: Record<string, string> = {};

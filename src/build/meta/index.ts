@@ -10,10 +10,12 @@
  *    the crate root's content, every extern crate's content). Under one key the index holds manifests
  *    recorded from earlier dep-info: (source file → hash) lists and (variable → value) reads. The first
  *    manifest that still matches names the invocation's derivation, whose stored output is answered.
- * 2. store (after a miss, once the tool ran): dep-info gives the sources; the sources (a UnixFS tree)
- *    and unknown externs go into the content store; the invocation becomes a Derivation (src/derivation.ts)
- *    written to the content store; the outputs (dep-info normalised) and stderr are added to the Store
- *    as that derivation's `out`; the manifest is recorded under the key.
+ * 2. store (after a miss, once the tool ran): dep-info gives the sources; outputs (dep-info
+ *    normalised) and sources are copied into staging directories and the answer sent. When the daemon
+ *    is idle (or somebody needs it sooner) the invocation is settled: the sources (a UnixFS tree) and
+ *    unknown externs go into the content store, the invocation becomes a Derivation (src/derivation.ts)
+ *    written to the content store, the staged outputs and stderr are added to the Store as that
+ *    derivation's `out`, and the manifest is recorded under the key.
  *
  * Every invocation that is answered or stored is recorded as a subderivation of `$PKG_BUILD_ID`.
  * Tables (prefix `meta_`): meta_manifests(key, drv, manifest), meta_outputs(drv, files), meta_artifacts
@@ -28,7 +30,6 @@ import { CID } from "multiformats/cid";
 import { currentSystem, sourceOnlyDerivation, writeDerivation, type Derivation, type DerivationInput } from "../../derivation";
 import { PkgError } from "../../errors";
 import { checkName } from "../../ids";
-import { outputPathName } from "../../store/paths";
 import { parseDepInfo } from "./depinfo";
 import { hashBytes, hashFile, hashStream, rememberHash } from "./hash";
 import { denormalise, normalise, resolveProgram, type PlanOutcome, type ToolModule } from "./plan/core";
@@ -231,13 +232,13 @@ async function lookup(ctx: InvokeContext, buildId: string | null, plan: ToolPlan
   const keyed = await primaryKey(plan, env);
   const { key } = keyed;
   const restoreHere = uid !== null && typeof process.getuid === "function" && process.getuid() === uid;
-  // A shim that copies the files itself reads them after this answer: they must be in the store by then.
-  if (!restoreHere) await settleStores(key);
+  // An invocation of this key stored but not settled yet (its manifest is not in the index): settle it
+  // first (rare: cargo does not compile the same thing twice in one build).
+  await settleStores(key);
   const rows = db.prepare("SELECT drv, manifest FROM meta_manifests WHERE key = ? ORDER BY created DESC").all(key) as Array<{ drv: string; manifest: string }>;
   for (const row of rows) {
     if (!(await manifestMatches(JSON.parse(row.manifest) as Manifest, plan, env))) continue;
-    // Stored, or still staged in tmp/ (moved in once the daemon is idle: see {@link deferOutput}).
-    const out = ctx.store.queryOutput(row.drv, "out")?.path ?? stagedByDrv.get(row.drv)?.stage ?? null;
+    const out = ctx.store.queryOutput(row.drv, "out")?.path ?? null;
     const filesRow = db.prepare("SELECT files FROM meta_outputs WHERE drv = ?").get(row.drv) as { files: string } | undefined;
     if (out === null || filesRow === undefined) continue;
     const files = (JSON.parse(filesRow.files) as Array<Omit<StoredFile, "path">>).map((f) => ({ ...f, path: path.join(out, "files", f.name) }));
@@ -306,9 +307,7 @@ async function store(
   startedMs: number,
   stderr: string,
   ms: number,
-  emit: InvokeEmit,
 ): Promise<StoreResult> {
-  const db = ctx.store.db;
   const timings: Record<string, number> = {};
   let mark = Date.now();
   const lap = (name: string): void => {
@@ -334,115 +333,43 @@ async function store(
 
   const depInfo = parseDepInfo(await fs.readFile(plan.depInfo, "utf8"));
   const outputSet = new Set(outputs);
-  const sources: Array<{ abs: string; norm: string; hash: string }> = [];
-  for (const file of depInfo.files) {
-    const abs = path.resolve(plan.cwd, file);
-    if (outputSet.has(abs)) continue;
-    const hash = await hashFile(abs);
-    if (hash === null) throw new PkgError(ERR_META_INPUT_MISSING, `${plan.label}: source ${abs} (from dep-info) cannot be read`, { hint: "not stored" });
-    sources.push({ abs, norm: normalise(abs, plan.roots), hash });
-  }
-  sources.sort((a, b) => (a.norm < b.norm ? -1 : a.norm > b.norm ? 1 : 0));
-  // env-dep values are normalised too (`env!("OUT_DIR")` is an absolute path under the target dir).
-  const manifest: Manifest = {
-    files: sources.map((s) => [s.norm, s.hash]),
-    env: depInfo.env.map(([name, value]) => [name, value === null ? null : normalise(value, plan.roots)]),
-  };
-
-  lap("sources");
-  // Outputs: copied (dep-info normalised) into a staging directory of the store before answering, so
-  // that the shim may exit and cargo go on (or `rm -rf target`); moving them in (Store.addOutput, which
-  // also adds them to the content store) finishes after the answer. The copy runs beside the source
-  // tree's import and the derivation (both on cargo's critical path: the shim waits for this answer).
+  const sourceFiles = [...new Set(depInfo.files.map((file) => path.resolve(plan.cwd, file)))].filter((abs) => !outputSet.has(abs));
+  // Outputs and sources are copied into two staging directories of the store before answering, so
+  // that the shim may exit and cargo go on (or `rm -rf target`, or edit a source); the manifest is
+  // the hashes of exactly those copies. Everything else (the source tree and the derivation in the
+  // content store, the index, moving the output in) waits until the daemon is idle: see {@link deferInvocation}.
   const staging = stageOutputs(ctx, plan, outputs, stderr);
   staging.catch(() => undefined); // a failure is thrown where it is awaited, not as an unhandled rejection meanwhile
-  let drv: string;
-  let drvName: string;
+  const copying = stageSources(ctx, plan, sourceFiles);
+  copying.catch(() => undefined);
+  let staged: Staged;
+  let sources: StagedSources;
   try {
-    // The derivation: tool + normalised args + env + sources + externs.
-    const src = await ctx.content.putTree(
-      sources.map((s) => ({ path: treePath(s.norm), source: s.abs })),
-      { pin: true },
-    );
-    lap("srcTree");
-    const inputSrcs = new Map<string, CID>([[src.toString(), src]]);
-    const inputDrvs: Record<string, DerivationInput> = {};
-    inputDrvs.rustc = { drv: await hostToolDrv(ctx, plan.tool, keyed.version), kinds: ["native-input"], output: "out" };
-    const artifact = db.prepare("SELECT drv FROM meta_artifacts WHERE hash = ?");
-    for (const [name, file, hash] of keyed.externs) {
-      const known = artifact.get(hash) as { drv: string } | undefined;
-      if (known !== undefined) {
-        inputDrvs[inputName(name)] = { drv: CID.parse(known.drv), kinds: ["input"], output: "out" };
-      } else {
-        const cid = await ctx.content.putBytes(await fs.readFile(file), { pin: true });
-        inputSrcs.set(cid.toString(), cid);
-      }
-    }
-    const drvEnv: Record<string, string> = {};
-    for (const [name, value] of Object.entries(keyed.env)) {
-      if (!ENV_NAME.test(name) || name.startsWith("PKG_") || ["HOME", "PATH", "TMPDIR", "out"].includes(name) || name in inputDrvs) continue;
-      drvEnv[name] = value;
-    }
-    drvName = sanitiseName(`${plan.tool}-${plan.label}-${plan.labelHash || key.slice(0, 16)}`);
-    const derivation: Derivation = {
-      format: 1,
-      name: drvName,
-      system: currentSystem(),
-      builder: { kind: "input", input: "rustc", path: plan.tool === "rustc" ? "bin/rustc" : `bin/${plan.tool}` },
-      args: plan.normArgs,
-      env: drvEnv,
-      src,
-      inputSrcs: [...inputSrcs.values()],
-      inputDrvs,
-      outputs: { out: { kind: "input-addressed" } },
-      package: null,
-    };
-    drv = (await writeDerivation(ctx.content, derivation)).cid.toString();
+    [staged, sources] = await Promise.all([staging, copying]);
   } catch (error) {
-    await staging.then((st) => fs.rm(st.stage, { recursive: true, force: true }), () => undefined).catch(() => undefined);
+    for (const stage of [staging, copying]) await stage.then((st) => fs.rm(st.stage, { recursive: true, force: true }), () => undefined).catch(() => undefined);
     throw error;
   }
-  lap("derivation");
-
-  const staged = await staging;
-  const existing = ctx.store.queryOutput(drv, "out")?.path ?? stagedByDrv.get(drv)?.stage ?? null;
-  let files = staged.files;
-  let artifacts = staged.artifacts;
-  let stage: string | null = staged.stage;
-  if (existing !== null) {
-    // Stored already (another checkout built the same derivation): the copy is not needed.
-    await fs.rm(staged.stage, { recursive: true, force: true }).catch(() => undefined);
-    stage = null;
-    artifacts = [];
-    files = (JSON.parse(await fs.readFile(path.join(existing, "meta.json"), "utf8")) as { files: Array<Omit<StoredFile, "path">> }).files;
-  }
   lap("stage");
-
-  const now = Date.now();
-  db.transaction(() => {
-    db.prepare("INSERT OR REPLACE INTO meta_manifests (key, drv, manifest, created) VALUES (?, ?, ?, ?)").run(key, drv, JSON.stringify(manifest), now);
-    db.prepare("INSERT OR REPLACE INTO meta_outputs (drv, files) VALUES (?, ?)").run(drv, JSON.stringify(files));
-    const insertArtifact = db.prepare("INSERT OR REPLACE INTO meta_artifacts (hash, drv, name) VALUES (?, ?, ?)");
-    for (const [hash, name] of artifacts) insertArtifact.run(hash, drv, name);
-    db.prepare("INSERT INTO meta_invocations (build_id, drv, label, result, ms, at) VALUES (?, ?, ?, 'stored', ?, ?)").run(buildId, drv, plan.label, ms, now);
-  })();
-  if (buildId !== null) ctx.recordSubderivation(buildId, drv);
+  // env-dep values are normalised too (`env!("OUT_DIR")` is an absolute path under the target dir).
+  const manifest: Manifest = {
+    files: sources.files.map((s) => [s.norm, s.hash]),
+    env: depInfo.env.map(([name, value]) => [name, value === null ? null : normalise(value, plan.roots)]),
+  };
+  const task = deferInvocation(ctx, { buildId, key, plan, keyed, manifest, output: staged, sources, ms });
+  if (buildId !== null) ctx.recordSubderivation(buildId, () => settle(task));
   count(buildId, "stored");
-  lap("index");
+  return { drv: null, path: null, pending: true, timings };
+}
 
-  const finalPath = existing ?? path.join(ctx.store.layout.paths, outputPathName(drv, "out", drvName));
-  if (stage !== null) deferOutput(ctx, key, drv, drvName, stage, ms);
-  emit({ event: "log", drv, text: `meta-${plan.tool}: stored ${plan.label} (${ms} ms)` });
-  return { drv, path: finalPath, timings };
+interface Staged {
+  stage: string;
+  files: Array<Omit<StoredFile, "path">>;
+  artifacts: Array<[string, string]>;
 }
 
 /** Copy a run's outputs (dep-info normalised) and its stderr into a new staging directory of the store. */
-async function stageOutputs(
-  ctx: InvokeContext,
-  plan: ToolPlan,
-  outputs: string[],
-  stderr: string,
-): Promise<{ stage: string; files: Array<Omit<StoredFile, "path">>; artifacts: Array<[string, string]> }> {
+async function stageOutputs(ctx: InvokeContext, plan: ToolPlan, outputs: string[], stderr: string): Promise<Staged> {
   const stage = await ctx.store.makeTempDir("meta");
   try {
     await fs.mkdir(path.join(stage, "files"));
@@ -474,17 +401,51 @@ async function stageOutputs(
   }
 }
 
-// ---- outputs moved into the store when the daemon is idle ----
+interface StagedSources {
+  stage: string;
+  /** Sorted by normalised path; `copy` is the staged copy the hash is of. */
+  files: Array<{ norm: string; hash: string; copy: string }>;
+}
+
+/** Copy the sources dep-info names into a staging directory (at their tree paths), hashing each copy's bytes. */
+async function stageSources(ctx: InvokeContext, plan: ToolPlan, files: string[]): Promise<StagedSources> {
+  const stage = await ctx.store.makeTempDir("meta-src");
+  try {
+    const staged = await Promise.all(
+      files.map(async (abs) => {
+        const bytes = await fs.readFile(abs).catch(() => null);
+        if (bytes === null) throw new PkgError(ERR_META_INPUT_MISSING, `${plan.label}: source ${abs} (from dep-info) cannot be read`, { hint: "not stored" });
+        const norm = normalise(abs, plan.roots);
+        const copy = path.join(stage, treePath(norm));
+        await fs.mkdir(path.dirname(copy), { recursive: true });
+        await fs.writeFile(copy, bytes);
+        return { norm, hash: hashBytes(bytes), copy };
+      }),
+    );
+    staged.sort((a, b) => (a.norm < b.norm ? -1 : a.norm > b.norm ? 1 : 0));
+    return { stage, files: staged };
+  } catch (error) {
+    await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
+    throw error;
+  }
+}
+
+// ---- invocations settled when the daemon is idle ----
 //
-// Store.addOutput also imports the output into the content store (every block a file): for a cold
-// cargo build that is most of the daemon's work, and done at once it competes with rustc for the
-// cores. So a stored invocation's output stays staged in the store's tmp/ (complete, and never
-// changed again) and is served from there, and it is moved in when the daemon is idle — no `invoke`
-// request for IDLE_MS and no tool run outstanding (a lookup missed and its store has not come yet,
-// for at most RUNNING_MAX_MS: a failed compile never sends one) — one at a time, or at once by
-// settleStores() (`stats` and `settle` phases). A daemon
-// that stops first loses only the staged outputs (recovery empties tmp/): their manifests then find
-// no output and miss.
+// Turning a stored invocation into a derivation means importing its sources into the content store
+// (every block a file) and writing the derivation; moving its output in (Store.addOutput) imports
+// the output too. For a cold cargo build that is most of the daemon's work, and done at once it
+// competes with rustc for the cores (it cost the cold build ~15 % on two cores). So `store` answers
+// once the outputs and sources are copied into staging directories (complete, and never changed
+// again), and the rest is settled when the daemon is idle — no `invoke` request for IDLE_MS and no
+// tool run outstanding (a lookup missed and its store has not come yet, for at most RUNNING_MAX_MS:
+// a failed compile never sends one) — or at once when somebody needs it: a lookup of the same key,
+// a `pkg build` collecting its subderivations, the `settle` and `stats` phases.
+//
+// Invocations settle one at a time in the order they were stored, so a crate's dependencies (stored
+// before it: cargo compiles them first) have their derivations, and their artifacts' rows, before
+// it is turned into one; settling one settles every one before it. A daemon that stops first loses
+// only what was staged (recovery empties tmp/): those invocations miss again next time.
 
 const IDLE_MS = 300;
 const RUNNING_MAX_MS = 120_000;
@@ -501,54 +462,134 @@ function toolsRunning(): boolean {
   return false;
 }
 
-interface Deferred {
+interface StoredInvocation {
+  buildId: string | null;
   key: string;
-  drv: string;
-  stage: string;
-  run(): Promise<void>;
-  done?: Promise<void>;
+  plan: ToolPlan;
+  keyed: Keyed;
+  manifest: Manifest;
+  output: Staged;
+  sources: StagedSources;
+  ms: number;
 }
 
+interface Deferred {
+  key: string;
+  run(): Promise<string | null>;
+  /** The derivation, or null when it could not be stored after all. */
+  done?: Promise<string | null>;
+}
+
+/** Not yet started, in the order stored. */
 const deferred: Deferred[] = [];
-const stagedByDrv = new Map<string, Deferred>();
+/** Started or not, until done. */
+const unsettled = new Set<Deferred>();
+/** The last started task: each starts when the one before it has finished. */
+let chain: Promise<unknown> = Promise.resolve();
 let activeRequests = 0;
 let lastRequestAt = 0;
 let idleTimer: NodeJS.Timeout | null = null;
 let draining = false;
 
-function deferOutput(ctx: InvokeContext, key: string, drv: string, drvName: string, stage: string, ms: number): void {
+function deferInvocation(ctx: InvokeContext, inv: StoredInvocation): Deferred {
   const task: Deferred = {
-    key,
-    drv,
-    stage,
+    key: inv.key,
     run: async () => {
       try {
-        await ctx.store.addOutput({ drv, output: "out", drvName, from: stage, buildMs: ms });
+        return await settleInvocation(ctx, inv);
       } catch {
-        // Not stored after all: forget the manifest (the next build records it again).
-        try {
-          ctx.store.db.prepare("DELETE FROM meta_manifests WHERE key = ? AND drv = ?").run(key, drv);
-        } catch {
-          // the store is closed: its recovery drops the staged directory anyway
-        }
-        await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
+        // Not stored after all (a source tree that cannot be imported, an extern gone, the store
+        // closed): the next build records it again.
+        await fs.rm(inv.output.stage, { recursive: true, force: true }).catch(() => undefined);
+        return null;
+      } finally {
+        await fs.rm(inv.sources.stage, { recursive: true, force: true }).catch(() => undefined);
       }
     },
   };
   deferred.push(task);
-  stagedByDrv.set(drv, task);
+  unsettled.add(task);
   scheduleDrain();
+  return task;
 }
 
-function start(task: Deferred): Promise<void> {
-  if (task.done === undefined) {
-    const i = deferred.indexOf(task);
-    if (i >= 0) deferred.splice(i, 1);
-    task.done = task.run().finally(() => {
-      if (stagedByDrv.get(task.drv) === task) stagedByDrv.delete(task.drv);
-    });
+/** The derivation of a stored invocation, written with its source tree; its output moved into the Store; the index rows. */
+async function settleInvocation(ctx: InvokeContext, inv: StoredInvocation): Promise<string> {
+  const { plan, keyed } = inv;
+  const db = ctx.store.db;
+  const src = await ctx.content.putTree(
+    inv.sources.files.map((s) => ({ path: treePath(s.norm), source: s.copy })),
+    { pin: true },
+  );
+  const inputSrcs = new Map<string, CID>([[src.toString(), src]]);
+  const inputDrvs: Record<string, DerivationInput> = {};
+  inputDrvs.rustc = { drv: await hostToolDrv(ctx, plan.tool, keyed.version), kinds: ["native-input"], output: "out" };
+  const artifact = db.prepare("SELECT drv FROM meta_artifacts WHERE hash = ?");
+  for (const [name, file, hash] of keyed.externs) {
+    const known = artifact.get(hash) as { drv: string } | undefined;
+    if (known !== undefined) {
+      inputDrvs[inputName(name)] = { drv: CID.parse(known.drv), kinds: ["input"], output: "out" };
+    } else {
+      // Not an output of a recorded invocation: by content, as the key had it (read now, so checked again).
+      const bytes = await fs.readFile(file);
+      if (hashBytes(bytes) !== hash) throw new PkgError(ERR_META_INPUT_MISSING, `extern ${name} (${file}) changed since the tool ran`, { hint: "not stored" });
+      const cid = await ctx.content.putBytes(bytes, { pin: true });
+      inputSrcs.set(cid.toString(), cid);
+    }
   }
-  return task.done;
+  const drvEnv: Record<string, string> = {};
+  for (const [name, value] of Object.entries(keyed.env)) {
+    if (!ENV_NAME.test(name) || name.startsWith("PKG_") || ["HOME", "PATH", "TMPDIR", "out"].includes(name) || name in inputDrvs) continue;
+    drvEnv[name] = value;
+  }
+  const drvName = sanitiseName(`${plan.tool}-${plan.label}-${plan.labelHash || inv.key.slice(0, 16)}`);
+  const derivation: Derivation = {
+    format: 1,
+    name: drvName,
+    system: currentSystem(),
+    builder: { kind: "input", input: "rustc", path: plan.tool === "rustc" ? "bin/rustc" : `bin/${plan.tool}` },
+    args: plan.normArgs,
+    env: drvEnv,
+    src,
+    inputSrcs: [...inputSrcs.values()],
+    inputDrvs,
+    outputs: { out: { kind: "input-addressed" } },
+    package: null,
+  };
+  const drv = (await writeDerivation(ctx.content, derivation)).cid.toString();
+
+  let files = inv.output.files;
+  let artifacts = inv.output.artifacts;
+  const existing = ctx.store.queryOutput(drv, "out")?.path ?? null;
+  if (existing !== null) {
+    // Stored already (another checkout built the same derivation): the copy is not needed.
+    await fs.rm(inv.output.stage, { recursive: true, force: true }).catch(() => undefined);
+    artifacts = [];
+    files = (JSON.parse(await fs.readFile(path.join(existing, "meta.json"), "utf8")) as { files: Array<Omit<StoredFile, "path">> }).files;
+  } else {
+    await ctx.store.addOutput({ drv, output: "out", drvName, from: inv.output.stage, buildMs: inv.ms });
+  }
+  // Indexed once the output is in: a manifest never names an output that is not there.
+  const now = Date.now();
+  db.transaction(() => {
+    db.prepare("INSERT OR REPLACE INTO meta_manifests (key, drv, manifest, created) VALUES (?, ?, ?, ?)").run(inv.key, drv, JSON.stringify(inv.manifest), now);
+    db.prepare("INSERT OR REPLACE INTO meta_outputs (drv, files) VALUES (?, ?)").run(drv, JSON.stringify(files));
+    const insertArtifact = db.prepare("INSERT OR REPLACE INTO meta_artifacts (hash, drv, name) VALUES (?, ?, ?)");
+    for (const [hash, name] of artifacts) insertArtifact.run(hash, drv, name);
+    db.prepare("INSERT INTO meta_invocations (build_id, drv, label, result, ms, at) VALUES (?, ?, ?, 'stored', ?, ?)").run(inv.buildId, drv, plan.label, inv.ms, now);
+  })();
+  return drv;
+}
+
+/** Starts `task` after every task stored before it (started now if they were not); resolves with its derivation. */
+function settle(task: Deferred): Promise<string | null> {
+  if (task.done === undefined) {
+    for (const earlier of deferred.splice(0, deferred.indexOf(task) + 1)) {
+      earlier.done = chain.then(() => earlier.run()).finally(() => unsettled.delete(earlier));
+      chain = earlier.done.catch(() => undefined);
+    }
+  }
+  return task.done ?? Promise.resolve(null);
 }
 
 function scheduleDrain(): void {
@@ -566,7 +607,7 @@ async function drain(): Promise<void> {
   try {
     while (deferred.length > 0) {
       if (activeRequests > 0 || Date.now() - lastRequestAt < IDLE_MS || toolsRunning()) break;
-      await start(deferred[0]);
+      await settle(deferred[0]);
     }
   } finally {
     draining = false;
@@ -574,10 +615,10 @@ async function drain(): Promise<void> {
   }
 }
 
-/** Move staged outputs into the store now (all of them, or those of one key) and wait for it. */
+/** Settle stored invocations now (all of them, or those of one key and every one before them) and wait for it. */
 export async function settleStores(key?: string): Promise<number> {
-  const tasks = [...stagedByDrv.values()].filter((t) => key === undefined || t.key === key);
-  await Promise.all(tasks.map(start));
+  const tasks = [...unsettled].filter((t) => key === undefined || t.key === key);
+  await Promise.all(tasks.map(settle));
   return tasks.length;
 }
 
@@ -586,11 +627,12 @@ export async function settleStores(key?: string): Promise<number> {
  * result is the `result` of the answer. Errors are PkgErrors (ERR_META_*); the shim then runs the tool
  * directly, so an error here never fails a build.
  */
-export async function handleInvoke(ctx: InvokeContext, request: Record<string, unknown>, emit: InvokeEmit): Promise<InvokeResult> {
+// `_emit`: events to the requesting shim (the protocol allows them; no phase sends any now).
+export async function handleInvoke(ctx: InvokeContext, request: Record<string, unknown>, _emit: InvokeEmit): Promise<InvokeResult> {
   activeRequests++;
   lastRequestAt = Date.now();
   try {
-    return await dispatch(ctx, request, emit);
+    return await dispatch(ctx, request);
   } finally {
     activeRequests--;
     lastRequestAt = Date.now();
@@ -598,7 +640,7 @@ export async function handleInvoke(ctx: InvokeContext, request: Record<string, u
   }
 }
 
-async function dispatch(ctx: InvokeContext, request: Record<string, unknown>, emit: InvokeEmit): Promise<InvokeResult> {
+async function dispatch(ctx: InvokeContext, request: Record<string, unknown>): Promise<InvokeResult> {
   initTables(ctx.store.db);
   const tool = typeof request.tool === "string" ? TOOLS.get(request.tool) : undefined;
   if (tool === undefined) bad(`unknown tool ${JSON.stringify(request.tool)} (known: ${[...TOOLS.keys()].join(", ")})`);
@@ -617,7 +659,7 @@ async function dispatch(ctx: InvokeContext, request: Record<string, unknown>, em
       const outcome = planOf(tool, inv);
       if (outcome.kind === "pass") bad(`store of an invocation that is not cacheable (${outcome.reason})`);
       if (status !== 0) return failed(ctx, buildId, key, outcome.plan, typeof ms === "number" ? ms : 0);
-      return store(ctx, buildId, key, outcome.plan, inv.env, started, stderr, typeof ms === "number" ? ms : 0, emit);
+      return store(ctx, buildId, key, outcome.plan, inv.env, started, stderr, typeof ms === "number" ? ms : 0);
     }
     case "settle":
       return { settled: await settleStores() };

@@ -109,10 +109,15 @@ export type LookupResult =
   | { action: "miss"; label: string; key: string; reason: string; args: string[] };
 
 export interface StoreResult {
-  /** null: the tool failed, nothing stored. */
+  /**
+   * null: the tool failed and nothing is stored, or (`pending`) the invocation is staged and its
+   * derivation is written when the daemon is idle (src/build/meta/index.ts, "settled when idle").
+   */
   drv: string | null;
-  /** The output's store path (it may still be moving in when the answer arrives). */
+  /** The output's store path, once known (null while pending). */
   path: string | null;
+  /** Staged: derivation and store path come when it is settled. */
+  pending?: boolean;
   /** Milliseconds of each step of storing (for benchmarks and the log). */
   timings: Record<string, number>;
 }
@@ -137,8 +142,12 @@ export type InvokeResult = LookupResult | StoreResult | StatsResult | SettleResu
 export interface InvokeContext {
   store: Pick<Store, "db" | "layout" | "addOutput" | "queryOutput" | "makeTempDir">;
   content: ContentStore;
-  /** Record `cid` as a subderivation of the running build `buildId` (false: no such build running). */
-  recordSubderivation(buildId: string, cid: string): boolean | void;
+  /**
+   * Record a subderivation of the running build `buildId` (false: no such build running): its CID, or
+   * for an invocation not settled yet a function that settles it (the build calls it before it
+   * finishes; null: it could not be stored after all).
+   */
+  recordSubderivation(buildId: string, cid: string | (() => Promise<string | null>)): boolean | void;
 }
 
 /** Daemon events; the handler sends `log` lines for misses and stores. */
