@@ -10,9 +10,10 @@
  *   disk cache) on the next line when sccache is installed.
  * - `rebuild-cold-overhead`: the first build through meta-rustc with an empty store (every compile
  *   runs rustc and is stored) vs the plain cold `cargo build`, in percent.
- * - `noop-build`: `node bin/pkg.js build` of an already built package (the same workspace, built by
- *   cargo through meta-rustc inside `pkg build`'s sandbox, against the pkg daemon) vs a `cargo build`
- *   with nothing to do (best of five each). Needs `npm run build` (bin/pkg.js runs dist/).
+ * - `noop-build`: `bin/pkg build` as installed (its native client asks the daemon) of an already
+ *   built package (the same workspace, built by cargo through meta-rustc inside `pkg build`'s sandbox,
+ *   against the pkg daemon) vs a `cargo build` with nothing to do (best of five each); `node
+ *   bin/pkg.js build` (node's client) on the next line. Needs `npm run build` (dist/, dist/native).
  */
 import { execFileSync } from "node:child_process";
 import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, chmodSync } from "node:fs";
@@ -213,13 +214,23 @@ async function noopFigures(ws: string, root: string, shim: string, cargoNoop: nu
     const built = JSON.parse(first.stdout) as { outputs: { out: string }; subderivations?: string[] };
     const app = await run(path.join(built.outputs.out, "bin", "benchapp"), [], { cwd: dir });
     note(`pkg build (cold, in the sandbox, meta-rustc against the pkg daemon): ${(first.ms / 1000).toFixed(2)} s, subderivations ${built.subderivations?.length ?? "?"}, benchapp ${app.stdout.trim() === BENCH_APP_OUTPUT ? "ok" : "WRONG"}`);
-    const times: number[] = [];
-    for (let i = 0; i < 5; i++) {
-      const r = await run(process.execPath, [pkg, "build", "-C", dir], { cwd: dir, env });
-      if (r.code !== 0) throw new Error(`pkg build (no-op) failed: ${r.stderr}`);
-      times.push(r.ms);
-    }
-    bench("noop-build", seconds(Math.min(...times)), "s", "cargo-noop", seconds(cargoNoop), 3);
+    // As a user runs it: bin/pkg (the native client; node only if the daemon declines). Beside it, `node bin/pkg.js build`
+    // (the same answer through node's client) for comparison.
+    const entry = path.join(ROOT, "bin", "pkg");
+    const best = async (command: string, args: string[]): Promise<number> => {
+      const times: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const r = await run(command, args, { cwd: dir, env: { ...env, PKG_TRACE_FASTPATH: "1" } });
+        if (r.code !== 0) throw new Error(`pkg build (no-op) failed: ${r.stderr}`);
+        if (r.stderr !== "fastpath: no-op\n") throw new Error(`pkg build was not answered as a no-op: ${r.stderr.trim()}`);
+        times.push(r.ms);
+      }
+      return Math.min(...times);
+    };
+    const native = await best(entry, ["build", "-C", dir]);
+    const viaNode = await best(process.execPath, [pkg, "build", "-C", dir]);
+    bench("noop-build", seconds(native), "s", "cargo-noop", seconds(cargoNoop), 3);
+    note(`through node (node bin/pkg.js build, the client without the native one): ${seconds(viaNode).toFixed(3)} s = ${(viaNode / cargoNoop).toFixed(2)}x cargo`);
   } finally {
     // The daemon answers shutdown before it has stopped (builds settle, the content store closes): wait for its
     // exit before main removes the directory (after a fast no-op it may still be busy: ENOTEMPTY otherwise).
@@ -328,7 +339,7 @@ async function main(): Promise<void> {
       if (added.length > 0) note(`per miss, lookup + store around rustc: median ${median(added)} ms, max ${Math.max(...added)} ms, total ${added.reduce((a, b) => a + b, 0)} ms over ${added.length}`);
       const warmHits = readLog(path.join(root, "warm-1.ndjson")).filter((l) => l.result === "hit" && l.ms !== undefined).map((l) => l.ms!);
       if (warmHits.length > 0) note(`per hit (shim start to exit): median ${median(warmHits)} ms, max ${Math.max(...warmHits)} ms`);
-      note(`after each cold meta-rustc build, moving the staged outputs into the store took ${settles.join(", ")}`);
+      note(`after each cold meta-rustc build, settling the stored invocations (derivations, source trees, outputs into the store) took ${settles.join(", ")}`);
       note(`CPU: plain ${cargoColds.map((t) => seconds(t.cpuMs).toFixed(1)).join(", ")} s, meta-rustc (shims, rustc and daemon) ${metaColds.map((t) => seconds(t.cpuMs).toFixed(1)).join(", ")} s; invocations ${JSON.stringify(coldLog)}`);
     } finally {
       for (const d of daemons) await d.close();

@@ -1,33 +1,25 @@
 /**
- * The no-op `pkg build`: the fingerprint cache (one implementation, used by buildDirectory too) and a
- * fast path that bin/pkg.js runs before loading oclif.
+ * The no-op `pkg build`: the fingerprint cache (one implementation, used by buildDirectory too) and
+ * the daemon's answer to `noop-build` (docs/build-layer.md, "No-op builds").
  *
  * Why a fast path: the no-op build is benchmarked against a no-op `cargo build` (goal: at most 2x).
- * Node itself starts in ~0.07 s; oclif and the command tree cost ~0.12 s more, which alone breaks the
- * goal. So bin/pkg.js hands a plain `pkg build [-C DIR] [--name N] [--json] [-q]` to {@link noopBuild}
- * first, and runs oclif only when it declines.
+ * Node itself starts in ~0.06 s here, about 1.5x cargo's whole no-op, and oclif with the command
+ * tree costs ~0.12 s more. So a plain `pkg build [-C DIR] [--name N] [--json] [-q]` is first sent to
+ * the store daemon (warm: its checks cost a few ms) by a thin client: the native one of bin/pkg
+ * (native/pkg-noop.c, no node at all) or, run as `node bin/pkg.js`, src/build/noop-client.ts before
+ * oclif loads. When the daemon declines, or cannot be reached, the full command runs as before.
  *
- * The fast path answers only when it is sure the full command would do nothing but print: the cache
- * entry's fingerprint still matches, pkg.build.toml is the one last written, the output is still on
- * disk, and the daemon is running and realises the cached derivation (one request) with the same
- * record. It then prints what
- * `pkg build` prints (the `out` path, or the same JSON) and writes nothing. Anything else (no cache,
- * a changed file, another flag, an environment that changes what oclif prints, no daemon: the full
- * path starts one, any error) returns false and the full command runs as before, from the start.
- *
- * This module is on that path: it may import node built-ins and light project modules only (no
- * TOML, no IPFS, no oclif); types are free. `PKG_TRACE_FASTPATH=1` says on stderr whether the fast
- * path answered and, if not, why (for tests and for finding out why a build is not a no-op).
+ * This module is loaded by the daemon and by buildDirectory: node built-ins and light project
+ * modules only (no TOML, no IPFS, no oclif); types are free.
  */
 import { existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
-import net from "node:net";
 import { arch, homedir, platform } from "node:os";
 import path from "node:path";
 import { format } from "node:util";
 import type { BuildRecord } from "../buildfile";
 import type { BuildDirectoryResult, RealiseAnswer } from "./package";
-import { defaultStoreDir, storeSocketPath } from "../store/paths";
-import { ndjsonReader } from "../store/ndjson";
+import { defaultStoreDir } from "../files/dirs";
+import { isNoopEnvName } from "./noop-env";
 
 /**
  * What a package directory's files looked like: size, mtime (ns), inode and mode of pkg.toml, pkg.lock
@@ -209,6 +201,7 @@ export function parseNoopArgs(argv: readonly string[]): NoopArgs | null {
  * Why oclif could print something else than the command's result here, or null: its debug output,
  * JSON forced by the environment, user plugins (which may add hooks), a theme colouring the JSON.
  * These mirror @oclif/core's Config (scopedEnvVar for the `pkg` bin, dir() with dirname chainpkg).
+ * `env` is the client's, with its directories absolute (see {@link clientEnv}).
  */
 function oclifDifference(args: NoopArgs, env: NodeJS.ProcessEnv): string | null {
   if (env.DEBUG || env.PKG_DEBUG || env.CLI_FLAGS_DEBUG) return "debug output";
@@ -223,106 +216,84 @@ function oclifDifference(args: NoopArgs, env: NodeJS.ProcessEnv): string | null 
   return null;
 }
 
-/** One connection to the daemon, requests answered in turn (the protocol of src/store/client.ts). */
-function daemonConnection(socketPath: string): Promise<{
-  request<T>(op: string, params: Record<string, unknown>, onEvent?: (event: Record<string, unknown>) => void): Promise<T>;
-  close(): void;
-} | null> {
-  return new Promise((resolve) => {
-    const socket = net.createConnection(socketPath);
-    socket.once("error", () => {
-      socket.destroy();
-      resolve(null);
-    });
-    socket.once("connect", () => {
-      let nextId = 1;
-      const pending = new Map<number, { resolve(v: unknown): void; reject(e: Error): void; onEvent?: (event: Record<string, unknown>) => void }>();
-      const fail = () => {
-        for (const entry of pending.values()) entry.reject(new Error("the store daemon went away"));
-        pending.clear();
-      };
-      socket.on("error", fail);
-      socket.on("close", fail);
-      socket.setEncoding("utf8");
-      socket.on("data", ndjsonReader((message) => {
-        const entry = pending.get(message.id as number);
-        if (entry === undefined) return;
-        if (typeof message.event === "string") entry.onEvent?.(message);
-        else {
-          pending.delete(message.id as number);
-          if (message.ok === true) entry.resolve(message.result);
-          else entry.reject(new Error(String((message.error as { code?: string } | undefined)?.code ?? "daemon error")));
-        }
-      }));
-      resolve({
-        request<T>(op: string, params: Record<string, unknown>, onEvent?: (event: Record<string, unknown>) => void): Promise<T> {
-          const id = nextId++;
-          return new Promise<T>((res, rej) => {
-            pending.set(id, { resolve: res as (v: unknown) => void, reject: rej, onEvent });
-            socket.write(`${JSON.stringify({ ...params, id, op })}\n`);
-          });
-        },
-        close() {
-          socket.end();
-          socket.unref();
-        },
-      });
-    });
-  });
+/** The client's environment with its relative directories made absolute against its working directory (the daemon's differs). */
+function clientEnv(env: Record<string, string>, cwd: string): NodeJS.ProcessEnv {
+  const out: NodeJS.ProcessEnv = {};
+  for (const [name, value] of Object.entries(env)) {
+    if (!isNoopEnvName(name) || typeof value !== "string") continue;
+    out[name] = value !== "" && /(_DIR|_HOME)$/.test(name) && !path.isAbsolute(value) ? path.resolve(cwd, value) : value;
+  }
+  return out;
+}
+
+/** A `noop-build` request: `pkg build`'s argv after `build`, the client's working directory and environment (only {@link isNoopEnvName} variables). */
+export interface NoopRequest {
+  argv: string[];
+  cwd: string;
+  env: Record<string, string>;
+}
+
+/** The answer: what to print on stdout (the whole no-op), or why the full command must run. */
+export type NoopAnswer = { answered: true; stdout: string } | { answered: false; why: string };
+
+/** What {@link answerNoopBuild} needs of the daemon. */
+export interface NoopDaemon {
+  /** The store root the daemon serves. */
+  root: string;
+  /** The outputs the index has for a derivation, null for none. */
+  queryOutputs(drv: string): Record<string, string> | null;
+  /** The daemon's `realise` answer for a derivation. */
+  realise(drv: string): Promise<RealiseAnswer>;
 }
 
 /**
- * Answers a no-op `pkg build` without oclif; resolves true when it printed the result (flushed: the
- * process may exit with status 0 at once), false when the full command must run (nothing was printed
- * on stdout, nothing written).
+ * The no-op `pkg build`, answered by the daemon for a thin client (bin/pkg.js before oclif loads, or
+ * the native client of bin/pkg: native/pkg-noop.c). It answers only when it is sure the full command
+ * would do nothing but print: the cache entry's fingerprint still matches, pkg.build.toml is the one
+ * last written, the outputs are valid in the store and realise answers them without building, with
+ * the same record. Anything else (no cache, a changed file, another flag, an environment that changes
+ * what oclif prints, another store, any error) declines, and the full command runs as before.
+ * Nothing is written either way.
  */
-export async function noopBuild(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Promise<boolean> {
-  const trace = env.PKG_TRACE_FASTPATH === "1" ? (line: string) => process.stderr.write(`fastpath: ${line}\n`) : () => {};
-  const decline = (why: string) => {
-    trace(`full (${why})`);
-    return false;
-  };
-  const args = parseNoopArgs(argv);
+export async function answerNoopBuild(request: NoopRequest, daemon: NoopDaemon): Promise<NoopAnswer> {
+  const decline = (why: string): NoopAnswer => ({ answered: false, why });
+  if (!Array.isArray(request.argv) || !request.argv.every((a) => typeof a === "string")) return decline("bad request");
+  if (typeof request.cwd !== "string" || !path.isAbsolute(request.cwd)) return decline("bad request");
+  if (typeof request.env !== "object" || request.env === null) return decline("bad request");
+  const args = parseNoopArgs(request.argv);
   if (args === null) return decline("arguments");
+  const env = clientEnv(request.env, request.cwd);
   const different = oclifDifference(args, env);
   if (different !== null) return decline(different);
 
   // As cli/pkg/build.ts → buildDirectory and connectStore resolve them (--system defaults to $PKG_SYSTEM when set).
+  const storeDir = defaultStoreDir(env);
+  if (path.resolve(storeDir) !== path.resolve(daemon.root)) return decline("another store");
   const system = env.PKG_SYSTEM || undefined;
-  const storeDir = path.resolve(defaultStoreDir(env));
-  const slot = cacheSlot(defaultStoreDir(env), args.dir, args.name, system);
-  const buildFile = path.join(args.dir, "pkg.build.toml");
-  const found = lookupCache(slot, args.dir, args.name);
+  const dir = path.resolve(request.cwd, args.dir);
+  const slot = cacheSlot(storeDir, dir, args.name, system);
+  const found = lookupCache(slot, dir, args.name);
   if ("miss" in found) return decline(found.miss);
   const { entry } = found;
-  const buildFileBytes = readBuildFile(buildFile);
+  const buildFileBytes = readBuildFile(path.join(dir, "pkg.build.toml"));
   if (!sameBuildFile(entry, buildFileBytes)) return decline("pkg.build.toml changed");
 
   // A collected (or deleted) output would be built again: that is no no-op, and the full path shows it.
-  // (gc moves a path out before anything could build it again; a path still there but being collected
-  // right now is built again by realise below, reported as `pkg build` reports it: the same result.)
-  if (!Object.values(entry.outputs).every((p) => existsSync(p))) return decline("output gone");
-
-  const daemon = await daemonConnection(storeSocketPath(storeDir, env));
-  if (daemon === null) return decline("no daemon"); // the full path starts one
+  const valid = daemon.queryOutputs(entry.drv);
+  const outputs = Object.entries(entry.outputs);
+  if (valid === null || outputs.length === 0 || !outputs.every(([name, p]) => valid[name] === p && existsSync(p))) return decline("output gone");
   try {
-    // Once realise is sent, progress is reported as `pkg build` reports it (an input collected since is built again).
-    const onEvent = (event: Record<string, unknown>) => {
-      if (event.event === "progress" && event.phase === "build" && !args.json && !args.quiet) process.stderr.write(`building ${String(event.name)} (${String(event.drv)})\n`);
-    };
-    const answer = await daemon.request<RealiseAnswer>("realise", { drv: entry.drv }, onEvent);
+    const answer = await daemon.realise(entry.drv);
+    // Collected between the check and realise (gc runs in this process too): built again, reported by the full path.
+    if (answer.built) return decline("output gone");
     if (!cachedRecord(entry, answer, buildFileBytes).unchanged) return decline("build record changed");
     if (typeof answer.outputs.out !== "string") return decline("no out output");
     // What oclif prints: this.log(path) without --json, logJson(result) (JSON.stringify(_, null, 2), no theme) with it.
+    // The build file's path as the full command names it: relative to -C as given.
+    const buildFile = path.join(args.dir, "pkg.build.toml");
     const text = args.json ? JSON.stringify(cachedResult(args.name, entry, answer, buildFile, false), null, 2) : answer.outputs.out;
-    // Resolved once written: the caller may exit at once (process.exit skips a last turn of the event loop).
-    await new Promise<void>((resolve) => process.stdout.write(`${format(text)}\n`, () => resolve()));
-    trace("no-op");
-    if (process.stderr.writableLength > 0) await new Promise((resolve) => process.stderr.once("drain", resolve));
-    return true;
+    return { answered: true, stdout: `${format(text)}\n` };
   } catch (error) {
     return decline(`error: ${(error as Error).message}`);
-  } finally {
-    daemon.close();
   }
 }

@@ -11,3 +11,12 @@ export function defaultDataDir(env: NodeJS.ProcessEnv = process.env, home: strin
   if (env.PKG_DATA_DIR) return path.resolve(env.PKG_DATA_DIR);
   return path.join(env.XDG_DATA_HOME || path.join(home, ".local", "share"), "chainpkg");
 }
+
+/**
+ * The store: `$PKG_STORE_DIR`, else `<dataDir>/store`. Here rather than in store/paths.ts (which
+ * re-exports it) so that the no-op build's client finds it without loading node:crypto.
+ */
+export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
+  if (env.PKG_STORE_DIR) return path.resolve(env.PKG_STORE_DIR);
+  return path.join(defaultDataDir(env, home), "store");
+}

@@ -11,7 +11,7 @@
  * - A client that goes away does not cancel its build: others may be waiting on it, and the output
  *   is worth keeping.
  */
-import { mkdir, chmod, rm, writeFile, lstat } from "node:fs/promises";
+import { mkdir, chmod, rm, writeFile, lstat, rename, symlink } from "node:fs/promises";
 import net from "node:net";
 import path from "node:path";
 import Database from "better-sqlite3";
@@ -24,6 +24,8 @@ import { addSubstitute } from "./substitute";
 import { ERR_STORE_BAD_REQUEST, ERR_STORE_LOCKED, ERR_STORE_SOCKET_DIR_UNSAFE, ERR_STORE_SOCKET_UNUSABLE, ERR_STORE_NO_INVOKE_HANDLER, StoreError } from "./errors";
 import { defaultStoreDir, storeLayout, storeSocketPath } from "./paths";
 import { ndjsonReader } from "./ndjson";
+import { answerNoopBuild, type NoopRequest } from "../build/noop";
+import type { RealiseAnswer } from "../build/package";
 
 /** Protocol version, in `status`. */
 export const DAEMON_PROTOCOL_VERSION = 1;
@@ -123,27 +125,35 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
   let resolveClosed!: () => void;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
 
+  /** What the `realise` op answers (src/build/package.ts: RealiseAnswer). */
+  async function realise(drv: string, options: Parameters<Realiser["realise"]>[1]): Promise<RealiseAnswer & { substituted?: true }> {
+    const result = await realiser.realise(drv, options);
+    return {
+      outputs: result.outputs,
+      built: result.built,
+      ...(result.substituted === true ? { substituted: true as const } : {}),
+      subderivations: result.subderivations,
+      cids: result.cids,
+      ...(result.matched !== undefined ? { matched: result.matched } : {}),
+      ...(result.build?.sandbox !== undefined ? { sandbox: result.build.sandbox } : {}),
+    };
+  }
+
   async function handle(request: Record<string, unknown>, emit: Emit): Promise<unknown> {
     const s = store!;
     switch (request.op) {
       case "status":
         return { pid: process.pid, store: layout.root, socket: socketPath, building: realiser.building(), version: DAEMON_PROTOCOL_VERSION, builds: realiser.stats() };
-      case "realise": {
-        const drv = requireString(request, "drv");
-        const result = await realiser.realise(drv, {
+      case "realise":
+        return realise(requireString(request, "drv"), {
           rebuild: request.rebuild === true,
           onLog: (d, text) => emit({ event: "log", drv: d, text }),
           onProgress: (d, name, phase) => emit({ event: "progress", drv: d, name, phase }),
         });
-        return {
-          outputs: result.outputs,
-          built: result.built,
-          ...(result.substituted === true ? { substituted: true } : {}),
-          subderivations: result.subderivations,
-          cids: result.cids,
-          ...(result.matched !== undefined ? { matched: result.matched } : {}),
-          ...(result.build?.sandbox !== undefined ? { sandbox: result.build.sandbox } : {}),
-        };
+      case "noop-build": {
+        // For thin clients (bin/pkg's native one): `stdout` as hex, which needs no JSON string parser.
+        const answer = await answerNoopBuild(request as unknown as NoopRequest, { root: layout.root, queryOutputs: (drv) => s.queryOutputs(drv), realise: (drv) => realise(drv, {}) });
+        return answer.answered ? { answered: true, stdout: Buffer.from(answer.stdout, "utf8").toString("hex") } : answer;
       }
       case "query": {
         const outputs = s.queryOutputs(requireString(request, "drv"));
@@ -188,7 +198,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
       default:
         throw new StoreError(ERR_STORE_BAD_REQUEST, `unknown op ${JSON.stringify(request.op)}`, {
           details: { op: request.op },
-          hint: "ops: status, realise, query, add-path, get-path, add-substitute, gc, verify, invoke, shutdown",
+          hint: "ops: status, realise, noop-build, query, add-path, get-path, add-substitute, gc, verify, invoke, shutdown",
         });
     }
   }
@@ -239,6 +249,11 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
       });
     });
     await chmod(socketPath, 0o600);
+    // <store>/daemon.sock → the socket, replaced atomically (a link left by a dead daemon named the same path).
+    const link = `${layout.socketLink}.${process.pid}.tmp`;
+    await rm(link, { force: true });
+    await symlink(socketPath, link);
+    await rename(link, layout.socketLink);
   } catch (error) {
     // Nothing may keep a daemon that cannot serve alive (it would hold the store's lock forever).
     server.close();

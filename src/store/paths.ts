@@ -4,20 +4,13 @@
  * socket and the same store path names as the daemon without opening anything.
  */
 import { createHash } from "node:crypto";
-import { homedir } from "node:os";
 import path from "node:path";
-import { defaultDataDir } from "../files/dirs";
 
 /** Characters of the hash part of a store path name. */
 export const STORE_HASH_LENGTH = 32;
 
-/**
- * `$PKG_STORE_DIR`, else `<dataDir>/store` (files/dirs.ts: `$PKG_DATA_DIR` or `$XDG_DATA_HOME/chainpkg`).
- */
-export function defaultStoreDir(env: NodeJS.ProcessEnv = process.env, home: string = homedir()): string {
-  if (env.PKG_STORE_DIR) return path.resolve(env.PKG_STORE_DIR);
-  return path.join(defaultDataDir(env, home), "store");
-}
+/** `$PKG_STORE_DIR`, else `<dataDir>/store` (files/dirs.ts: `$PKG_DATA_DIR` or `$XDG_DATA_HOME/chainpkg`). */
+export { defaultStoreDir } from "../files/dirs";
 
 /** The layout inside a store root. */
 export interface StoreLayout {
@@ -30,6 +23,11 @@ export interface StoreLayout {
   pidFile: string;
   lockFile: string;
   daemonLog: string;
+  /**
+   * `daemon.sock`: a symlink to the daemon's socket, made when it starts listening. Thin clients that
+   * do not compute {@link storeSocketPath} (it hashes; the native no-op client has no sha256) read it.
+   */
+  socketLink: string;
 }
 
 export function storeLayout(root: string): StoreLayout {
@@ -44,6 +42,7 @@ export function storeLayout(root: string): StoreLayout {
     pidFile: path.join(r, "daemon.pid"),
     lockFile: path.join(r, "daemon.lock"),
     daemonLog: path.join(r, "daemon.log"),
+    socketLink: path.join(r, "daemon.sock"),
   };
 }
 

@@ -146,6 +146,19 @@ describe("e2e: publish → lock → build through meta-rustc → install → run
     expect(out.outputs.out).to.equal(output);
   });
 
+  it("pkg install crates/hello:1.0.0 (an id, from no package directory) installs the published version's output and runs it", async () => {
+    const installed = await pkgJson<{ installed: string; generation: number; packages: { name: string; path: string; drv?: string }[] }>(["install", "crates/hello:1.0.0"], root);
+    expect(installed.installed).to.equal("crates/hello:1.0.0");
+    const hello = installed.packages.find((p) => p.name === "hello")!;
+    expect(hello.path).to.equal(output);
+    expect(hello.drv).to.equal(metadrv);
+    const ran = spawnSync(path.join(profiles, "default", "bin", "hello"), { encoding: "utf8" });
+    expect(ran.status, ran.stderr).to.equal(0);
+    expect(ran.stdout).to.equal("hello from crates:dep\n");
+    await pkgJson(["uninstall", "hello"]);
+    expect(existsSync(path.join(profiles, "default", "bin", "hello"))).to.equal(false);
+  });
+
   it("repo build crates builds what the repository pins and reports, without stopping, the package it cannot", async () => {
     // The rolling `crates` pins dep 0.2.0 (0.2.1 is yanked) and hello; hello's toolchains and meta-rustc live in
     // other repositories, which `repo build` (working from the repository's own lock) does not resolve.

@@ -5,7 +5,7 @@
  */
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, statSync } from "node:fs";
+import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { CID } from "multiformats/cid";
@@ -109,13 +109,17 @@ describe("pkg build (built binary, package directory, no chain)", function () {
   });
 });
 
-describe("pkg build's fast path (a no-op answered before oclif loads)", function () {
+// Both clients of the daemon's `noop-build`: node bin/pkg.js (src/build/noop-client.ts, before oclif loads) and
+// bin/pkg, the installed entry, whose native client (native/pkg-noop.c) starts no node at all.
+for (const entry of ["node", "sh"] as const) describe(`pkg build's fast path (a no-op answered by the daemon; ${entry === "node" ? "node bin/pkg.js" : "bin/pkg, native client"})`, function () {
   this.timeout(300_000);
   let s: Sandbox;
   let dir: string;
   let probe: string;
   before(function () {
-    if (!existsSync(path.join(ROOT, "dist", "src", "build", "noop.js"))) this.skip();
+    if (!existsSync(path.join(ROOT, "dist", "src", "build", "noop-client.js"))) this.skip();
+    // The native client is built by npm run build wherever there is a C compiler (CI has one): missing, it is a failure.
+    if (entry === "sh") expect(existsSync(path.join(ROOT, "dist", "native", "pkg-noop")), "dist/native/pkg-noop (npm run build)").to.equal(true);
   });
   beforeEach(async () => {
     s = await makeSandbox();
@@ -123,7 +127,8 @@ describe("pkg build's fast path (a no-op answered before oclif loads)", function
     await writePackage(s, dir, "mkdir $out; cat *.txt > $out/all", '["build.sh", "*.txt"]');
     // Says on exit whether @oclif/core was loaded: the fast path must not load it (no timing involved).
     probe = path.join(s.dir, "probe.js");
-    await writeFile(probe, `process.on("exit", () => { if (Object.keys(require.cache).some((k) => k.includes("@oclif")) && !process.argv.includes("daemon")) process.stderr.write("probe: oclif\\n"); });\n`);
+    // And whether node started at all (the native client answers without it).
+    await writeFile(probe, `process.on("exit", () => { if (process.argv.includes("daemon")) return; process.stderr.write(Object.keys(require.cache).some((k) => k.includes("@oclif")) ? "probe: oclif\\n" : "probe: node\\n"); });\n`);
   });
   afterEach(async () => {
     pkg(s, ["store", "status", "--shutdown"], s.dir);
@@ -132,9 +137,10 @@ describe("pkg build's fast path (a no-op answered before oclif loads)", function
 
   /** `pkg build` with the trace and the probe; stderr without the probe's line, and whether oclif ran. */
   const build = (args: string[], env: NodeJS.ProcessEnv = {}) => {
-    const r = pkg(s, ["build", ...args], dir, { PKG_TRACE_FASTPATH: "1", NODE_OPTIONS: `--require ${probe}`, ...env });
+    const r = pkg(s, ["build", ...args], dir, { PKG_TRACE_FASTPATH: "1", NODE_OPTIONS: `--require ${probe}`, ...env }, entry);
     const oclif = r.stderr.includes("probe: oclif\n");
-    return { ...r, stderr: r.stderr.replace("probe: oclif\n", ""), oclif };
+    const node = oclif || r.stderr.includes("probe: node\n");
+    return { ...r, stderr: r.stderr.replace("probe: oclif\n", "").replace("probe: node\n", ""), oclif, node };
   };
   /** The fast path declined with `why`, the full command then ran and succeeded. */
   const full = (args: string[], why: string, env: NodeJS.ProcessEnv = {}) => {
@@ -150,12 +156,14 @@ describe("pkg build's fast path (a no-op answered before oclif loads)", function
     expect(r.code, r.stderr + r.stdout).to.equal(0);
     expect(r.stderr).to.equal("fastpath: no-op\n");
     expect(r.oclif).to.equal(false);
+    // the native client answers without starting node
+    expect(r.node).to.equal(entry === "node");
     return r;
   };
   const cacheFiles = () => readdirSync(path.join(s.storeDir, "dirs")).map((f) => [f, statSync(path.join(s.storeDir, "dirs", f)).mtimeMs]);
 
   it("prints what the full command prints (path; the same JSON), writes nothing, and honours -C, --name, -q, $PKG_SYSTEM", async () => {
-    const first = full(["--json"], "no cache entry");
+    const first = full(["--json"], "no daemon");
     expect(JSON.parse(first.stdout)).to.include({ cached: false, built: true });
     const buildFile = path.join(dir, "pkg.build.toml");
     const before = { text: readFileSync(buildFile, "utf8"), mtime: statSync(buildFile).mtimeMs, cache: cacheFiles() };
@@ -170,7 +178,7 @@ describe("pkg build's fast path (a no-op answered before oclif loads)", function
     expect(JSON.parse(quickJson.stdout)).to.include({ cached: true, built: false, buildFileChanged: false, buildFile: "pkg.build.toml" });
     // -C (relative or absolute), --dir=, --name default, -q, from elsewhere
     const other = pkg(s, ["build", "-C", "globbed", "--json", "-L"], s.dir);
-    const fromParent = pkg(s, ["build", "-C", "globbed", "--json", "-q", "--name", "default"], s.dir, { PKG_TRACE_FASTPATH: "1" });
+    const fromParent = pkg(s, ["build", "-C", "globbed", "--json", "-q", "--name", "default"], s.dir, { PKG_TRACE_FASTPATH: "1" }, entry);
     expect(fromParent.stderr).to.equal("fastpath: no-op\n");
     expect(fromParent.stdout).to.equal(other.stdout);
     expect(fast([`--dir=${dir}`, "--name=default"]).stdout).to.equal(slow.stdout);
@@ -189,8 +197,31 @@ describe("pkg build's fast path (a no-op answered before oclif loads)", function
     fast([]);
   });
 
+  it("finds the daemon through <store>/daemon.sock (no PKG_STORE_SOCKET), resolves a relative PKG_STORE_DIR, quotes any argument; declines for another store", async () => {
+    // a directory name that needs JSON escaping (quote, backslash) and is not ASCII
+    const odd = path.join(s.dir, 'we"ird \\ dir é');
+    await writePackage(s, odd, "mkdir $out; cat *.txt > $out/all", '["build.sh", "*.txt"]');
+    const env = { PKG_STORE_SOCKET: "", XDG_RUNTIME_DIR: path.join(s.dir, "xdg"), PKG_STORE_DIR: "store", PKG_TRACE_FASTPATH: "1" };
+    const args = ["build", "-C", path.basename(odd), "--json"];
+    try {
+      const first = pkg(s, args, s.dir, env, entry);
+      expect(first.code, first.stderr).to.equal(0);
+      expect(first.stderr.split("\n")[0]).to.equal("fastpath: full (no daemon)");
+      const link = readlinkSync(path.join(s.storeDir, "daemon.sock"));
+      expect(link.startsWith(path.join(s.dir, "xdg", "chainpkg"))).to.equal(true);
+      const again = pkg(s, args, s.dir, env, entry);
+      expect(again.stderr).to.equal("fastpath: no-op\n");
+      expect(JSON.parse(again.stdout)).to.include({ cached: true, built: false, drv: JSON.parse(first.stdout).drv, buildFile: path.join(path.basename(odd), "pkg.build.toml") });
+      // reaching this daemon while naming another store: the full command (which then finds that store's daemon)
+      const other = pkg(s, ["build", "-C", odd], s.dir, { ...env, PKG_STORE_SOCKET: link, PKG_STORE_DIR: path.join(s.dir, "other-store") }, entry);
+      expect(other.stderr.split("\n")[0]).to.equal("fastpath: full (another store)");
+    } finally {
+      pkg(s, ["store", "status", "--shutdown"], s.dir, env);
+    }
+  });
+
   it("declines when a source changed, a new file matches a glob, pkg.lock changed, pkg.build.toml was edited or removed", async () => {
-    full([], "no cache entry");
+    full([], "no daemon");
     fast([]);
     await writeFile(path.join(dir, "greeting.txt"), "hello again\n");
     const edited = full(["--json"], "fingerprint changed");
@@ -221,7 +252,7 @@ describe("pkg build's fast path (a no-op answered before oclif loads)", function
   });
 
   it("declines when the output was collected or deleted, when no daemon runs, for other flags and arguments", async () => {
-    const first = JSON.parse(full(["--json"], "no cache entry").stdout) as { drv: string; outputs: { out: string } };
+    const first = JSON.parse(full(["--json"], "no daemon").stdout) as { drv: string; outputs: { out: string } };
     fast([]);
     // collected: unpinned (as if instantiated elsewhere since), then gc
     await s.content.unpin(CID.parse(first.drv));

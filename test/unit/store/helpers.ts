@@ -109,10 +109,12 @@ export async function sourceDerivation(content: ContentStore, name: string, file
 }
 
 const PKG = path.resolve(__dirname, "../../../bin/pkg.js");
+/** bin/pkg: the installed entry (sh; a no-op `pkg build` through the native client of dist/native when built). */
+export const PKG_SH = path.resolve(__dirname, "../../../bin/pkg");
 
 /** Runs the built `pkg` (bin/pkg.js over dist/) in this sandbox's store and content store; no chain is reachable. */
-export function pkg(s: Sandbox, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}): { code: number | null; stdout: string; stderr: string } {
-  const r = spawnSync(process.execPath, [PKG, ...args], { cwd, env: { ...sandboxEnv(s), PKG_RPC_URL: "http://127.0.0.1:9", ...env }, encoding: "utf8", timeout: 120_000 });
+export function pkg(s: Sandbox, args: string[], cwd: string, env: NodeJS.ProcessEnv = {}, entry: "node" | "sh" = "node"): { code: number | null; stdout: string; stderr: string } {
+  const r = spawnSync(entry === "node" ? process.execPath : PKG_SH, entry === "node" ? [PKG, ...args] : args, { cwd, env: { ...sandboxEnv(s), PKG_RPC_URL: "http://127.0.0.1:9", ...env }, encoding: "utf8", timeout: 120_000 });
   return { code: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
