@@ -80,13 +80,22 @@ function pkgBin(): string {
 /** Exit code of a daemon that found another one holding the store (cli/base.ts: ERR_STORE_LOCKED). */
 const LOCKED_EXIT_CODE = 10;
 
-/** Starts `pkg store daemon` detached, its output appended to daemon.log; `exited` resolves with its exit code if it stops. */
+/** The on-demand daemon's idle timeout: `$PKG_STORE_IDLE_TIMEOUT` seconds, default 30 minutes (0: never). */
+export function defaultIdleTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env.PKG_STORE_IDLE_TIMEOUT || "1800");
+  return Number.isFinite(value) && value >= 0 ? value : 1800;
+}
+
+/**
+ * Starts `pkg store daemon` detached, its output appended to daemon.log, stopping after
+ * {@link defaultIdleTimeoutSeconds} idle; `exited` resolves with its exit code if it stops.
+ */
 export function startDaemon(root: string, socketPath: string): { pid: number | undefined; exited: Promise<number | null> } {
   const layout = storeLayout(root);
   mkdirSync(layout.root, { recursive: true });
   const log = openSync(layout.daemonLog, "a");
   try {
-    const child = spawn(process.execPath, [pkgBin(), "store", "daemon"], {
+    const child = spawn(process.execPath, [pkgBin(), "store", "daemon", "--idle-timeout", String(defaultIdleTimeoutSeconds())], {
       detached: true,
       stdio: ["ignore", log, log],
       env: { ...process.env, PKG_STORE_DIR: layout.root, PKG_STORE_SOCKET: socketPath },

@@ -52,7 +52,23 @@ export interface DaemonOptions {
   cores?: number;
   /** Where the daemon reports what it does (default: stderr). */
   log?: (line: string) => void;
+  /**
+   * Stop after this many milliseconds with no client connected, no realise in progress and nothing
+   * left to settle (0 or absent: never). Daemons started on demand get one (client.ts: 30 minutes or
+   * `$PKG_STORE_IDLE_TIMEOUT` seconds; sccache's server does the same); one started by hand runs until
+   * stopped unless told otherwise.
+   */
+  idleTimeoutMs?: number;
 }
+
+/** How long a stopping daemon waits for meta packages' stored invocations to settle (they are lost otherwise). */
+const SETTLE_ON_STOP_MS = 20_000;
+
+type MetaModule = {
+  handleInvoke?: (c: InvokeContext, r: Record<string, unknown>, e: Emit) => Promise<unknown>;
+  settleStores?: () => Promise<number>;
+  pendingStores?: () => number;
+};
 
 export interface RunningDaemon {
   socket: string;
@@ -122,6 +138,22 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
 
   const connections = new Set<net.Socket>();
   let stopping: Promise<void> | null = null;
+  /** src/build/meta once an `invoke` loaded it: its stored invocations are settled before the daemon stops. */
+  let metaModule: MetaModule | null = null;
+  const idleTimeoutMs = options.idleTimeoutMs ?? 0;
+  let idleTimer: NodeJS.Timeout | null = null;
+  /** (Re)starts the idle countdown when nobody is connected; a connection stops it. */
+  function armIdle(): void {
+    if (idleTimer !== null) clearTimeout(idleTimer);
+    idleTimer = null;
+    if (idleTimeoutMs <= 0 || stopping !== null || connections.size > 0) return;
+    idleTimer = setTimeout(() => {
+      idleTimer = null;
+      // A client gone while its build goes on, or invocations not settled yet: not idle, look again later.
+      if (realiser.busy() || (metaModule?.pendingStores?.() ?? 0) > 0) armIdle();
+      else if (connections.size === 0) void stop(`idle for ${Math.round(idleTimeoutMs / 1000)} s`);
+    }, idleTimeoutMs);
+  }
   let resolveClosed!: () => void;
   const closed = new Promise<void>((resolve) => (resolveClosed = resolve));
 
@@ -176,10 +208,10 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
       case "verify":
         return verifyStore(s);
       case "invoke": {
-        let meta: { handleInvoke?: (c: InvokeContext, r: Record<string, unknown>, e: Emit) => Promise<unknown> };
+        let meta: MetaModule;
         try {
           // eslint-disable-next-line @typescript-eslint/no-require-imports
-          meta = require("../build/meta");
+          meta = metaModule = require("../build/meta") as MetaModule;
         } catch (cause) {
           throw new StoreError(ERR_STORE_NO_INVOKE_HANDLER, `invoke: the meta-package handler (src/build/meta) is not available: ${(cause as Error).message.split("\n")[0]}`, {
             details: { tool: request.tool },
@@ -205,6 +237,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
 
   function serve(socket: net.Socket): void {
     connections.add(socket);
+    armIdle();
     socket.setEncoding("utf8");
     const send = (value: unknown) => {
       if (!socket.destroyed && socket.writable) socket.write(`${JSON.stringify(value)}\n`);
@@ -224,7 +257,10 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
       );
     }, badLine));
     socket.on("error", () => {}); // a client that vanished; its builds go on
-    socket.on("close", () => connections.delete(socket));
+    socket.on("close", () => {
+      connections.delete(socket);
+      armIdle();
+    });
   }
 
   const server = net.createServer(serve);
@@ -268,7 +304,8 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
     });
   }
   await writeFile(layout.pidFile, `${process.pid}\n`);
-  say(`store daemon ${process.pid} serving ${layout.root} on ${socketPath}`);
+  say(`store daemon ${process.pid} serving ${layout.root} on ${socketPath}${idleTimeoutMs > 0 ? ` (stops after ${Math.round(idleTimeoutMs / 1000)} s idle)` : ""}`);
+  armIdle();
 
   function stop(reason: string): Promise<void> {
     stopping ??= (async () => {
@@ -282,6 +319,12 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
         }, 500).unref();
       });
       await rm(socketPath, { force: true }).catch(() => {});
+      if (idleTimer !== null) clearTimeout(idleTimer);
+      // Stored invocations not settled yet would be lost (recovery empties tmp/): settle them, for a while.
+      if (metaModule?.settleStores !== undefined) {
+        const settling = metaModule.settleStores().catch(() => 0);
+        await Promise.race([settling, new Promise((resolve) => setTimeout(resolve, SETTLE_ON_STOP_MS).unref())]);
+      }
       // Aborted builds clean their tmp/ directories up; the index stays open until they have.
       await Promise.race([realiser.settled(), new Promise((resolve) => setTimeout(resolve, 10_000).unref())]);
       await rm(layout.pidFile, { force: true }).catch(() => {});

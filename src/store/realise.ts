@@ -84,6 +84,8 @@ export interface Realiser {
   realise(drv: string, options?: RealiseOptions): Promise<RealiseResult>;
   /** Derivations whose builder runs now (not those only waiting for inputs). */
   building(): string[];
+  /** Whether any realise request is in progress (its client may have gone: builds go on). */
+  busy(): boolean;
   /** Paths in use by requests in progress: gc keeps them. */
   tempRoots(): Set<string>;
   /** Builds started / failed since the daemon started. */
@@ -577,6 +579,9 @@ export function createRealiser(options: RealiserOptions): Realiser {
     },
     building() {
       return [...activeBuilds].sort();
+    },
+    busy() {
+      return requests.size > 0;
     },
     tempRoots() {
       return new Set(held.keys());

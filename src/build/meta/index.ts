@@ -615,6 +615,11 @@ async function drain(): Promise<void> {
   }
 }
 
+/** How many stored invocations are not settled yet (the daemon is not idle while there are). */
+export function pendingStores(): number {
+  return unsettled.size;
+}
+
 /** Settle stored invocations now (all of them, or those of one key and every one before them) and wait for it. */
 export async function settleStores(key?: string): Promise<number> {
   const tasks = [...unsettled].filter((t) => key === undefined || t.key === key);

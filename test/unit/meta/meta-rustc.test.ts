@@ -11,6 +11,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { CID } from "multiformats/cid";
+import { pendingStores } from "../../../src/build/meta";
 import { buildNativeShim } from "../../../src/build/meta/native";
 import { openEmbeddedStore, type EmbeddedContentStore } from "../../../src/content/embedded";
 import { readDerivation } from "../../../src/derivation";
@@ -222,6 +223,25 @@ describe("meta-rustc (real cargo, rustc and store daemon)", function () {
     expect(builds[`test-${logCount}`].hit).to.equal(COMPILES.length);
     const rows = daemon.store.db.prepare("SELECT COUNT(*) AS n FROM meta_invocations WHERE build_id = ? AND result = 'hit'").get(`test-${logCount}`) as { n: number };
     expect(rows.n).to.equal(COMPILES.length);
+  });
+
+  it("a daemon stopped right after a build settles what it stored first: a new daemon serves every compile", async () => {
+    const fresh = path.join(dir, "settle-on-stop");
+    cpSync(ws, fresh, { recursive: true, filter: (src) => !src.includes(`${path.sep}target`) });
+    // new contents: app and util miss (and are stored, settled only later)
+    const lib = path.join(fresh, "crates/util/src/lib.rs");
+    writeFileSync(lib, `${readFileSync(lib, "utf8")}\npub fn settled() -> u32 { 7 }\n`);
+    const first = await build(fresh);
+    const misses = labels(first.log, "miss");
+    expect(misses).to.include.members(["app", "util"]); // (alone, with an empty store, everything misses)
+    expect(pendingStores(), "stored but not settled yet").to.equal(misses.length);
+    await daemon.close();
+    expect(pendingStores()).to.equal(0);
+    daemon = await runDaemon({ root: path.join(dir, "store"), socket: path.join(dir, "store.sock"), content, log: () => {} });
+    rmSync(path.join(fresh, "target"), { recursive: true, force: true });
+    const again = await build(fresh);
+    expect(again.code, again.stderr).to.equal(0);
+    expect(labels(again.log, "hit")).to.deep.equal(COMPILES);
   });
 
   it("daemon unreachable: one warning line per compile and the build still succeeds", async () => {

@@ -9,9 +9,9 @@ import { existsSync } from "node:fs";
 import { lstat, readFile, stat, writeFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { connectStore, type StoreClient } from "../../../src/store/client";
-import type { RunningDaemon } from "../../../src/store/daemon";
+import { runDaemon, type RunningDaemon } from "../../../src/store/daemon";
 import { addRoot, removeRoot } from "../../../src/store/store";
-import { scriptDerivation, sourceDerivation, withDaemon, type Sandbox } from "./helpers";
+import { makeSandbox, scriptDerivation, sourceDerivation, withDaemon, type Sandbox } from "./helpers";
 import type { PkgError } from "../../../src/errors";
 
 interface Realised {
@@ -232,5 +232,43 @@ describe("store daemon (in process, real socket, real builder)", function () {
     expect(verify.problems).to.deep.equal([]);
     const invoke = await rejection(client.request("invoke", { tool: "rustc", buildId: "x" }));
     expect(invoke.code).to.be.a("string"); // the meta handler answers (or says it is missing) as a PkgError
+  });
+});
+
+describe("store daemon idle timeout", function () {
+  this.timeout(60_000);
+  let s: Sandbox;
+  beforeEach(async () => {
+    s = await makeSandbox();
+  });
+  afterEach(async () => {
+    await s.cleanup();
+  });
+
+  it("stops after the idle timeout when no client is connected; a connected client or a running build keeps it up", async () => {
+    const daemon = await runDaemon({ root: s.storeDir, socket: s.socket, content: s.content, log: () => {}, idleTimeoutMs: 400 });
+    let closed = false;
+    void daemon.closed.then(() => (closed = true));
+    // a client that stays connected, with a build that outlives it
+    const client = await connectStore({ root: s.storeDir, socket: s.socket, start: false });
+    const slow = await scriptDerivation(s.content, { name: "slow", script: "sleep 1.5; mkdir $out" });
+    await new Promise((resolve) => setTimeout(resolve, 900));
+    expect(closed, "closed with a client connected").to.equal(false);
+    client.request<Realised>("realise", { drv: slow.toString() }).catch(() => undefined); // its client goes away
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    client.close();
+    await new Promise((resolve) => setTimeout(resolve, 700));
+    expect(closed, "closed during a build whose client went away").to.equal(false);
+    // the build ends, nobody is connected: it stops, removes its socket, and the build's output was kept
+    const started = Date.now();
+    await daemon.closed;
+    expect(Date.now() - started).to.be.below(5_000);
+    expect(existsSync(s.socket)).to.equal(false);
+    const again = await runDaemon({ root: s.storeDir, socket: s.socket, content: s.content, log: () => {} });
+    try {
+      expect(again.store.queryOutputs(slow.toString())).to.not.equal(null);
+    } finally {
+      await again.close();
+    }
   });
 });
