@@ -9,6 +9,7 @@ import path from "node:path";
 import { connectStore, type StoreClient } from "../../../src/store/client";
 import { runDaemon, type RunningDaemon } from "../../../src/store/daemon";
 import { openEmbeddedStore } from "../../../src/content";
+import { listenGateway } from "../../../src/content/gateway";
 import { scriptDerivation, withDaemon, type Sandbox } from "./helpers";
 
 interface Realised {
@@ -92,6 +93,35 @@ describe("store substitution (in process, real daemons, real builder)", function
     expect(r.built).to.equal(true);
     expect(await readFile(path.join(r.outputs.out, "data"), "utf8")).to.equal("data\n");
     expect(bLog.some((l) => l.startsWith("warning: cannot substitute"))).to.equal(true);
+  });
+
+  it("fetches a substitute whose blocks (and derivation) only a trustless gateway on 127.0.0.1 has: verified, registered, never built", async () => {
+    const drv = (await scriptDerivation(s.content, { name: "hello-1.0.0", script: HELLO })).toString();
+    const a = await client.request<Realised>("realise", { drv });
+    // Store C: its own content store, empty, whose only way to the blocks is store A's content served over HTTP.
+    const gateway = await listenGateway(s.content);
+    const cContent = await openEmbeddedStore({ directory: path.join(s.dir, "ipfs-c"), gateways: [gateway.url] });
+    const c = await runDaemon({ root: path.join(s.dir, "store-c"), socket: path.join(s.dir, "run-c", "store.sock"), content: cContent, cores: 2, log: () => {} });
+    const cClient = await connectStore({ root: path.join(s.dir, "store-c"), socket: c.socket, start: false });
+    try {
+      const { CID } = await import("multiformats/cid");
+      expect(await cContent.has(CID.parse(a.cids.out))).to.equal(false);
+      await cClient.request("add-substitute", { drv, cid: a.cids.out, source: "gateway-test" });
+      const r = await cClient.request<Realised>("realise", { drv });
+      expect(r).to.deep.include({ built: false, substituted: true });
+      expect(r.cids.out).to.equal(a.cids.out);
+      expect(c.realiser.stats().started).to.equal(0);
+      expect(await readFile(path.join(r.outputs.out, "data"), "utf8")).to.equal("data\n");
+      expect((await stat(path.join(r.outputs.out, "bin/hi"))).mode & 0o777).to.equal(0o555);
+      // the blocks are local now (fetched, each verified against its CID), and the store checks clean
+      expect(await cContent.has(CID.parse(a.cids.out))).to.equal(true);
+      expect((await cClient.request<{ problems: unknown[] }>("verify")).problems).to.deep.equal([]);
+    } finally {
+      cClient.close();
+      await c.close();
+      await cContent.close();
+      await gateway.close();
+    }
   });
 
   it("does not realise the inputs of a substituted derivation, except those its output references", async () => {
