@@ -818,9 +818,9 @@ export function storeGcRoots(storeDir: string): GcRoots {
 }
 
 /** What the CLI uses: the default profile in `$PKG_PROFILE_DIR` (or the data dir), rooted in the default store. */
-export function defaultProfileOptions(env: NodeJS.ProcessEnv = process.env): ProfileOptions & { dir: string; storeRoot: string } {
+export function defaultProfileOptions(env: NodeJS.ProcessEnv = process.env, name: string = DEFAULT_PROFILE): ProfileOptions & { dir: string; storeRoot: string } {
   const storeRoot = defaultStoreDir(env);
-  return { dir: defaultProfilesDir(env), name: DEFAULT_PROFILE, storeRoot, roots: storeGcRoots(storeRoot) };
+  return { dir: defaultProfilesDir(env), name, storeRoot, roots: storeGcRoots(storeRoot) };
 }
 
 /** What the store's index knows of an output path: the derivation that built it and its content CID. */

@@ -2,6 +2,7 @@ import { Args, Flags } from "@oclif/core";
 import path from "node:path";
 import { BaseCommand } from "../base";
 import { load } from "../lazy";
+import { profileFlags } from "../profile";
 import type { ProfileEntryInput } from "../../src/profile";
 
 export default class Install extends BaseCommand<typeof Install> {
@@ -22,6 +23,7 @@ export default class Install extends BaseCommand<typeof Install> {
     id: Args.string({ description: "repo/name[:version] of a published package (default: the package in --dir); with --path, names that output." }),
   };
   static override flags = {
+    ...profileFlags,
     dir: Flags.directory({ char: "C", summary: "Package directory to build and install (holding pkg.toml and pkg.lock).", default: ".", exclusive: ["path"] }),
     path: Flags.string({ summary: "Install this output, already in the store, without building." }),
     priority: Flags.integer({ summary: "Conflict priority: lower wins when two packages provide the same file (default 5)." }),
@@ -31,7 +33,7 @@ export default class Install extends BaseCommand<typeof Install> {
   async run() {
     const { args, flags } = await this.parse(Install);
     const profile = load.profile();
-    const options = profile.defaultProfileOptions();
+    const options = profile.defaultProfileOptions(process.env, flags.profile);
     const built = flags.path === undefined ? await this.build(args.id, flags.dir, flags["print-build-logs"], options.storeRoot) : null;
     const info = profile.describeStorePath(options.storeRoot, built?.path ?? path.resolve(flags.path!));
     const naming = built?.naming ?? (args.id !== undefined ? this.namingOf(args.id) : { ...profile.parseStorePathName(info.path), repository: null });

@@ -1,6 +1,7 @@
 import { Args } from "@oclif/core";
 import { BaseCommand } from "../base";
 import { load } from "../lazy";
+import { profileFlags } from "../profile";
 
 export default class Uninstall extends BaseCommand<typeof Uninstall> {
   static override summary = "Remove packages from your profile (in a new generation; `pkg profile rollback` undoes it).";
@@ -13,11 +14,13 @@ export default class Uninstall extends BaseCommand<typeof Uninstall> {
     name: Args.string({ description: "Installed package(s) to remove.", required: true }),
   };
 
+  static override flags = { ...profileFlags };
+
   async run() {
-    const { argv } = await this.parse(Uninstall);
+    const { argv, flags } = await this.parse(Uninstall);
     const names = argv as string[];
     const profile = load.profile();
-    const options = profile.defaultProfileOptions();
+    const options = profile.defaultProfileOptions(process.env, flags.profile);
     const result = await profile.uninstallPackages(options, names);
     if (!this.jsonEnabled()) this.log(`uninstalled ${result.changes.removed.join(", ")} (generation ${result.generation})`);
     return { profile: profile.profileLink(options), uninstalled: result.changes.removed, ...result };

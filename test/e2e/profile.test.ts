@@ -247,4 +247,22 @@ describe("e2e: pkg install / uninstall / profile (built binary, real store)", fu
     // Built already: the second install is the same output, so no new generation.
     expect(h.expectSuccess(await pkg("install", "-C", dir)).stdout).to.equal("local/greet:1.0.0 is installed already (generation 5)\n  bin/greet\n");
   });
+
+  it("--profile NAME (or $PKG_PROFILE) works on another profile; the default one is untouched; a bad name is refused", async () => {
+    const before = await generation();
+    const installed = await pkgJson<InstallJson>("install", "--profile", "work", "--path", outputs.world.path);
+    expect(installed).to.include({ profile: path.join(profiles, "work"), generation: 1, previous: null });
+    expect(spawnSync(path.join(profiles, "work", "bin", "world"), { encoding: "utf8" }).stdout).to.equal("world\n");
+    expect(await generation()).to.equal(before);
+    const viaEnv = { ...env, PKG_PROFILE: "work" };
+    const listed = h.expectJsonSuccess<{ profile: string; packages: { name: string }[] }>(await h.run("pkg", ["profile", "list", "--json"], viaEnv, { cwd: tmp }));
+    expect(listed.profile).to.equal(path.join(profiles, "work"));
+    expect(listed.packages.map((p) => p.name)).to.deep.equal(["world"]);
+    expect((await pkgJson<{ generation: number }>("uninstall", "world", "--profile", "work")).generation).to.equal(2);
+    expect((await pkgJson<{ to: number }>("profile", "rollback", "--profile", "work")).to).to.equal(1);
+    const history = h.expectSuccess(await h.run("pkg", ["profile", "history"], viaEnv, { cwd: tmp }));
+    expect(history.stdout.trimEnd().split("\n")).to.have.lengthOf(2);
+    h.expectHumanError(await pkg("profile", "list", "--profile", "../escape"), { code: "ERR_PROFILE_INVALID", message: ["invalid profile name"] });
+    expect(await generation()).to.equal(before);
+  });
 });

@@ -1,14 +1,18 @@
 import { BaseCommand } from "../../base";
 import { load } from "../../lazy";
+import { profileFlags } from "../../profile";
 
 export default class ProfileHistory extends BaseCommand<typeof ProfileHistory> {
   static override summary = "List the generations of your profile: number, date, which is current, and what each changed.";
   static override description = "Like nix profile history. Every generation stays usable (pkg profile switch N) until deleted with pkg profile wipe-history.";
   static override examples = ["<%= config.bin %> profile history", "<%= config.bin %> profile history --json"];
 
+  static override flags = { ...profileFlags };
+
   async run() {
+    const { flags } = await this.parse(ProfileHistory);
     const profile = load.profile();
-    const options = profile.defaultProfileOptions();
+    const options = profile.defaultProfileOptions(process.env, flags.profile);
     const generations = await profile.listGenerations(options);
     if (!this.jsonEnabled()) {
       if (generations.length === 0) this.step("no generations yet (pkg install)");

@@ -1,6 +1,7 @@
 import { Args } from "@oclif/core";
 import { BaseCommand } from "../../base";
 import { load } from "../../lazy";
+import { profileFlags } from "../../profile";
 
 export default class ProfileSwitch extends BaseCommand<typeof ProfileSwitch> {
   static override summary = "Make generation N of your profile the current one.";
@@ -10,10 +11,12 @@ export default class ProfileSwitch extends BaseCommand<typeof ProfileSwitch> {
     generation: Args.integer({ description: "Generation number.", required: true, min: 1 }),
   };
 
+  static override flags = { ...profileFlags };
+
   async run() {
-    const { args } = await this.parse(ProfileSwitch);
+    const { args, flags } = await this.parse(ProfileSwitch);
     const profile = load.profile();
-    const options = profile.defaultProfileOptions();
+    const options = profile.defaultProfileOptions(process.env, flags.profile);
     const result = await profile.switchGeneration(options, args.generation);
     if (!this.jsonEnabled()) this.log(`switched from generation ${result.from ?? "(none)"} to ${result.to}`);
     return { profile: profile.profileLink(options), ...result };
