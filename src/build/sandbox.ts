@@ -5,10 +5,12 @@
  *
  * ```
  * setpriv --pdeathsig KILL                                       killed when the daemon dies
- * unshare --net --mount --pid --fork --kill-child --mount-proc   new network, mount and PID namespaces
+ * unshare [--user --map-root-user]                               a user namespace when not root
+ *   --net --mount --pid --fork --kill-child --mount-proc          new network, mount and PID namespaces
  *   sh -c SETUP …                                                 inside them, as PID 1:
  *     mount --bind W W            for each writable directory (the build dir, each output's parent)
- *     mount -o remount,bind,ro M  for every other mount point of the host (so `/` is read-only)
+ *     mount -o remount,bind,ro,F M  for every other mount point of the host (so `/` is read-only),
+ *                                 F = the mount's own nosuid/nodev/noexec/atime flags
  *     ip link set lo up           loopback only: no route out
  *     exec setpriv --bounding-set -all --inh-caps -all   no capabilities: the build cannot remount
  *       env -i -C CWD VAR=… BUILDER ARGS…                 exactly the build's environment
@@ -28,9 +30,14 @@
  *   killed (`setpriv --pdeathsig KILL` in front of `unshare`).
  * - The builder runs as root without capabilities (empty bounding set): it cannot undo the mounts.
  *   This is hygiene (Nix's sandbox), not a wall against hostile code running as root.
+ * - Not root (a daemon run by a user): the same, inside a user namespace first (`--user
+ *   --map-root-user`, where the kernel allows unprivileged user namespaces): the builder is root of
+ *   that namespace only, i.e. the daemon's user on the host; its capabilities there are dropped too.
+ *   A user namespace cannot clear a mount's nosuid/nodev/noexec/atime flags (the kernel locks them),
+ *   so the read-only remount repeats the mount's own flags.
  *
  * How it degrades: {@link detectSandbox} tries the real thing once per process (`unshare … true`). When
- * it fails (not root and no user namespaces, a container without CAP_SYS_ADMIN, not Linux, util-linux
+ * it fails (not root and user namespaces disabled, a container without CAP_SYS_ADMIN, not Linux, util-linux
  * missing), mode `auto` runs builds without namespaces (the build result says `sandbox: "none"` and
  * why; the build runs in its own process group, killed as a group), `strict` fails with
  * ERR_BUILD_SANDBOX_UNAVAILABLE, and `off` never tries.
@@ -60,7 +67,13 @@ export interface SandboxSupport {
 /** Host programs the sandbox needs (util-linux and iproute2); found in fixed places, not on PATH. */
 const SANDBOX_PATH = "/usr/sbin:/usr/bin:/sbin:/bin";
 
-const UNSHARE_ARGS = ["--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"];
+const NAMESPACE_ARGS = ["--net", "--mount", "--pid", "--fork", "--kill-child", "--mount-proc"];
+
+/** unshare's arguments: a user namespace first when this process is not root. */
+function unshareArgs(): string[] {
+  const root = typeof process.getuid !== "function" || process.getuid() === 0;
+  return root ? NAMESPACE_ARGS : ["--user", "--map-root-user", ...NAMESPACE_ARGS];
+}
 
 let detected: Promise<SandboxSupport> | undefined;
 
@@ -84,7 +97,8 @@ async function probe(): Promise<SandboxSupport> {
     if (!(await findTool(tool))) return { available: false, reason: `${tool} (util-linux/coreutils) is not installed` };
   }
   // the whole setup, on nothing writable: what a build does, minus the builder
-  const result = await run("setpriv", ["--pdeathsig", "KILL", "unshare", ...UNSHARE_ARGS, "sh", "-c", SETUP, "sh", "0", "1", "/", "--", "/usr/bin/env", "-i", "true"]);
+  const root = (await hostMounts()).find((m) => m.point === "/");
+  const result = await run("setpriv", ["--pdeathsig", "KILL", "unshare", ...unshareArgs(), "sh", "-c", SETUP, "sh", "0", "1", "/", root?.flags ?? "", "--", "/usr/bin/env", "-i", "true"]);
   if (!result.ok) {
     const line = result.output.split("\n").find((l) => l.trim() !== "") ?? "unshare failed";
     return { available: false, reason: `unshare failed: ${line.trim()}` };
@@ -117,7 +131,7 @@ export async function chooseSandbox(mode: SandboxMode): Promise<SandboxChoice> {
       const reason = support.reason ?? "namespaces are not available";
       if (mode === "strict") {
         throw new PkgError(ERR_BUILD_SANDBOX_UNAVAILABLE, `the build sandbox is not available: ${reason}`, {
-          hint: "run the store daemon as root on Linux with util-linux installed, or use --sandbox auto",
+          hint: "on Linux with util-linux, run the store daemon as root or allow unprivileged user namespaces (sysctl user.max_user_namespaces); or use --sandbox auto",
           details: { reason },
         });
       }
@@ -127,14 +141,15 @@ export async function chooseSandbox(mode: SandboxMode): Promise<SandboxChoice> {
 }
 
 /**
- * The setup run as PID 1 of the new namespaces. Arguments: N writable dirs, then M mount points to make
- * read-only, then `--`, then the command. Failing to bind a writable dir is fatal; failing to remount
- * one host mount read-only is not (some mounts refuse; they are reported in the log).
+ * The setup run as PID 1 of the new namespaces. Arguments: N writable dirs, then M pairs (a mount point
+ * to make read-only, its flags to keep: `,nosuid,nodev` or empty), then `--`, then the command. Failing
+ * to bind a writable dir is fatal; failing to remount one host mount read-only is not (some mounts
+ * refuse; they are reported in the log).
  */
 const SETUP = [
   "set -e",
   'n=$1; shift; while [ "$n" -gt 0 ]; do mount --bind "$1" "$1"; shift; n=$((n-1)); done',
-  'n=$1; shift; while [ "$n" -gt 0 ]; do mount -o remount,bind,ro "$1" 2>/dev/null || echo "sandbox: could not make $1 read-only" >&2; shift; n=$((n-1)); done',
+  'n=$1; shift; while [ "$n" -gt 0 ]; do mount -o "remount,bind,ro$2" "$1" 2>/dev/null || echo "sandbox: could not make $1 read-only" >&2; shift 2; n=$((n-1)); done',
   '[ "$1" = "--" ]; shift',
   "ip link set lo up 2>/dev/null || true",
   'exec setpriv --bounding-set -all --inh-caps -all "$@"',
@@ -145,16 +160,29 @@ function unescapeMount(field: string): string {
   return field.replace(/\\([0-7]{3})/g, (_, octal: string) => String.fromCharCode(parseInt(octal, 8)));
 }
 
-/** Mount points of this process's mount namespace, parents first. */
-export async function hostMountPoints(): Promise<string[]> {
+/** Per-mount flags a user namespace may not clear (the kernel locks them): kept when remounting read-only. */
+const LOCKED_FLAGS = new Set(["nosuid", "nodev", "noexec", "noatime", "nodiratime", "relatime", "strictatime"]);
+
+/** A mount point of this process's mount namespace and its lockable flags (`,nosuid,nodev` or ""). */
+export interface HostMount {
+  point: string;
+  flags: string;
+}
+
+/** Mount points of this process's mount namespace, parents first (the last mount of a point wins). */
+export async function hostMounts(): Promise<HostMount[]> {
   const text = await fs.readFile("/proc/self/mountinfo", "utf8");
-  const points: string[] = [];
+  const mounts = new Map<string, string>();
   for (const line of text.split("\n")) {
     const fields = line.split(" ");
-    if (fields.length < 5) continue;
-    points.push(unescapeMount(fields[4]!));
+    if (fields.length < 6) continue;
+    const point = unescapeMount(fields[4]!);
+    // field 6: per-mount options (rw,nosuid,nodev,relatime)
+    const flags = fields[5]!.split(",").filter((o) => LOCKED_FLAGS.has(o));
+    mounts.delete(point);
+    mounts.set(point, flags.map((f) => `,${f}`).join(""));
   }
-  return [...new Set(points)];
+  return [...mounts].map(([point, flags]) => ({ point, flags }));
 }
 
 function within(child: string, parent: string): boolean {
@@ -178,19 +206,17 @@ export async function sandboxedCommand(
   writable: string[],
 ): Promise<SandboxCommand> {
   const dirs = [...new Set(writable.map((d) => path.resolve(d)))];
-  const readOnly = (await hostMountPoints()).filter(
-    (mp) => !within(mp, "/proc") && !dirs.includes(mp),
-  );
+  const readOnly = (await hostMounts()).filter((m) => !within(m.point, "/proc") && !dirs.includes(m.point));
   const envArgs = Object.entries(command.env).map(([k, v]) => `${k}=${v}`);
   return {
     // --pdeathsig: if the daemon dies (even by SIGKILL), unshare is killed, and with it the namespace
     file: "setpriv",
     args: [
       "--pdeathsig", "KILL", "unshare",
-      ...UNSHARE_ARGS,
+      ...unshareArgs(),
       "sh", "-c", SETUP, "sh",
       String(dirs.length), ...dirs,
-      String(readOnly.length), ...readOnly,
+      String(readOnly.length), ...readOnly.flatMap((m) => [m.point, m.flags]),
       "--",
       "/usr/bin/env", "-i", "-C", command.cwd, ...envArgs, command.file, ...command.args,
     ],

@@ -292,6 +292,66 @@ s.on("error", (e) => { console.error(e.message); process.exit(1); });
       }
     });
 
+    it("for a user who is not root: the same sandbox inside a user namespace (no network, read-only file system, no capabilities)", async function () {
+      this.timeout(60_000);
+      // Needs root to become another user, and the built runBuild (dist/) for that user's node to load.
+      const built = path.resolve(__dirname, "../../../dist/src/build/run.js");
+      if (typeof process.getuid !== "function" || process.getuid() !== 0 || !(await fs.stat(built).then(() => true, () => false))) this.skip();
+      const nobody = ["--reuid=65534", "--regid=65534", "--clear-groups"];
+      const userns = await new Promise<boolean>((resolve) =>
+        spawn("setpriv", [...nobody, "unshare", "--user", "--map-root-user", "true"], { stdio: "ignore" }).on("exit", (code) => resolve(code === 0)),
+      );
+      if (!userns) {
+        console.log("    (skipped: unprivileged user namespaces are disabled here)");
+        this.skip();
+      }
+      const server = net.createServer((socket) => socket.end("hi\n"));
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const port = (server.address() as net.AddressInfo).port;
+      try {
+        const outside = path.join(root, "outside");
+        await fs.mkdir(outside);
+        const src = path.join(root, "src");
+        await script(
+          path.join(src, "build.sh"),
+          [
+            "#!/bin/bash",
+            `if exec 3<>/dev/tcp/127.0.0.1/${port}; then echo connected; else echo net-refused; fi 2>/dev/null`,
+            `touch ${outside}/x 2>/dev/null && echo outside-written || echo outside-refused`,
+            "mount -o remount,rw / 2>/dev/null && echo remounted || echo remount-refused",
+            'echo "uid $(id -u)"',
+            'mkdir "$out" && echo out-written',
+          ].join("\n") + "\n",
+        );
+        // everything the build uses belongs to that user (nobody), as a user's own store would
+        await new Promise((resolve) => spawn("chown", ["-R", "65534:65534", root]).on("exit", resolve));
+        const code = `
+          const { runBuild } = require(${JSON.stringify(built)});
+          const root = ${JSON.stringify(root)};
+          const lines = [];
+          runBuild({
+            drv: ${JSON.stringify(derivation({ kind: "source", path: "build.sh" }))},
+            drvCid: "bafyreitestderivation", src: root + "/src", inputs: {}, closure: [],
+            outputs: { out: root + "/store/tmp/b1/aaaa-test-1.0.0" }, buildDir: root + "/build",
+            storeSocket: root + "/store.sock", buildId: "b", cores: 2, log: (l) => lines.push(l),
+            baseDir: root + "/base", sandbox: "strict",
+          }).then((r) => console.log(JSON.stringify({ sandbox: r.sandbox, lines })), (e) => { console.error(e.message); process.exit(1); });`;
+        const child = spawn("setpriv", [...nobody, process.execPath, "-e", code], { env: { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: root } });
+        let stdout = "";
+        let stderr = "";
+        child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+        const status = await new Promise<number | null>((resolve) => child.on("exit", resolve));
+        expect(status, stderr).to.equal(0);
+        const result = JSON.parse(stdout) as { sandbox: string; lines: string[] };
+        expect(result.sandbox).to.equal("namespaces");
+        expect(result.lines).to.deep.equal(["net-refused", "outside-refused", "remount-refused", "uid 0", "out-written"]);
+        expect(await fs.readdir(outside)).to.deep.equal([]);
+      } finally {
+        server.close();
+      }
+    });
+
     it("a build whose daemon is killed (SIGKILL) leaves no process behind", async function () {
       this.timeout(60_000);
       const marker = `${Math.floor(Math.random() * 1e6) + 1000}.125`;
