@@ -1,16 +1,19 @@
 /**
  * Crash safety and one-daemon-per-store, with real processes: `node bin/pkg.js store daemon` (the built
  * dist/), kill -9 of the daemon (its whole process group: builders included) or of a builder process at
- * random points of a build, 50 times in all, and of the daemon during gc 5 more times. After each, a (re)started daemon recovers the store:
+ * random points of a build, 50 times in all, of the daemon during gc 5 more times, and 6 times during a
+ * cargo build through meta-rustc or while the daemon settles what it stored. After each, a (re)started daemon recovers the store:
  * `verify` is clean (nothing unregistered under paths/, every path complete, read-only, with its CID)
  * and realising the derivation again gives a complete output.
  */
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
+import { buildNativeShim } from "../../../src/build/meta/native";
 import { connectStore, type StoreClient } from "../../../src/store/client";
+import { APP_OUTPUT, WORKSPACE_FILES, cargoEnv, run, writeWorkspace, type RunResult } from "../meta/workspace";
 import { makeSandbox, sandboxEnv, scriptDerivation, type Sandbox } from "./helpers";
 
 const ROOT = path.resolve(__dirname, "../../..");
@@ -196,6 +199,54 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
       await killGroup(daemon);
       daemon = null;
     }
+  });
+
+  it("kill -9 of the daemon during a cargo build through meta-rustc or while it settles, 6 times: the build succeeds anyway, verify is clean, the next build is right", async function () {
+    // The store work a cold build defers (settling: derivations, source trees, moving outputs in) must be as crash-safe as builds.
+    const shim = buildNativeShim(path.join(s.dir, "bin", "meta-rustc"));
+    const cargo = existsSync("/root/.cargo/bin/cargo") ? "/root/.cargo/bin/cargo" : "cargo";
+    const env = cargoEnv({ ...sandboxEnv(s), RUSTC_WRAPPER: shim, CARGO_BUILD_JOBS: "2" });
+    let duringBuild = 0;
+    for (let round = 0; round < 6; round++) {
+      const ws = path.join(s.dir, `ws-${round}`);
+      writeWorkspace(ws);
+      // new contents each round: every compile misses and is stored
+      writeFileSync(path.join(ws, "crates/corelib/src/lib.rs"), `${WORKSPACE_FILES["crates/corelib/src/lib.rs"]}pub const ROUND: u32 = ${round};\n`);
+      daemon = startDaemon(s);
+      const client = await connect(s);
+      await expectClean(client);
+      client.close();
+      const building = run(cargo, ["build", "--offline"], { cwd: ws, env });
+      const startedAt = Date.now();
+      let built: RunResult | null = null;
+      void building.then((r) => (built = r));
+      if (round < 3) {
+        // while cargo runs: during a lookup, a rustc run, a store
+        await sleep(Math.floor(Math.random() * 1500));
+        if (built === null) duringBuild++;
+      } else {
+        // after it: the daemon settles once idle for 300 ms
+        await building;
+        await sleep(200 + Math.floor(Math.random() * 600));
+      }
+      await killGroup(daemon);
+      const first = await building;
+      expect(first.code, `round ${round}, killed after ${Date.now() - startedAt} ms: ${first.stderr.slice(-2000)}`).to.equal(0);
+      daemon = startDaemon(s);
+      const after = await connect(s);
+      await expectClean(after);
+      rmSync(path.join(ws, "target"), { recursive: true, force: true });
+      const again = await run(cargo, ["build", "--offline"], { cwd: ws, env });
+      expect(again.code, again.stderr.slice(-2000)).to.equal(0);
+      expect((await run(path.join(ws, "target", "debug", "app"), [], { cwd: ws, env })).stdout.trim()).to.equal(APP_OUTPUT);
+      // what the second build stored settles (the stats phase waits for it), and the store is still clean
+      await after.request("invoke", { tool: "rustc", buildId: null, phase: "stats" });
+      await expectClean(after);
+      after.close();
+      await killGroup(daemon);
+      daemon = null;
+    }
+    expect(duringBuild, "kills that landed while cargo ran").to.be.greaterThan(0);
   });
 
   it("a daemon that cannot start is reported at once, with its error, not after the start timeout", async () => {
