@@ -17,7 +17,7 @@ export function exitCodeOf(code: string): number {
   if (code === ERR_USAGE) return 2;
   if (/^ERR_BUILD_/.test(code)) return 9; // a build failed (before BUILDER_NOT_FOUND etc. can match the families below)
   if (/^ERR_STORE_BAD_/.test(code)) return 7;
-  if (/^ERR_STORE_(DAEMON_UNREACHABLE|DAEMON_GONE|LOCKED)/.test(code)) return 10;
+  if (/^ERR_STORE_(DAEMON_UNREACHABLE|DAEMON_GONE|DAEMON_MISMATCH|LOCKED)/.test(code)) return 10;
   if (/^ERR_CHAIN_(UNREACHABLE|NO_REGISTRY|WRONG_NETWORK)|^ERR_CONFIG_NO_REGISTRY|^ERR_NODE_/.test(code)) return 3;
   if (/UNKNOWN|NOT_FOUND|NO_MATCH|NO_REPOSITORY/.test(code)) return 4;
   if (/UNAUTHORIZED|^ERR_KEY_/.test(code)) return 5;

@@ -12,8 +12,8 @@ import { mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
 import type { PkgError } from "../errors";
-import { ERR_STORE_DAEMON_GONE, ERR_STORE_DAEMON_UNREACHABLE, errorFromData, StoreError } from "./errors";
-import { defaultStoreDir, storeLayout, storeSocketPath } from "./paths";
+import { ERR_STORE_DAEMON_GONE, ERR_STORE_DAEMON_MISMATCH, ERR_STORE_DAEMON_UNREACHABLE, errorFromData, StoreError } from "./errors";
+import { DAEMON_PROTOCOL_VERSION, defaultStoreDir, storeLayout, storeSocketPath } from "./paths";
 import { ndjsonReader } from "./ndjson";
 
 export interface ConnectOptions {
@@ -156,12 +156,44 @@ function wrap(socket: net.Socket, socketPath: string): StoreClient {
   };
 }
 
-/** Connects to the store's daemon, starting one when none answers. @throws StoreError ERR_STORE_DAEMON_UNREACHABLE */
+/**
+ * The daemon that answered must serve `root` and speak this protocol: a socket named by
+ * $PKG_STORE_SOCKET may belong to another store's daemon, and an upgrade may leave an old daemon running.
+ */
+async function checked(client: StoreClient, root: string): Promise<StoreClient> {
+  let status: { store?: unknown; version?: unknown };
+  try {
+    status = await client.request<{ store?: unknown; version?: unknown }>("status");
+  } catch (error) {
+    client.close();
+    throw error;
+  }
+  const problem =
+    status.version !== DAEMON_PROTOCOL_VERSION
+      ? `speaks protocol ${String(status.version)}, this pkg ${DAEMON_PROTOCOL_VERSION}`
+      : status.store !== root
+        ? `serves the store ${String(status.store)}, not ${root}`
+        : null;
+  if (problem === null) return client;
+  client.close();
+  throw new StoreError(ERR_STORE_DAEMON_MISMATCH, `the store daemon on ${client.socket} ${problem}`, {
+    details: { socket: client.socket, store: root, daemonStore: status.store, version: status.version, expected: DAEMON_PROTOCOL_VERSION },
+    hint:
+      status.version !== DAEMON_PROTOCOL_VERSION
+        ? "stop it once its builds are done (`pkg store status --shutdown`); the next command starts a matching one"
+        : "unset PKG_STORE_SOCKET, or point it and PKG_STORE_DIR at the same store",
+  });
+}
+
+/**
+ * Connects to the store's daemon, starting one when none answers, and checks it serves this store
+ * with this protocol. @throws StoreError ERR_STORE_DAEMON_UNREACHABLE, ERR_STORE_DAEMON_MISMATCH
+ */
 export async function connectStore(options: ConnectOptions = {}): Promise<StoreClient> {
   const root = path.resolve(options.root ?? defaultStoreDir());
   const socketPath = options.socket ?? storeSocketPath(root);
   const first = await tryConnect(socketPath);
-  if (first !== null) return wrap(first, socketPath);
+  if (first !== null) return checked(wrap(first, socketPath), root);
   if (options.start === false) {
     throw new StoreError(ERR_STORE_DAEMON_UNREACHABLE, `no store daemon answers on ${socketPath}`, {
       details: { socket: socketPath, store: root },
@@ -177,7 +209,7 @@ export async function connectStore(options: ConnectOptions = {}): Promise<StoreC
     await new Promise((resolve) => setTimeout(resolve, delay));
     delay = Math.min(delay * 2, 250);
     const socket = await tryConnect(socketPath);
-    if (socket !== null) return wrap(socket, socketPath);
+    if (socket !== null) return checked(wrap(socket, socketPath), root);
     // Exited for another reason than losing the race to a daemon starting at the same time: say why now.
     if (exitCode !== undefined && exitCode !== LOCKED_EXIT_CODE) {
       const log = storeLayout(root).daemonLog;

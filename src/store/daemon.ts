@@ -22,13 +22,12 @@ import { createRealiser, recordSubderivation, type Realiser, type RunBuild } fro
 import { openStore, type Store } from "./store";
 import { addSubstitute } from "./substitute";
 import { ERR_STORE_BAD_REQUEST, ERR_STORE_LOCKED, ERR_STORE_SOCKET_DIR_UNSAFE, ERR_STORE_SOCKET_UNUSABLE, ERR_STORE_NO_INVOKE_HANDLER, StoreError } from "./errors";
-import { defaultStoreDir, storeLayout, storeSocketPath } from "./paths";
+import { DAEMON_PROTOCOL_VERSION, defaultStoreDir, storeLayout, storeSocketPath } from "./paths";
 import { ndjsonReader } from "./ndjson";
 import { answerNoopBuild, type NoopRequest } from "../build/noop";
 import type { RealiseAnswer } from "../build/package";
 
-/** Protocol version, in `status`. */
-export const DAEMON_PROTOCOL_VERSION = 1;
+export { DAEMON_PROTOCOL_VERSION } from "./paths";
 
 /** An event line sent before the answer. */
 export type DaemonEvent = { event: "log"; drv: string; text: string } | { event: "progress"; [key: string]: unknown };

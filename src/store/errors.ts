@@ -20,6 +20,8 @@ export const ERR_STORE_LOCKED = "ERR_STORE_LOCKED";
 export const ERR_STORE_SOCKET_DIR_UNSAFE = "ERR_STORE_SOCKET_DIR_UNSAFE";
 /** The daemon cannot create or listen on its socket. */
 export const ERR_STORE_SOCKET_UNUSABLE = "ERR_STORE_SOCKET_UNUSABLE";
+/** The daemon on the socket serves another store, or speaks another protocol version. */
+export const ERR_STORE_DAEMON_MISMATCH = "ERR_STORE_DAEMON_MISMATCH";
 /** The daemon went away in the middle of a request. */
 export const ERR_STORE_DAEMON_GONE = "ERR_STORE_DAEMON_GONE";
 /** `pkg store verify` found problems (each in the details). */

@@ -6,6 +6,12 @@
 import { createHash } from "node:crypto";
 import path from "node:path";
 
+/**
+ * The daemon protocol's version, in `status`: the CLI refuses a daemon of another one (an older
+ * install's daemon still running after an upgrade). Bump it when a change breaks old clients or daemons.
+ */
+export const DAEMON_PROTOCOL_VERSION = 1;
+
 /** Characters of the hash part of a store path name. */
 export const STORE_HASH_LENGTH = 32;
 

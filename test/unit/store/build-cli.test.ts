@@ -212,9 +212,11 @@ for (const entry of ["node", "sh"] as const) describe(`pkg build's fast path (a 
       const again = pkg(s, args, s.dir, env, entry);
       expect(again.stderr).to.equal("fastpath: no-op\n");
       expect(JSON.parse(again.stdout)).to.include({ cached: true, built: false, drv: JSON.parse(first.stdout).drv, buildFile: path.join(path.basename(odd), "pkg.build.toml") });
-      // reaching this daemon while naming another store: the full command (which then finds that store's daemon)
+      // reaching this daemon while naming another store: declined, and the full command refuses that daemon
       const other = pkg(s, ["build", "-C", odd], s.dir, { ...env, PKG_STORE_SOCKET: link, PKG_STORE_DIR: path.join(s.dir, "other-store") }, entry);
       expect(other.stderr.split("\n")[0]).to.equal("fastpath: full (another store)");
+      expect(other.code).to.equal(10);
+      expect(other.stderr.split("\n")[1]).to.equal(`error: the store daemon on ${link} serves the store ${s.storeDir}, not ${path.join(s.dir, "other-store")}`);
     } finally {
       pkg(s, ["store", "status", "--shutdown"], s.dir, env);
     }

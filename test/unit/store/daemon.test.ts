@@ -235,6 +235,50 @@ describe("store daemon (in process, real socket, real builder)", function () {
   });
 });
 
+describe("store daemon handshake (connectStore checks the store and the protocol version)", function () {
+  this.timeout(60_000);
+  let s: Sandbox;
+  beforeEach(async () => {
+    s = await makeSandbox();
+  });
+  afterEach(async () => {
+    await s.cleanup();
+  });
+
+  it("refuses a daemon of another store (ERR_STORE_DAEMON_MISMATCH naming both), and one of another protocol version", async () => {
+    const daemon = await runDaemon({ root: s.storeDir, socket: s.socket, content: s.content, log: () => {} });
+    try {
+      const ok = await connectStore({ root: s.storeDir, socket: s.socket, start: false });
+      ok.close();
+      const other = path.join(s.dir, "other-store");
+      const wrongStore = await rejection(connectStore({ root: other, socket: s.socket, start: false }));
+      expect(wrongStore.code).to.equal("ERR_STORE_DAEMON_MISMATCH");
+      expect(wrongStore.message).to.equal(`the store daemon on ${s.socket} serves the store ${s.storeDir}, not ${other}`);
+      expect(wrongStore.hint).to.match(/PKG_STORE_SOCKET/);
+    } finally {
+      await daemon.close();
+    }
+    // a daemon of a newer (or older) pkg: a real socket that answers status with another version
+    const net = await import("node:net");
+    const fake = path.join(s.dir, "fake.sock");
+    const server = net.createServer((socket) =>
+      socket.on("data", (d) => {
+        const id = (JSON.parse(d.toString().split("\n")[0]!) as { id: number }).id;
+        socket.write(`${JSON.stringify({ id, ok: true, result: { pid: 1, store: s.storeDir, version: 999 } })}\n`);
+      }),
+    );
+    await new Promise<void>((resolve) => server.listen(fake, resolve));
+    try {
+      const wrongVersion = await rejection(connectStore({ root: s.storeDir, socket: fake, start: false }));
+      expect(wrongVersion.code).to.equal("ERR_STORE_DAEMON_MISMATCH");
+      expect(wrongVersion.message).to.equal(`the store daemon on ${fake} speaks protocol 999, this pkg 1`);
+      expect(wrongVersion.hint).to.match(/pkg store status --shutdown/);
+    } finally {
+      server.close();
+    }
+  });
+});
+
 describe("store daemon idle timeout", function () {
   this.timeout(60_000);
   let s: Sandbox;
