@@ -294,9 +294,13 @@ s.on("error", (e) => { console.error(e.message); process.exit(1); });
 
     it("for a user who is not root: the same sandbox inside a user namespace (no network, read-only file system, no capabilities)", async function () {
       this.timeout(60_000);
-      // Needs root to become another user, and the built runBuild (dist/) for that user's node to load.
-      const built = path.resolve(__dirname, "../../../dist/src/build/run.js");
-      if (typeof process.getuid !== "function" || process.getuid() !== 0 || !(await fs.stat(built).then(() => true, () => false))) this.skip();
+      // Needs root to become another user, and the built runBuild (dist/), copied to where that user can read it
+      // (a checkout may sit in a directory only root can enter). It needs node's built-ins only.
+      const dist = path.resolve(__dirname, "../../../dist/src");
+      if (typeof process.getuid !== "function" || process.getuid() !== 0 || !(await fs.stat(path.join(dist, "build", "run.js")).then(() => true, () => false))) this.skip();
+      await fs.cp(path.join(dist, "build"), path.join(root, "dist", "build"), { recursive: true });
+      await fs.cp(path.join(dist, "errors"), path.join(root, "dist", "errors"), { recursive: true });
+      const built = path.join(root, "dist", "build", "run.js");
       const nobody = ["--reuid=65534", "--regid=65534", "--clear-groups"];
       const userns = await new Promise<boolean>((resolve) =>
         spawn("setpriv", [...nobody, "unshare", "--user", "--map-root-user", "true"], { stdio: "ignore" }).on("exit", (code) => resolve(code === 0)),
