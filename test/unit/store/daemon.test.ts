@@ -235,7 +235,7 @@ describe("store daemon (in process, real socket, real builder)", function () {
   });
 });
 
-describe("store daemon handshake (connectStore checks the store and the protocol version)", function () {
+describe("store daemon, one per test started here: the client's handshake, the idle timeout", function () {
   this.timeout(60_000);
   let s: Sandbox;
   beforeEach(async () => {
@@ -276,17 +276,6 @@ describe("store daemon handshake (connectStore checks the store and the protocol
     } finally {
       server.close();
     }
-  });
-});
-
-describe("store daemon idle timeout", function () {
-  this.timeout(60_000);
-  let s: Sandbox;
-  beforeEach(async () => {
-    s = await makeSandbox();
-  });
-  afterEach(async () => {
-    await s.cleanup();
   });
 
   it("stops after the idle timeout when no client is connected; a connected client or a running build keeps it up", async () => {
