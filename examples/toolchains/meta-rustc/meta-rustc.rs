@@ -22,6 +22,10 @@
 //! Wire format: the daemon's NDJSON (one JSON object per line; `event` lines come before the answer
 //! `{"id", "ok", "result" | "error"}`). Hence the tiny JSON encoder and parser below.
 //! `$PKG_META_LOG` (a file): one JSON line per invocation (tests and benchmarks count them).
+//!
+//! One source for every tool: the tool is the program's own name without `meta-` (`meta-rustc`,
+//! `meta-cc`: the same binary under two names, like ccache's), sent as the request's `tool`; the
+//! daemon has a planner per tool (src/build/meta/plan/). Only rustc's probes are answered here.
 
 use std::collections::BTreeMap;
 use std::env;
@@ -250,9 +254,22 @@ impl<'a> Parser<'a> {
 
 // ---- the invocation ----
 
+/// The tool this shim stands in for: its own file name without `meta-` (`rustc` when it has no such name).
+fn tool() -> &'static str {
+    static TOOL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    TOOL.get_or_init(|| {
+        env::args_os()
+            .next()
+            .and_then(|a| Path::new(&a).file_name().map(|n| n.to_string_lossy().into_owned()))
+            .and_then(|n| n.strip_prefix("meta-").map(str::to_string))
+            .filter(|t| !t.is_empty() && t.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'+'))
+            .unwrap_or_else(|| "rustc".to_string())
+    })
+}
+
 fn warn(message: &str) {
     let first = message.lines().next().unwrap_or("");
-    let _ = writeln!(io::stderr(), "meta-rustc: warning: {} (running rustc directly)", first);
+    let _ = writeln!(io::stderr(), "meta-{}: warning: {} (running {} directly)", tool(), first, tool());
 }
 
 /// Appends one JSON line to `$PKG_META_LOG` (a convenience: never fails the build).
@@ -266,7 +283,7 @@ fn record_run(started: Instant, result: &str, label: Option<&str>, reason: Optio
         Some(f) if !f.is_empty() => f,
         _ => return,
     };
-    let mut line = format!("{{\"pid\":{},\"tool\":\"rustc\",\"result\":", std::process::id());
+    let mut line = format!("{{\"pid\":{},\"tool\":\"{}\",\"result\":", std::process::id(), tool());
     quote(&mut line, result);
     for (name, value) in [("label", label), ("reason", reason), ("drv", drv)] {
         if let Some(v) = value {
@@ -283,8 +300,8 @@ fn record_run(started: Instant, result: &str, label: Option<&str>, reason: Optio
     }
 }
 
-/// Replaces this process by rustc with the original arguments (inherits everything: jobserver, stdio).
-fn exec_rustc(program: &OsString, args: &[OsString]) -> ! {
+/// Replaces this process by the tool with the original arguments (inherits everything: jobserver, stdio).
+fn exec_tool(program: &OsString, args: &[OsString]) -> ! {
     let error = Command::new(program).args(args).exec();
     let _ = writeln!(io::stderr(), "error: could not execute {}: {}", program.to_string_lossy(), error);
     exit(127)
@@ -468,30 +485,31 @@ fn main() {
     let started = Instant::now();
     let argv: Vec<OsString> = env::args_os().skip(1).collect();
     if argv.is_empty() {
-        let _ = writeln!(io::stderr(), "usage: meta-rustc <path-to-rustc> [args…] (cargo runs it as RUSTC_WRAPPER)");
+        let _ = writeln!(io::stderr(), "usage: meta-{0} <path-to-{0}> [args…] (cargo runs meta-rustc as RUSTC_WRAPPER; CC=\"meta-cc cc\")", tool());
         exit(2);
     }
     let program = &argv[0];
     let args = &argv[1..];
-    if let Some(reason) = probe(args) {
+    let rustc = tool() == "rustc";
+    if let Some(reason) = if rustc { probe(args) } else { None } {
         record(started, "pass", None, Some(&reason), None);
-        exec_rustc(program, args);
+        exec_tool(program, args);
     }
     let socket = match env::var_os("PKG_STORE_SOCKET") {
         Some(s) if !s.is_empty() => s,
         _ => {
-            record(started, "pass", crate_name(args).as_deref(), Some("PKG_STORE_SOCKET is not set"), None);
-            exec_rustc(program, args);
+            record(started, "pass", if rustc { crate_name(args) } else { None }.as_deref(), Some("PKG_STORE_SOCKET is not set"), None);
+            exec_tool(program, args);
         }
     };
     let fallback = |message: String| -> ! {
         warn(&format!("store daemon at {}: {}", socket.to_string_lossy(), message));
-        record(started, "fallback", crate_name(args).as_deref(), Some(&message), None);
-        exec_rustc(program, args);
+        record(started, "fallback", if rustc { crate_name(args) } else { None }.as_deref(), Some(&message), None);
+        exec_tool(program, args);
     };
 
     let build_id = env::var("PKG_BUILD_ID").ok().filter(|s| !s.is_empty());
-    let mut common = String::from("\"op\":\"invoke\",\"tool\":\"rustc\",\"buildId\":");
+    let mut common = format!("\"op\":\"invoke\",\"tool\":\"{}\",\"buildId\":", tool());
     match &build_id {
         Some(b) => quote(&mut common, b),
         None => common.push_str("null"),
@@ -509,7 +527,7 @@ fn main() {
     match answer.str("action") {
         Some("pass") => {
             record(started, "pass", label.as_deref(), answer.str("reason"), None);
-            exec_rustc(program, args);
+            exec_tool(program, args);
         }
         Some("hit") => {
             if answer.bool("restored") != Some(true) {
@@ -554,7 +572,7 @@ fn main() {
         Ok(result) => record_run(started, "miss", label.as_deref(), Some(&reason), result.str("drv"), Some(ms)),
         Err(e) => {
             // The build itself succeeded; only the cache missed out.
-            let _ = writeln!(io::stderr(), "meta-rustc: warning: outputs of {} not stored: {}", label.as_deref().unwrap_or("?"), e.lines().next().unwrap_or(""));
+            let _ = writeln!(io::stderr(), "meta-{}: warning: outputs of {} not stored: {}", tool(), label.as_deref().unwrap_or("?"), e.lines().next().unwrap_or(""));
             record(started, "miss", label.as_deref(), Some(&format!("not stored: {}", e)), None);
         }
     }

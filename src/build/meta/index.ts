@@ -33,6 +33,7 @@ import { checkName } from "../../ids";
 import { parseDepInfo } from "./depinfo";
 import { hashBytes, hashFile, hashStream, rememberHash } from "./hash";
 import { denormalise, normalise, resolveProgram, type PlanOutcome, type ToolModule } from "./plan/core";
+import { ccTool } from "./plan/cc";
 import { rustcTool } from "./plan/rustc";
 import type {
   InvokeContext,
@@ -55,7 +56,10 @@ export const ERR_META_OUTPUT = "ERR_META_OUTPUT";
 /** Bump when the key's recipe changes: old entries then simply stop matching. */
 const KEY_VERSION = 1;
 /** Tool modules by name: the planner of each meta package's invocations. */
-const TOOLS = new Map<string, ToolModule>([["rustc", rustcTool]]);
+const TOOLS = new Map<string, ToolModule>([
+  ["rustc", rustcTool],
+  ["cc", ccTool],
+]);
 
 interface Manifest {
   files: Array<[string, string]>;
@@ -329,9 +333,11 @@ async function store(
       bad(`output ${file} is not an output of ${plan.label}`);
     }
   }
-  if (!outputs.includes(plan.depInfo)) throw new PkgError(ERR_META_OUTPUT, `${plan.label}: no dep-info at ${plan.depInfo}`, { hint: "not stored" });
-
-  const depInfo = parseDepInfo(await fs.readFile(plan.depInfo, "utf8"));
+  const depInfoIsOutput = plan.depInfoIsOutput !== false;
+  if (depInfoIsOutput && !outputs.includes(plan.depInfo)) throw new PkgError(ERR_META_OUTPUT, `${plan.label}: no dep-info at ${plan.depInfo}`, { hint: "not stored" });
+  const depInfoText = await fs.readFile(plan.depInfo, "utf8").catch(() => null);
+  if (depInfoText === null) throw new PkgError(ERR_META_OUTPUT, `${plan.label}: no dep-info at ${plan.depInfo}`, { hint: "not stored" });
+  const depInfo = parseDepInfo(depInfoText);
   const outputSet = new Set(outputs);
   const sourceFiles = [...new Set(depInfo.files.map((file) => path.resolve(plan.cwd, file)))].filter((abs) => !outputSet.has(abs));
   // Outputs and sources are copied into two staging directories of the store before answering, so
@@ -344,13 +350,21 @@ async function store(
   copying.catch(() => undefined);
   let staged: Staged;
   let sources: StagedSources;
+  const discard = async () => {
+    for (const stage of [staging, copying]) await stage.then((st) => fs.rm(st.stage, { recursive: true, force: true }), () => undefined).catch(() => undefined);
+  };
   try {
     [staged, sources] = await Promise.all([staging, copying]);
   } catch (error) {
-    for (const stage of [staging, copying]) await stage.then((st) => fs.rm(st.stage, { recursive: true, force: true }), () => undefined).catch(() => undefined);
+    await discard();
     throw error;
   }
   lap("stage");
+  if (sources.refused !== null) {
+    await discard();
+    count(buildId, "miss");
+    return { drv: null, path: null, timings, uncacheable: sources.refused };
+  }
   // env-dep values are normalised too (`env!("OUT_DIR")` is an absolute path under the target dir).
   const manifest: Manifest = {
     files: sources.files.map((s) => [s.norm, s.hash]),
@@ -405,16 +419,20 @@ interface StagedSources {
   stage: string;
   /** Sorted by normalised path; `copy` is the staged copy the hash is of. */
   files: Array<{ norm: string; hash: string; copy: string }>;
+  /** Why the invocation must not be stored (a source matched the plan's refuseSources), else null. */
+  refused: string | null;
 }
 
 /** Copy the sources dep-info names into a staging directory (at their tree paths), hashing each copy's bytes. */
 async function stageSources(ctx: InvokeContext, plan: ToolPlan, files: string[]): Promise<StagedSources> {
   const stage = await ctx.store.makeTempDir("meta-src");
+  let refused: string | null = null;
   try {
     const staged = await Promise.all(
       files.map(async (abs) => {
         const bytes = await fs.readFile(abs).catch(() => null);
         if (bytes === null) throw new PkgError(ERR_META_INPUT_MISSING, `${plan.label}: source ${abs} (from dep-info) cannot be read`, { hint: "not stored" });
+        if (plan.refuseSources !== undefined && plan.refuseSources.pattern.test(bytes.toString("latin1"))) refused = `${plan.refuseSources.reason} (${abs})`;
         const norm = normalise(abs, plan.roots);
         const copy = path.join(stage, treePath(norm));
         await fs.mkdir(path.dirname(copy), { recursive: true });
@@ -423,7 +441,7 @@ async function stageSources(ctx: InvokeContext, plan: ToolPlan, files: string[])
       }),
     );
     staged.sort((a, b) => (a.norm < b.norm ? -1 : a.norm > b.norm ? 1 : 0));
-    return { stage, files: staged };
+    return { stage, files: staged, refused };
   } catch (error) {
     await fs.rm(stage, { recursive: true, force: true }).catch(() => undefined);
     throw error;
@@ -523,7 +541,7 @@ async function settleInvocation(ctx: InvokeContext, inv: StoredInvocation): Prom
   );
   const inputSrcs = new Map<string, CID>([[src.toString(), src]]);
   const inputDrvs: Record<string, DerivationInput> = {};
-  inputDrvs.rustc = { drv: await hostToolDrv(ctx, plan.tool, keyed.version), kinds: ["native-input"], output: "out" };
+  inputDrvs[plan.tool] = { drv: await hostToolDrv(ctx, plan.tool, keyed.version), kinds: ["native-input"], output: "out" };
   const artifact = db.prepare("SELECT drv FROM meta_artifacts WHERE hash = ?");
   for (const [name, file, hash] of keyed.externs) {
     const known = artifact.get(hash) as { drv: string } | undefined;
@@ -547,7 +565,7 @@ async function settleInvocation(ctx: InvokeContext, inv: StoredInvocation): Prom
     format: 1,
     name: drvName,
     system: currentSystem(),
-    builder: { kind: "input", input: "rustc", path: plan.tool === "rustc" ? "bin/rustc" : `bin/${plan.tool}` },
+    builder: { kind: "input", input: plan.tool, path: `bin/${plan.tool}` },
     args: plan.normArgs,
     env: drvEnv,
     src,
@@ -663,8 +681,14 @@ async function dispatch(ctx: InvokeContext, request: Record<string, unknown>): P
       if (typeof key !== "string" || typeof status !== "number" || typeof started !== "number" || typeof stderr !== "string") bad("store needs key, status, started, stderr");
       const outcome = planOf(tool, inv);
       if (outcome.kind === "pass") bad(`store of an invocation that is not cacheable (${outcome.reason})`);
-      if (status !== 0) return failed(ctx, buildId, key, outcome.plan, typeof ms === "number" ? ms : 0);
-      return store(ctx, buildId, key, outcome.plan, inv.env, started, stderr, typeof ms === "number" ? ms : 0);
+      const { plan } = outcome;
+      try {
+        if (status !== 0) return failed(ctx, buildId, key, plan, typeof ms === "number" ? ms : 0);
+        return await store(ctx, buildId, key, plan, inv.env, started, stderr, typeof ms === "number" ? ms : 0);
+      } finally {
+        // The shim's own dep-info (not an output of the build's): gone once stored, or not.
+        if (plan.depInfoIsOutput === false) await fs.rm(plan.depInfo, { force: true });
+      }
     }
     case "settle":
       return { settled: await settleStores() };

@@ -16,9 +16,13 @@ const REPO_ROOT =
     existsSync(path.join(dir, "examples", "toolchains", "meta-rustc", "meta-rustc.rs")),
   ) ?? path.join(__dirname, "..", "..", "..");
 
-/** Sources of each tool's shim. */
+/** The shim's one source: it finds its tool from its own name (`meta-rustc`, `meta-cc`). */
+const SHIM_SOURCE = path.join(REPO_ROOT, "examples", "toolchains", "meta-rustc", "meta-rustc.rs");
+
+/** Sources of each tool's shim (one program under two names). */
 export const SHIM_SOURCES: Record<string, string> = {
-  rustc: path.join(REPO_ROOT, "examples", "toolchains", "meta-rustc", "meta-rustc.rs"),
+  rustc: SHIM_SOURCE,
+  cc: SHIM_SOURCE,
 };
 
 /** rustc of this machine: rustup's proxy directory first (PATH may not have it), else PATH. */
@@ -28,7 +32,7 @@ export function hostRustc(): string {
   return existsSync(proxy) ? proxy : "rustc";
 }
 
-/** Compile `meta-<tool>` to `out` (optimised: it runs once per tool invocation). */
+/** Compile `meta-<tool>` to `out` (optimised: it runs once per tool invocation); `out`'s name must be `meta-<tool>`. */
 export function buildNativeShim(out: string, tool = "rustc", rustc = hostRustc()): string {
   const source = SHIM_SOURCES[tool];
   if (source === undefined) throw new PkgError(ERR_META_SHIM_BUILD, `no native shim for ${tool}`, { hint: `known: ${Object.keys(SHIM_SOURCES).join(", ")}` });

@@ -40,6 +40,13 @@ export interface ToolPlan {
   outputStems: string[];
   /** Absolute path of the dep-info (Makefile syntax) file the tool writes. */
   depInfo: string;
+  /**
+   * Whether the dep-info is one of the outputs (rustc: cargo reads it, so it is stored and restored);
+   * false: the shim's own (gcc's `-MD -MF`, added to runArgs only), read when storing and then removed.
+   */
+  depInfoIsOutput?: boolean;
+  /** Sources whose bytes match `pattern` make the invocation uncacheable (gcc: `__DATE__`/`__TIME__` without SOURCE_DATE_EPOCH). */
+  refuseSources?: { pattern: RegExp; reason: string };
   /** For derivation names: `rustc-<label>-<labelHash>`. */
   label: string;
   labelHash: string;
@@ -109,6 +116,8 @@ export type LookupResult =
   | { action: "miss"; label: string; key: string; reason: string; args: string[] };
 
 export interface StoreResult {
+  /** Ran, but not stored, and why (not an error: the shim says nothing). */
+  uncacheable?: string;
   /**
    * null: the tool failed and nothing is stored, or (`pending`) the invocation is staged and its
    * derivation is written when the daemon is idle (src/build/meta/index.ts, "settled when idle").

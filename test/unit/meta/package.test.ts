@@ -6,7 +6,7 @@
  */
 import { expect } from "chai";
 import { execFileSync, spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { hostRustc } from "../../../src/build/meta/native";
@@ -24,7 +24,7 @@ describe("flakes:meta-rustc package", function () {
     expect([...m.src].sort()).to.deep.equal(["build.sh", "meta-rustc.rs"]);
   });
 
-  it("build.sh compiles $out/bin/meta-rustc with $rustc/bin/rustc and $gcc/bin/cc; it passes cargo's probes to rustc", () => {
+  it("build.sh compiles $out/bin/meta-rustc (and meta-cc, the same program) with $rustc/bin/rustc and $gcc/bin/cc; it passes cargo's probes to rustc", () => {
     const dir = mkdtempSync(path.join(tmpdir(), "chainpkg-meta-pkg-"));
     try {
       // toolchains:rustc links the sysroot's real rustc (not rustup's proxy), toolchains:gcc the host's cc
@@ -47,6 +47,11 @@ describe("flakes:meta-rustc package", function () {
       expect(probe.stderr).to.equal("");
       const usage = spawnSync(bin, [], { encoding: "utf8" });
       expect(usage.status).to.equal(2);
+      // meta-cc: the same program, which takes its tool from its name
+      expect(readlinkSync(path.join(out, "bin", "meta-cc"))).to.equal("meta-rustc");
+      const cc = spawnSync(path.join(out, "bin", "meta-cc"), [], { encoding: "utf8" });
+      expect(cc.status).to.equal(2);
+      expect(cc.stderr).to.match(/^usage: meta-cc <path-to-cc>/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -18,6 +18,22 @@ export interface ToolModule {
   plan(program: string, args: string[], cwd: string, env: NodeJS.ProcessEnv): PlanOutcome;
 }
 
+/**
+ * An invocation's roots from `[directory or undefined, token]` candidates, in order of preference:
+ * absolute ones only, never `/`, each directory once (the first token wins), longest first (so that
+ * normalising replaces the deepest root of a path).
+ */
+export function rootsFrom(candidates: ReadonlyArray<[string | undefined, RootToken]>): Array<[string, RootToken]> {
+  const roots: Array<[string, RootToken]> = [];
+  for (const [root, token] of candidates) {
+    if (!root || !path.isAbsolute(root)) continue;
+    const clean = root.length > 1 ? root.replace(/\/+$/, "") : root;
+    if (clean === "/" || roots.some(([r]) => r === clean)) continue;
+    roots.push([clean, token]);
+  }
+  return roots.sort((a, b) => b[0].length - a[0].length);
+}
+
 /** Replace every root token by the invocation's absolute root. */
 export function denormalise(text: string, roots: ReadonlyArray<[string, RootToken]>): string {
   let out = text;

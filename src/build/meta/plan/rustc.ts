@@ -25,7 +25,7 @@
  */
 import path from "node:path";
 import fs from "node:fs";
-import { normalise, type PlanOutcome, type ToolModule } from "./core";
+import { normalise, rootsFrom, type PlanOutcome, type ToolModule } from "./core";
 import type { RootToken, ToolPlan } from "../types";
 
 /** Variables rustc reads whatever the source says (besides the source's own `env!` reads). */
@@ -173,20 +173,12 @@ export function profileDir(outDir: string): string {
 }
 
 function rootsOf(outDir: string, cwd: string, env: NodeJS.ProcessEnv): Array<[string, RootToken]> {
-  const candidates: Array<[string | undefined, RootToken]> = [
+  return rootsFrom([
     [profileDir(outDir), "@@PKG_TARGET@@"],
     [cwd, "@@PKG_CWD@@"],
     [env.TMPDIR, "@@PKG_TMP@@"],
     [env.HOME, "@@PKG_HOME@@"],
-  ];
-  const roots: Array<[string, RootToken]> = [];
-  for (const [root, token] of candidates) {
-    if (!root || !path.isAbsolute(root)) continue;
-    const clean = root.length > 1 ? root.replace(/\/+$/, "") : root;
-    if (clean === "/" || clean.split("/").length < 2 || roots.some(([r]) => r === clean)) continue;
-    roots.push([clean, token]);
-  }
-  return roots.sort((a, b) => b[0].length - a[0].length);
+  ]);
 }
 
 export const rustcTool: ToolModule = {
