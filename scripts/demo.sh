@@ -14,7 +14,7 @@ work="$(mktemp -d "${TMPDIR:-/tmp}/chainpkg-demo.XXXXXX")"
 export PKG_DATA_DIR="$work/data" PKG_CONFIG="$work/config.toml"
 port="${PKG_NODE_PORT:-$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')}"
 export PKG_RPC_URL="http://127.0.0.1:$port"
-pkg() { node "$root/bin/pkg.js" "$@"; }
+pkg() { "$root/bin/pkg" "$@"; }  # the installed entry (a no-op build answered by its native client)
 repo() { node "$root/bin/repo.js" "$@"; }
 say() { printf '\n\033[1m$ %s\033[0m\n' "$*"; }
 
@@ -84,6 +84,9 @@ say "pkg build              # cargo through meta-rustc in the sandbox; the store
 
 say "pkg build --rebuild    # again from scratch (a reproducibility check): every rustc invocation comes from the store"
 (cd "$work/hello" && pkg build --rebuild)
+
+say "pkg build              # nothing changed: a no-op, answered by the store daemon to bin/pkg's native client (no node)"
+(cd "$work/hello" && PKG_TRACE_FASTPATH=1 pkg build)
 
 say "pkg install            # the output's bin/ into a new profile generation"
 (cd "$work/hello" && pkg install)
