@@ -13,6 +13,7 @@
  * from a non-yanked version so a non-yanked match always exists; one request in six targets an older major,
  * so several versions of one package end up in a lock. Every version of a package has the same inputs.
  */
+import { seededRandom } from "../../test/helpers/random";
 
 export interface GraphPackage {
   name: string;
@@ -33,17 +34,6 @@ export interface Graph {
   levels: number;
 }
 
-/** mulberry32: small, fast, good enough for test data. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Tier sizes: roots few, widening tier by tier (at most ×2.5, so 2–6 inputs per package cover the next tier), then slowly narrowing. */
 const TIER_SHAPE = [8, 20, 48, 88, 124, 148, 156, 148, 136, 124];
@@ -119,7 +109,7 @@ function makeRange(dep: GraphPackage, rand: () => number): string {
 
 export function makeGraph(options: { total: number; levels: number; seed: number; prefix: string; roots?: number }): Graph {
   const { total, levels, prefix } = options;
-  const rand = random(options.seed);
+  const rand = seededRandom(options.seed);
   const sizes = tierSizes(total, levels);
   const tiers: GraphPackage[][] = sizes.map((size, tier) =>
     Array.from({ length: size }, (_, i) => ({

@@ -17,8 +17,9 @@ import { isNoopEnvName } from "./noop-env";
 /** The socket a client reaches the daemon at: `$PKG_STORE_SOCKET`, else where `<store>/daemon.sock` points; null: no daemon has run. */
 export function noopSocket(env: NodeJS.ProcessEnv): string | null {
   if (env.PKG_STORE_SOCKET) return path.resolve(env.PKG_STORE_SOCKET);
+  const storeDir = defaultStoreDir(env);
   try {
-    return path.resolve(defaultStoreDir(env), readlinkSync(path.join(defaultStoreDir(env), "daemon.sock")));
+    return path.resolve(storeDir, readlinkSync(path.join(storeDir, "daemon.sock")));
   } catch {
     return null;
   }

@@ -640,6 +640,7 @@ export function pendingStores(): number {
 
 /** Settle stored invocations now (all of them, or those of one key and every one before them) and wait for it. */
 export async function settleStores(key?: string): Promise<number> {
+  if (unsettled.size === 0) return 0; // every lookup asks: nothing to filter
   const tasks = [...unsettled].filter((t) => key === undefined || t.key === key);
   await Promise.all(tasks.map(settle));
   return tasks.length;

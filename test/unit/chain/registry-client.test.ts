@@ -21,6 +21,7 @@ import { hashPackageId, hashRepositoryId } from "../../../src/ids";
 import { isPkgError } from "../../../src/errors";
 import { freePort, startHardhatNode, type RunningNode } from "../../helpers/node";
 import { rejectsWith } from "../../helpers/errors";
+import { seededRandom } from "../../helpers/random";
 
 async function cid(text: string, v0 = false): Promise<string> {
   const digest = await sha256.digest(new TextEncoder().encode(text));
@@ -175,20 +176,9 @@ describe("getPackages encoding and decoding (against ethers' ABI coder)", functi
   const iface = Registry__factory.createInterface();
   const fragment = iface.getFunction("getPackages");
 
-  /** A small deterministic generator (mulberry32). */
-  function random(seed: number): () => number {
-    let a = seed >>> 0;
-    return () => {
-      a = (a + 0x6d2b79f5) >>> 0;
-      let t = a;
-      t = Math.imul(t ^ (t >>> 15), t | 1);
-      t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-    };
-  }
 
   async function views(seed: number) {
-    const next = random(seed);
+    const next = seededRandom(seed);
     const int = (n: number) => Math.floor(next() * n);
     const word = () => `0x${Array.from({ length: 64 }, () => "0123456789abcdef"[int(16)]).join("")}`;
     const out = [];

@@ -103,6 +103,14 @@ async function expectClean(client: StoreClient): Promise<void> {
   expect(verify.ok).to.equal(true);
 }
 
+/** A daemon (re)started on the sandbox's store, a client of it, and the store checked clean (its recovery done). */
+async function startClean(s: Sandbox): Promise<{ started: Daemon; client: StoreClient }> {
+  const started = startDaemon(s);
+  const client = await connect(s);
+  await expectClean(client);
+  return { started, client };
+}
+
 describe("store crash safety (real daemon processes, kill -9)", function () {
   this.timeout(1_800_000); // 60 daemon starts: minutes on a loaded 2-core machine
   let s: Sandbox;
@@ -134,9 +142,8 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
       await killGroup(daemon);
       await pending;
       client.close();
-      daemon = startDaemon(s);
-      const after = await connect(s);
-      await expectClean(after);
+      const { started, client: after } = await startClean(s);
+      daemon = started;
       const r = await after.request<{ outputs: { out: string } }>("realise", { drv });
       await expectComplete(r.outputs.out, i);
       await expectClean(after);
@@ -180,9 +187,8 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
 
   it("kill -9 of the daemon during gc, 5 times: nothing is left half-deleted, verify is clean", async () => {
     for (let round = 0; round < 5; round++) {
-      daemon = startDaemon(s);
-      const client = await connect(s);
-      await expectClean(client);
+      const { started: fresh, client } = await startClean(s);
+      daemon = fresh;
       const drvs = await Promise.all(Array.from({ length: 12 }, (_, j) =>
         scriptDerivation(s.content, { name: `garbage-${round}-${j}`, script: "mkdir -p $out/d; for n in $(seq 1 60); do echo $n > $out/d/f$n; done" })));
       await Promise.all(drvs.map((d) => client.request("realise", { drv: d.toString() })));
@@ -191,9 +197,8 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
       await killGroup(daemon);
       await pending;
       client.close();
-      daemon = startDaemon(s);
-      const after = await connect(s);
-      await expectClean(after);
+      const { started, client: after } = await startClean(s);
+      daemon = started;
       expect(readdirSync(path.join(s.storeDir, "trash"))).to.deep.equal([]);
       after.close();
       await killGroup(daemon);
@@ -212,9 +217,8 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
       writeWorkspace(ws);
       // new contents each round: every compile misses and is stored
       writeFileSync(path.join(ws, "crates/corelib/src/lib.rs"), `${WORKSPACE_FILES["crates/corelib/src/lib.rs"]}pub const ROUND: u32 = ${round};\n`);
-      daemon = startDaemon(s);
-      const client = await connect(s);
-      await expectClean(client);
+      const { started: fresh, client } = await startClean(s);
+      daemon = fresh;
       client.close();
       const building = run(cargo, ["build", "--offline"], { cwd: ws, env });
       const startedAt = Date.now();
@@ -232,9 +236,8 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
       await killGroup(daemon);
       const first = await building;
       expect(first.code, `round ${round}, killed after ${Date.now() - startedAt} ms: ${first.stderr.slice(-2000)}`).to.equal(0);
-      daemon = startDaemon(s);
-      const after = await connect(s);
-      await expectClean(after);
+      const { started, client: after } = await startClean(s);
+      daemon = started;
       rmSync(path.join(ws, "target"), { recursive: true, force: true });
       const again = await run(cargo, ["build", "--offline"], { cwd: ws, env });
       expect(again.code, again.stderr.slice(-2000)).to.equal(0);
