@@ -56,6 +56,15 @@ function killGroup(d: Daemon): Promise<number | null> {
   return d.exited;
 }
 
+/** A process's command line, arguments joined by spaces ("" once it is gone). */
+function cmdline(pid: number): string {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, "utf8").replace(/\0/g, " ");
+  } catch {
+    return "";
+  }
+}
+
 /** Pids of the descendants of `pid` (from /proc), deepest last. */
 function descendants(pid: number): number[] {
   const children = new Map<number, number[]>();
@@ -225,8 +234,10 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
       let built: RunResult | null = null;
       void building.then((r) => (built = r));
       if (round < 3) {
-        // while cargo runs: during a lookup, a rustc run, a store
-        await sleep(Math.floor(Math.random() * 1500));
+        // while cargo runs: once a shim is running (a lookup, a rustc run, a store), a little later
+        const shimRunning = () => descendants(process.pid).some((pid) => cmdline(pid).startsWith(shim));
+        for (const until = Date.now() + 30_000; built === null && !shimRunning() && Date.now() < until; ) await sleep(5);
+        await sleep(Math.floor(Math.random() * 300));
         if (built === null) duringBuild++;
       } else {
         // after it: the daemon settles once idle for 300 ms
