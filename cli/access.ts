@@ -15,7 +15,7 @@ export async function changeAccess(session: Session, id: string, action: AccessA
     try {
       address = getAddress(account ?? "");
     } catch {
-      throw new PkgError("ERR_ID_SYNTAX", `${JSON.stringify(account)} is not an address`, { hint: "write 0x and 40 hex digits" });
+      throw new PkgError("ERR_ID_SYNTAX", `${load.name().quoteValue(account ?? "")} is not an address`, { hint: "write 0x and 40 hex digits" });
     }
   }
   const { client } = session;

@@ -19,11 +19,13 @@ export function exitCodeOf(code: string): number {
   if (/^ERR_STORE_BAD_/.test(code)) return 7;
   if (/^ERR_STORE_(DAEMON_UNREACHABLE|DAEMON_GONE|DAEMON_MISMATCH|LOCKED)/.test(code)) return 10;
   if (/^ERR_CHAIN_(UNREACHABLE|NO_REGISTRY|WRONG_NETWORK)|^ERR_CONFIG_NO_REGISTRY|^ERR_NODE_/.test(code)) return 3;
+  // an unknown key or a dangling edge inside a file makes the file invalid: not an unknown package (4)
+  if (/^ERR_(MANIFEST|LOCKFILE|BUILDFILE|REPOLOCK)_UNKNOWN_(KEY|DEPENDENCY)$/.test(code)) return 7;
   if (/UNKNOWN|NOT_FOUND|NO_MATCH|NO_REPOSITORY/.test(code)) return 4;
   if (/UNAUTHORIZED|^ERR_KEY_/.test(code)) return 5;
   if (/EXISTS|CONFLICT|MISMATCH/.test(code)) return 6;
   if (/INTEGRITY|CORRUPT/.test(code)) return 8;
-  if (/^ERR_(MANIFEST|LOCKFILE|BUILDFILE|REPOLOCK|DERIVATION|INSTANTIATE|ID|CONFIG)_/.test(code)) return 7;
+  if (/^ERR_(MANIFEST|LOCKFILE|BUILDFILE|REPOLOCK|DERIVATION|INSTANTIATE|ID|CONFIG|NAME)_/.test(code)) return 7;
   return 1;
 }
 

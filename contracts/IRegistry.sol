@@ -146,6 +146,14 @@ interface IRegistry {
     /// @dev The version was published before; published versions never change.
     error RegistryVersionExists(bytes32 id, string version);
 
+    /**
+     * @dev A package version equal to `version` under semver was published before: `version` and it differ only
+     * in build metadata (`+BUILD`), which semver ignores when comparing, so ranges could not tell them apart.
+     * `withoutBuild` is `version` without its build metadata; the one published is `withoutBuild` itself or
+     * `withoutBuild` with other build metadata.
+     */
+    error RegistryEquivalentVersionExists(bytes32 id, string version, string withoutBuild);
+
     /// @dev The version was never published.
     error RegistryUnknownVersion(bytes32 id, string version);
 
@@ -186,7 +194,8 @@ interface IRegistry {
     /**
      * @dev Publishes a new version of the package `name` of a repository. Owner or maintainer of the package.
      * Package mutations name the package by repository id and name: the contract derives the package id, so
-     * events index both ids without a storage read.
+     * events index both ids without a storage read. Versions that differ only in build metadata (`1.0.0`,
+     * `1.0.0+linux`) are one version: only the first of them can be published (crates.io's rule).
      */
     function publish(
         bytes32 repositoryId_,

@@ -164,7 +164,9 @@ contract Registry is IRegistry {
     {
         Validation.checkReleaseName(version);
         (bytes32 metaDigest, uint8 metaKind) = CidCodec.encode(metaCid);
-        if (!_repositories[repositoryId_].versions.add(version, metaDigest, metaKind, 0, CidCodec.KIND_NONE)) {
+        // release names are compared as text: a repository version is referenced exactly, never by a range
+        VersionList.List storage versions = _repositories[repositoryId_].versions;
+        if (!versions.add(version, 0, metaDigest, metaKind, 0, CidCodec.KIND_NONE)) {
             revert RegistryVersionExists(repositoryId_, version);
         }
         emit RepositoryPublished(repositoryId_, version, metaCid);
@@ -221,7 +223,8 @@ contract Registry is IRegistry {
      *
      * Requirements:
      * - the caller owns or maintains the package;
-     * - `version` is semver-shaped and was never published for this package;
+     * - `version` is semver-shaped and was never published for this package, nor was any version that differs
+     *   from it only in build metadata (`1.0.0` and `1.0.0+linux` are one version under semver);
      * - `metaCid` and `srcCid` are supported CIDs.
      *
      * Emits a {Published} event.
@@ -244,7 +247,8 @@ contract Registry is IRegistry {
      *
      * Requirements:
      * - for every entry, the caller owns or maintains the package;
-     * - every version is new and semver-shaped, every CID header supported;
+     * - every version is semver-shaped and new, also ignoring build metadata (as by {publish}), every CID header
+     *   supported;
      * - every entry's `versions` splits into exactly as many versions as it has meta and src digests.
      *
      * Emits a {PublishedBatch} event per entry.
@@ -279,10 +283,10 @@ contract Registry is IRegistry {
                     }
                     offset = end;
                 }
-                Validation.checkVersion(version);
+                uint256 withoutBuild = Validation.checkVersion(version);
                 (bytes32 metaDigest, bytes32 srcDigest) = (_at(entry.metaDigests, j), _at(entry.srcDigests, j));
-                bytes28 key = versions.insert(head, version, metaDigest, metaKind, srcDigest, srcKind);
-                if (key == 0) revert RegistryVersionExists(packageId_, version);
+                bytes28 key = versions.insert(head, version, withoutBuild, metaDigest, metaKind, srcDigest, srcKind);
+                if (key == 0) _revertVersionExists(packageId_, versions, version);
                 head = key;
             }
             if (offset != packedLength) revert RegistryMalformedBatch(i);
@@ -313,13 +317,31 @@ contract Registry is IRegistry {
         bytes calldata metaCid,
         bytes calldata srcCid
     ) private {
-        Validation.checkVersion(version);
+        uint256 withoutBuild = Validation.checkVersion(version);
         (bytes32 metaDigest, uint8 metaKind) = CidCodec.encode(metaCid);
         (bytes32 srcDigest, uint8 srcKind) = CidCodec.encode(srcCid);
-        if (!_packages[packageId_].versions.add(version, metaDigest, metaKind, srcDigest, srcKind)) {
-            revert RegistryVersionExists(packageId_, version);
+        VersionList.List storage versions = _packages[packageId_].versions;
+        if (!versions.add(version, withoutBuild, metaDigest, metaKind, srcDigest, srcKind)) {
+            _revertVersionExists(packageId_, versions, version);
         }
         emit Published(repositoryId_, packageId_, version);
+    }
+
+    /**
+     * @dev Reverts with the reason a package version was refused as existing: {RegistryVersionExists} when that
+     * very version is published, else {RegistryEquivalentVersionExists} (one differing only in build metadata is).
+     * Only on the failure path, so its storage read and second shape check cost successful publishes nothing.
+     */
+    function _revertVersionExists(bytes32 packageId_, VersionList.List storage versions, string calldata version)
+        private
+        view
+    {
+        if (versions.records[VersionList.keyOf(version)].metaKind != 0) {
+            revert RegistryVersionExists(packageId_, version);
+        }
+        uint256 withoutBuild = Validation.checkVersion(version);
+        uint256 length = withoutBuild == 0 ? bytes(version).length : withoutBuild;
+        revert RegistryEquivalentVersionExists(packageId_, version, string(bytes(version)[:length]));
     }
 
     /**

@@ -25,10 +25,10 @@
  * - `system` is a Nix system (`x86_64-linux`) or a target triple (`x86_64-unknown-linux-musl`):
  *   2 to 4 dash-separated parts; the shape is checked, not a list, so new targets need no release.
  */
-import { promises as fs } from "node:fs";
 import { FileFormatError } from "./errors/files";
 import { writeFileAtomic } from "./files/atomic";
 import { checkCid } from "./files/cid";
+import { checkTextSize, MAX_BUILDFILE_BYTES, readTextFile, type SizeLimit } from "./files/limits";
 import {
   checkKeys,
   fail,
@@ -39,6 +39,7 @@ import {
   type FieldContext,
 } from "./files/fields";
 import type { FieldPath } from "./files/locate";
+import { quoteValue } from "./files/name";
 import { compareUtf8 } from "./files/order";
 import { isWellFormedUnicode, parseToml, tomlString, tomlStringArray } from "./files/toml";
 import { checkName, nameHint } from "./ids";
@@ -57,6 +58,7 @@ export const ERR_BUILDFILE_DUPLICATE_NAME = "ERR_BUILDFILE_DUPLICATE_NAME";
 export const ERR_BUILDFILE_INVALID_CID = "ERR_BUILDFILE_INVALID_CID";
 export const ERR_BUILDFILE_INVALID_ARGS = "ERR_BUILDFILE_INVALID_ARGS";
 export const ERR_BUILDFILE_INVALID_SYSTEM = "ERR_BUILDFILE_INVALID_SYSTEM";
+export const ERR_BUILDFILE_TOO_LARGE = "ERR_BUILDFILE_TOO_LARGE";
 
 export type BuildfileErrorCode =
   | typeof ERR_BUILDFILE_TOML
@@ -68,7 +70,8 @@ export type BuildfileErrorCode =
   | typeof ERR_BUILDFILE_DUPLICATE_NAME
   | typeof ERR_BUILDFILE_INVALID_CID
   | typeof ERR_BUILDFILE_INVALID_ARGS
-  | typeof ERR_BUILDFILE_INVALID_SYSTEM;
+  | typeof ERR_BUILDFILE_INVALID_SYSTEM
+  | typeof ERR_BUILDFILE_TOO_LARGE;
 
 /** One build of a package: its inputs by CID, what it ran, and what it produced. */
 export interface BuildRecord {
@@ -93,7 +96,20 @@ export interface Buildfile {
 
 const BUILD_KEYS = ["name", "package", "lock", "args", "metadrv", "subderivations", "output", "system"];
 const CID_FIELDS = ["package", "lock", "metadrv", "output"] as const;
-const CODES = { missing: ERR_BUILDFILE_MISSING_FIELD, unknownKey: ERR_BUILDFILE_UNKNOWN_KEY, type: ERR_BUILDFILE_INVALID_TYPE };
+const CODES = {
+  missing: ERR_BUILDFILE_MISSING_FIELD,
+  unknownKey: ERR_BUILDFILE_UNKNOWN_KEY,
+  type: ERR_BUILDFILE_INVALID_TYPE,
+  tooLarge: ERR_BUILDFILE_TOO_LARGE,
+};
+
+/** pkg.build.toml as a whole (README: Limits): only absurd sizes are refused. */
+export const BUILDFILE_LIMIT: SizeLimit = {
+  max: MAX_BUILDFILE_BYTES,
+  code: ERR_BUILDFILE_TOO_LARGE,
+  what: "a build file",
+  hint: "run `pkg build` to write it again",
+};
 
 // x86_64-linux, aarch64-darwin, wasm32-wasi, x86_64-linux-musl, x86_64-unknown-linux-gnu.
 const SYSTEM = /^[a-z0-9_]+(-[a-z0-9_.]+){1,3}$/;
@@ -101,7 +117,7 @@ const SYSTEM = /^[a-z0-9_]+(-[a-z0-9_.]+){1,3}$/;
 function checkCidField(ctx: FieldContext, at: FieldPath, value: string): void {
   const problem = checkCid(value);
   if (problem !== null) {
-    fail(ctx, ERR_BUILDFILE_INVALID_CID, at, `"${value}" ${problem.problem}`,
+    fail(ctx, ERR_BUILDFILE_INVALID_CID, at, `${quoteValue(value)} ${problem.problem}`,
       problem.canonical !== null ? `write ${problem.canonical}` : "run `pkg build` to regenerate the build file");
   }
 }
@@ -111,17 +127,17 @@ function checkBuildfile(ctx: FieldContext, file: Buildfile): void {
   file.builds.forEach((build, i) => {
     const at = ["build", i];
     const nameProblem = checkName(build.name);
-    if (nameProblem !== null) fail(ctx, ERR_BUILDFILE_INVALID_NAME, [...at, "name"], `"${build.name}" ${nameProblem}`, nameHint(build.name));
+    if (nameProblem !== null) fail(ctx, ERR_BUILDFILE_INVALID_NAME, [...at, "name"], `${quoteValue(build.name)} ${nameProblem}`, nameHint(build.name));
     const first = names.get(build.name);
     if (first !== undefined) {
-      fail(ctx, ERR_BUILDFILE_DUPLICATE_NAME, [...at, "name"], `"${build.name}" is already the name of [[build]][${first}]`, "give each build its own name");
+      fail(ctx, ERR_BUILDFILE_DUPLICATE_NAME, [...at, "name"], `${quoteValue(build.name)} is already the name of [[build]][${first}]`, "give each build its own name");
     }
     names.set(build.name, i);
     for (const field of CID_FIELDS) checkCidField(ctx, [...at, field], build[field]);
     const seen = new Set<string>();
     build.subderivations.forEach((cid, j) => {
       checkCidField(ctx, [...at, "subderivations", j], cid);
-      if (seen.has(cid)) fail(ctx, ERR_BUILDFILE_INVALID_CID, [...at, "subderivations", j], `"${cid}" is listed twice`, "remove one");
+      if (seen.has(cid)) fail(ctx, ERR_BUILDFILE_INVALID_CID, [...at, "subderivations", j], `${quoteValue(cid)} is listed twice`, "remove one");
       seen.add(cid);
     });
     build.args.forEach((arg, j) => {
@@ -130,7 +146,7 @@ function checkBuildfile(ctx: FieldContext, file: Buildfile): void {
       }
     });
     if (!SYSTEM.test(build.system)) {
-      fail(ctx, ERR_BUILDFILE_INVALID_SYSTEM, [...at, "system"], `"${build.system}" is not a system`,
+      fail(ctx, ERR_BUILDFILE_INVALID_SYSTEM, [...at, "system"], `${quoteValue(build.system)} is not a system`,
         "write a Nix system or target triple, e.g. x86_64-linux or aarch64-apple-darwin");
     }
   });
@@ -141,6 +157,7 @@ function checkBuildfile(ctx: FieldContext, file: Buildfile): void {
  * @throws FileFormatError with an ERR_BUILDFILE_* code; the message is `file:line: field: problem`.
  */
 export function parseBuildfile(text: string, file: string = BUILDFILE_FILE_NAME): Buildfile {
+  checkTextSize(text, file, BUILDFILE_LIMIT);
   const ctx: FieldContext = { file, text, codes: CODES };
   const doc = parseToml(text, file, ERR_BUILDFILE_TOML);
   checkKeys(ctx, doc, [], ["build"]);
@@ -200,7 +217,7 @@ export function findBuild(buildfile: Buildfile, name: string): BuildRecord | und
 export async function readBuildfile(file: string): Promise<Buildfile> {
   let text: string;
   try {
-    text = await fs.readFile(file, "utf8");
+    text = await readTextFile(file, BUILDFILE_LIMIT);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     throw new FileFormatError(ERR_BUILDFILE_NOT_FOUND, `${file}: no such file`, { file }, "run `pkg build` first", error);

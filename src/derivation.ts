@@ -66,6 +66,7 @@ import { arch, endianness, platform } from "node:os";
 import * as dagCbor from "@ipld/dag-cbor";
 import { CID } from "multiformats/cid";
 import { create as createDigest } from "multiformats/hashes/digest";
+import { quoteValue } from "./files/name";
 import { PkgError } from "./errors";
 import { compareUtf8 } from "./files/order";
 import { isWellFormedUnicode } from "./files/toml";
@@ -277,7 +278,7 @@ function checkBuilder(fail: Fail, value: unknown): DerivationBuilder {
   const kind = b.kind;
   if (typeof kind !== "string") fail(ERR_DERIVATION_INVALID_TYPE, "builder.kind", `expected a string, found ${describe(kind)}`);
   if (!Object.prototype.hasOwnProperty.call(BUILDER_FIELDS, kind)) {
-    fail(ERR_DERIVATION_UNSUPPORTED, "builder.kind", `"${kind}" is not a builder kind this pkg knows (input, source, none)`, "upgrade pkg");
+    fail(ERR_DERIVATION_UNSUPPORTED, "builder.kind", `${quoteValue(String(kind))} is not a builder kind this pkg knows (input, source, none)`, "upgrade pkg");
   }
   const known = kind as DerivationBuilder["kind"];
   fields(fail, b, "builder", BUILDER_FIELDS[known]);
@@ -286,13 +287,13 @@ function checkBuilder(fail: Fail, value: unknown): DerivationBuilder {
       const input = text(fail, b.input, "builder.input", ERR_DERIVATION_INVALID_BUILDER);
       const path = text(fail, b.path, "builder.path", ERR_DERIVATION_INVALID_BUILDER);
       const problem = path === "" ? null : pathProblem(path);
-      if (problem !== null) fail(ERR_DERIVATION_INVALID_BUILDER, "builder.path", `"${path}" ${problem}`, "name a file inside the input's output");
+      if (problem !== null) fail(ERR_DERIVATION_INVALID_BUILDER, "builder.path", `${quoteValue(String(path))} ${problem}`, "name a file inside the input's output");
       return { kind: "input", input, path };
     }
     case "source": {
       const path = text(fail, b.path, "builder.path", ERR_DERIVATION_INVALID_BUILDER);
       const problem = path === "" ? "is empty" : pathProblem(path);
-      if (problem !== null) fail(ERR_DERIVATION_INVALID_BUILDER, "builder.path", `"${path}" ${problem}`, "name a file of src");
+      if (problem !== null) fail(ERR_DERIVATION_INVALID_BUILDER, "builder.path", `${quoteValue(String(path))} ${problem}`, "name a file of src");
       return { kind: "source", path };
     }
     case "none":
@@ -309,14 +310,14 @@ function checkInput(fail: Fail, value: unknown, field: string): DerivationInput 
   }
   const kinds = list(fail, entry.kinds, `${field}.kinds`).map((kind, i) => {
     if (typeof kind !== "string" || !INPUT_KINDS.includes(kind as InputKind)) {
-      fail(ERR_DERIVATION_INVALID_INPUT, `${field}.kinds[${i}]`, `${JSON.stringify(kind)} is not an input kind`, `use ${INPUT_KINDS.join(", ")}`);
+      fail(ERR_DERIVATION_INVALID_INPUT, `${field}.kinds[${i}]`, `${quoteValue(String(kind))} is not an input kind`, `use ${INPUT_KINDS.join(", ")}`);
     }
     return kind as InputKind;
   });
   if (kinds.length === 0) fail(ERR_DERIVATION_INVALID_INPUT, `${field}.kinds`, "is empty", "an input is used in at least one way");
   if (new Set(kinds).size !== kinds.length) fail(ERR_DERIVATION_INVALID_INPUT, `${field}.kinds`, "lists a kind twice", "list each kind once");
   const output = text(fail, entry.output, `${field}.output`, ERR_DERIVATION_INVALID_INPUT);
-  if (!OUTPUT_NAME.test(output)) fail(ERR_DERIVATION_INVALID_INPUT, `${field}.output`, `"${output}" is not an output name`, 'usually "out"');
+  if (!OUTPUT_NAME.test(output)) fail(ERR_DERIVATION_INVALID_INPUT, `${field}.output`, `${quoteValue(String(output))} is not an output name`, 'usually "out"');
   return { drv, kinds: [...kinds].sort(compareUtf8), output };
 }
 
@@ -329,10 +330,10 @@ function checkPackage(fail: Fail, value: unknown): DerivationPackage | null {
   const version = text(fail, p.version, "package.version");
   for (const [field, v] of [["repository", repository], ["name", name]] as const) {
     const problem = checkName(v);
-    if (problem !== null) fail(ERR_DERIVATION_INVALID_PACKAGE, `package.${field}`, `"${v}" ${problem}`);
+    if (problem !== null) fail(ERR_DERIVATION_INVALID_PACKAGE, `package.${field}`, `${quoteValue(String(v))} ${problem}`);
   }
   const versionProblem = checkVersion(version);
-  if (versionProblem !== null) fail(ERR_DERIVATION_INVALID_PACKAGE, "package.version", `"${version}" ${versionProblem}`);
+  if (versionProblem !== null) fail(ERR_DERIVATION_INVALID_PACKAGE, "package.version", `${quoteValue(String(version))} ${versionProblem}`);
   const meta = cidV1(fail, p.meta, "package.meta", ERR_DERIVATION_INVALID_PACKAGE);
   return { repository, name, version, meta };
 }
@@ -358,21 +359,21 @@ export function checkDerivation(value: unknown, where = "derivation", cid?: CID)
 
   const name = text(fail, d.name, "name");
   if (!NAME.test(name)) {
-    fail(ERR_DERIVATION_INVALID_NAME, "name", `"${name}" is not a derivation name`, "1-211 characters of A-Z a-z 0-9 + - . _ ? =, not starting with '.'");
+    fail(ERR_DERIVATION_INVALID_NAME, "name", `${quoteValue(String(name))} is not a derivation name`, "1-211 characters of A-Z a-z 0-9 + - . _ ? =, not starting with '.'");
   }
   const system = text(fail, d.system, "system");
-  if (!SYSTEM.test(system)) fail(ERR_DERIVATION_INVALID_SYSTEM, "system", `"${system}" is not a system`, "write a Nix system or target triple, e.g. x86_64-linux");
+  if (!SYSTEM.test(system)) fail(ERR_DERIVATION_INVALID_SYSTEM, "system", `${quoteValue(String(system))} is not a system`, "write a Nix system or target triple, e.g. x86_64-linux");
 
   const outputsMap = map(fail, d.outputs, "outputs");
   const outputNames = Object.keys(outputsMap).sort(compareUtf8);
   const outputs: Record<string, DerivationOutput> = {};
   for (const out of outputNames) {
     const field = `outputs.${out}`;
-    if (!OUTPUT_NAME.test(out)) fail(ERR_DERIVATION_INVALID_OUTPUT, field, `"${out}" is not an output name`, "lowercase letters, digits and '_', starting with a letter");
+    if (!OUTPUT_NAME.test(out)) fail(ERR_DERIVATION_INVALID_OUTPUT, field, `${quoteValue(String(out))} is not an output name`, "lowercase letters, digits and '_', starting with a letter");
     const spec = map(fail, outputsMap[out], field);
     if (typeof spec.kind !== "string") fail(ERR_DERIVATION_INVALID_TYPE, `${field}.kind`, `expected a string, found ${describe(spec.kind)}`);
     if (spec.kind !== "input-addressed") {
-      fail(ERR_DERIVATION_UNSUPPORTED, `${field}.kind`, `"${spec.kind}" is not an output kind this pkg knows (input-addressed)`, "upgrade pkg");
+      fail(ERR_DERIVATION_UNSUPPORTED, `${field}.kind`, `${quoteValue(String(spec.kind))} is not an output kind this pkg knows (input-addressed)`, "upgrade pkg");
     }
     fields(fail, spec, field, ["kind"]);
     outputs[out] = { kind: "input-addressed" };
@@ -384,9 +385,9 @@ export function checkDerivation(value: unknown, where = "derivation", cid?: CID)
   for (const input of Object.keys(inputsMap).sort(compareUtf8)) {
     const field = `inputDrvs.${input}`;
     const problem = checkName(input);
-    if (problem !== null) fail(ERR_DERIVATION_INVALID_INPUT, field, `"${input}" ${problem}`, "inputs are named by their package name");
+    if (problem !== null) fail(ERR_DERIVATION_INVALID_INPUT, field, `${quoteValue(String(input))} ${problem}`, "inputs are named by their package name");
     if (outputNames.includes(input)) {
-      fail(ERR_DERIVATION_INVALID_INPUT, field, `"${input}" is also an output name: $${input} cannot be both`, "rename the output, or the input cannot be used here");
+      fail(ERR_DERIVATION_INVALID_INPUT, field, `${quoteValue(String(input))} is also an output name: $${input} cannot be both`, "rename the output, or the input cannot be used here");
     }
     inputDrvs[input] = checkInput(fail, inputsMap[input], field);
   }
@@ -399,12 +400,12 @@ export function checkDerivation(value: unknown, where = "derivation", cid?: CID)
   for (const key of Object.keys(envMap).sort(compareUtf8)) {
     const field = `env.${key}`;
     if (!ENV_NAME.test(key) || key === "__proto__") {
-      fail(ERR_DERIVATION_INVALID_ENV, field, `"${key}" is not a variable name`, "letters, digits and '_', not starting with a digit");
+      fail(ERR_DERIVATION_INVALID_ENV, field, `${quoteValue(String(key))} is not a variable name`, "letters, digits and '_', not starting with a digit");
     }
     const reserved = BUILDER_ENV.includes(key) || key.startsWith(BUILDER_ENV_PREFIX)
       ? "is set by the builder"
       : outputNames.includes(key) ? "is an output's variable" : Object.prototype.hasOwnProperty.call(inputDrvs, key) ? "is an input's variable" : null;
-    if (reserved !== null) fail(ERR_DERIVATION_INVALID_ENV, field, `"${key}" ${reserved}`, "the builder sets it at build time; remove it");
+    if (reserved !== null) fail(ERR_DERIVATION_INVALID_ENV, field, `${quoteValue(String(key))} ${reserved}`, "the builder sets it at build time; remove it");
     env[key] = text(fail, envMap[key], field, ERR_DERIVATION_INVALID_ENV);
   }
 
@@ -420,7 +421,7 @@ export function checkDerivation(value: unknown, where = "derivation", cid?: CID)
   switch (builder.kind) {
     case "input":
       if (!Object.prototype.hasOwnProperty.call(inputDrvs, builder.input)) {
-        fail(ERR_DERIVATION_INVALID_BUILDER, "builder.input", `"${builder.input}" is not in inputDrvs`, "the builder runs a file of one of the derivation's inputs");
+        fail(ERR_DERIVATION_INVALID_BUILDER, "builder.input", `${quoteValue(String(builder.input))} is not in inputDrvs`, "the builder runs a file of one of the derivation's inputs");
       }
       break;
     case "source":

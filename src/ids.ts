@@ -14,6 +14,7 @@
 import { AbiCoder, keccak256, toUtf8Bytes } from "ethers";
 import * as semver from "semver";
 import { IdError } from "./errors/files";
+import { quoteValue } from "./files/name";
 
 export const ERR_ID_SYNTAX = "ERR_ID_SYNTAX";
 export const ERR_ID_INVALID_NAME = "ERR_ID_INVALID_NAME";
@@ -88,6 +89,21 @@ export function isExactVersion(version: string): boolean {
   return checkVersion(version) === null;
 }
 
+/**
+ * A package version without its build metadata: `1.0.0+linux` → `1.0.0`. Semver ignores build metadata when
+ * comparing, so two versions with the same such form satisfy the same ranges: they are one version, and the
+ * registry holds at most one of them (contracts/libraries/VersionList.sol; crates.io's rule).
+ */
+export function withoutBuildMetadata(version: string): string {
+  const plus = version.indexOf("+");
+  return plus < 0 ? version : version.slice(0, plus);
+}
+
+/** Whether two package versions are the same version under semver: equal but for build metadata. */
+export function isSameVersion(a: string, b: string): boolean {
+  return withoutBuildMetadata(a) === withoutBuildMetadata(b);
+}
+
 // Distribution releases are named by date (`nixos:23.05`, ubuntu 22.04), with a leading zero in
 // the month; that is not semver, and forcing `23.5.0` on users would make ids nobody recognises.
 const RELEASE = /^[0-9]{1,9}\.[0-9]{1,9}$/;
@@ -107,6 +123,7 @@ export function checkRepositoryVersion(version: string): string | null {
 
 /** The hint for a string that is not an exact version; tells ranges and `v` prefixes apart. */
 export function versionHint(version: string): string {
+  if (version.length > MAX_VERSION_LENGTH + 8) return `write MAJOR.MINOR.PATCH, e.g. 1.0.0, in at most ${MAX_VERSION_LENGTH} characters`;
   const trimmed = version.trim();
   if (/^[vV=]\s*\d/.test(trimmed) && semver.valid(trimmed.replace(/^[vV=]\s*/, "")) !== null) {
     return `drop the prefix: ${trimmed.replace(/^[vV=]\s*/, "")}`;
@@ -122,25 +139,40 @@ export function versionHint(version: string): string {
 
 /** The hint for a string that is not a valid name. */
 export function nameHint(name: string): string {
+  if (name.length <= MAX_NAME_LENGTH && /^0x[0-9a-fA-F]{40}$/.test(name)) return "that is an address; a name is expected here";
   if (name.includes("@")) return "versions follow a ':' (crates/hello:1.0.0), not '@'";
   const lower = name.toLowerCase();
   if (lower !== name && NAME.test(lower)) return `names are lowercase: ${lower}`;
   return "names are 1-64 characters of a-z, 0-9, '-', '_', '.', starting with a letter or digit";
 }
 
+/** Whether a piece of an id may be echoed in a hint as it is: short, and only characters ids are made of. */
+function isPlain(text: string): boolean {
+  return text.length <= 2 * MAX_NAME_LENGTH + 1 && /^[A-Za-z0-9._:/+-]+$/.test(text);
+}
+
+/** Longest input kept whole in an error's details (more is cut, and `inputLength` says how long it was). */
+const MAX_DETAILS_INPUT = 256;
+
+/**
+ * Throws the IdError. The input and its parts are quoted with {@link quoteValue}: escaped (an id holding a
+ * newline stays on one line) and cut to a short prefix with the length, so that an error never echoes a
+ * hostile value whole (ids also come from files: pkg.lock keys).
+ */
 function fail(code: IdErrorCode, input: string, field: string, problem: string, hint: string): never {
-  throw new IdError(code, `invalid id "${input}": ${field} ${problem}`, { input, field }, hint);
+  const details = input.length <= MAX_DETAILS_INPUT ? { input, field } : { input: input.slice(0, MAX_DETAILS_INPUT), inputLength: input.length, field };
+  throw new IdError(code, `invalid id ${quoteValue(input)}: ${field} ${problem}`, details, hint);
 }
 
 function checkedName(input: string, field: string, name: string): string {
   const problem = checkName(name);
-  if (problem !== null) fail(ERR_ID_INVALID_NAME, input, field, `"${name}" ${problem}`, nameHint(name));
+  if (problem !== null) fail(ERR_ID_INVALID_NAME, input, field, `${quoteValue(name)} ${problem}`, nameHint(name));
   return name;
 }
 
 function checkedVersion(input: string, field: string, version: string): string {
   const problem = checkVersion(version);
-  if (problem !== null) fail(ERR_ID_INVALID_VERSION, input, field, `"${version}" ${problem}`, versionHint(version));
+  if (problem !== null) fail(ERR_ID_INVALID_VERSION, input, field, `${quoteValue(version)} ${problem}`, versionHint(version));
   return version;
 }
 
@@ -148,7 +180,7 @@ function checkedVersion(input: string, field: string, version: string): string {
 function splitVersioned(input: string, part: string, what: string): [string, string | null] {
   const pieces = part.split(":");
   if (pieces.length > 2) {
-    fail(ERR_ID_SYNTAX, input, what, `"${part}" has more than one ':'`, "write name:version, e.g. crates/hello:1.0.0");
+    fail(ERR_ID_SYNTAX, input, what, `${quoteValue(part)} has more than one ':'`, "write name:version, e.g. crates/hello:1.0.0");
   }
   return [pieces[0], pieces.length === 2 ? pieces[1] : null];
 }
@@ -161,7 +193,7 @@ function parseRepositoryPart(input: string, part: string, usage: string): Reposi
   if (version !== null) {
     const problem = checkRepositoryVersion(version);
     if (problem !== null) {
-      fail(ERR_ID_INVALID_VERSION, input, "repository version", `"${version}" ${problem}`, `${versionHint(version)}, or a release like 23.05`);
+      fail(ERR_ID_INVALID_VERSION, input, "repository version", `${quoteValue(version)} ${problem}`, `${versionHint(version)}, or a release like 23.05`);
     }
   }
   return { name, version };
@@ -193,7 +225,7 @@ export function formatPackageSpec(spec: PackageSpec): string {
   const reparsed = parsePackageSpec(text);
   // `name` containing ':' or '/' would still "parse" into different parts; make that an error.
   if (reparsed.name !== spec.name || reparsed.version !== spec.version) {
-    fail(ERR_ID_INVALID_NAME, text, "name", `"${spec.name}" ${checkName(spec.name) ?? "is not valid"}`, nameHint(spec.name));
+    fail(ERR_ID_INVALID_NAME, text, "name", `${quoteValue(spec.name)} ${checkName(spec.name) ?? "is not valid"}`, nameHint(spec.name));
   }
   return text;
 }
@@ -206,7 +238,9 @@ export function formatPackageSpec(spec: PackageSpec): string {
  */
 export function parseRepositorySpec(input: string): RepositorySpec {
   if (input.includes("/")) {
-    fail(ERR_ID_SYNTAX, input, "id", "contains '/': that is a package id", `a repository id is repo or repo:version, e.g. ${input.split("/")[0] || "crates"}`);
+    const repository = input.split("/")[0];
+    fail(ERR_ID_SYNTAX, input, "id", "contains '/': that is a package id",
+      `a repository id is repo or repo:version, e.g. ${repository.length > 0 && isPlain(repository) ? repository : "crates"}`);
   }
   return parseRepositoryPart(input, input, "write repo or repo:version, e.g. crates or nixos:23.05");
 }
@@ -215,7 +249,7 @@ export function formatRepositorySpec(spec: RepositorySpec): string {
   const text = spec.version === null ? spec.name : `${spec.name}:${spec.version}`;
   const reparsed = parseRepositorySpec(text);
   if (reparsed.name !== spec.name || reparsed.version !== spec.version) {
-    fail(ERR_ID_INVALID_NAME, text, "repository", `"${spec.name}" ${checkName(spec.name) ?? "is not valid"}`, nameHint(spec.name));
+    fail(ERR_ID_INVALID_NAME, text, "repository", `${quoteValue(spec.name)} ${checkName(spec.name) ?? "is not valid"}`, nameHint(spec.name));
   }
   return text;
 }
@@ -227,7 +261,7 @@ export function formatRepositorySpec(spec: RepositorySpec): string {
 export function parsePackageKey(input: string): PackageKey {
   const pieces = input.split(":");
   if (pieces.length !== 2) {
-    const hint = input.includes("/") ? `write ${input.replace("/", ":")}` : "write repo:name, e.g. crates:dep";
+    const hint = input.includes("/") && isPlain(input) ? `write ${input.replace("/", ":")}` : "write repo:name, e.g. crates:dep";
     fail(ERR_ID_SYNTAX, input, "key", pieces.length === 1 ? "has no ':'" : "has more than one ':'", hint);
   }
   const [repository, name] = pieces;

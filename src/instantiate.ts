@@ -33,7 +33,8 @@ import { CID } from "multiformats/cid";
 import { isPkgError, PkgError } from "./errors";
 import { currentSystem, DERIVATION_FORMAT, encodeDerivation, dagCborCid, type Derivation, type DerivationBuilder, type DerivationInput } from "./derivation";
 import { LOCKFILE_FILE_NAME, parseLockKey, readLockfile, type LockEdges, type Lockfile } from "./lockfile";
-import { INPUT_TABLES, listInputs, MANIFEST_FILE_NAME, parseManifest, readManifest, resolveSources, type InputKind, type Manifest } from "./manifest";
+import { FileFormatError } from "./errors/files";
+import { INPUT_TABLES, listInputs, MANIFEST_FILE_NAME, readManifest, readPublishedManifest, resolveSources, type InputKind, type Manifest } from "./manifest";
 import type { RepositoryLock } from "./repolock";
 import { compareUtf8 } from "./files/order";
 import type { ContentStore } from "./content/types";
@@ -139,12 +140,12 @@ function label(m: Pick<Manifest, "repository" | "name" | "version">): string {
 /** A published pkg.toml, read by CID (verified by the store) and parsed; it must be the package expected. */
 async function readMeta(content: Pick<ContentStore, "getBytes">, meta: string, expected: { repository: string; name: string; version: string }): Promise<Manifest> {
   const what = label(expected);
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of content.getBytes(CID.parse(meta))) chunks.push(chunk);
   let manifest: Manifest;
   try {
-    manifest = parseManifest(Buffer.concat(chunks).toString("utf8"), `${what} (meta ${meta})`);
+    // a published meta may be hostile: reading stops past pkg.toml's size limit, before anything is parsed
+    manifest = await readPublishedManifest(content.getBytes(CID.parse(meta)), `${what} (meta ${meta})`);
   } catch (cause) {
+    if (!(cause instanceof FileFormatError)) throw cause; // the content store's own errors keep their codes
     throw new PkgError(ERR_INSTANTIATE_BAD_META, `the published pkg.toml of ${what} is invalid: ${(cause as Error).message}`, {
       details: { package: what, meta },
       hint: "that version cannot be built; ask its maintainers to yank it and publish a fixed one",
@@ -394,6 +395,11 @@ export interface InstantiateDirectoryParams {
   pin?: boolean;
   /** See {@link InstantiateParams.extraArgs}. */
   extraArgs?: readonly string[];
+  /**
+   * Checks pkg.lock before anything is instantiated from it (src/lock-verify.ts: against the registry at
+   * its block, or trusted under --offline). Commands always pass one; without it the lock is used as it is.
+   */
+  checkLock?: (lock: Lockfile, file: string) => Promise<void>;
 }
 
 export interface DirectoryInstantiation extends Instantiation {
@@ -425,6 +431,7 @@ export async function instantiateDirectory(params: InstantiateDirectoryParams): 
       hint: "run `pkg lock` after editing pkg.toml",
     });
   }
+  await params.checkLock?.(lock, lockFile);
   const files = await resolveSources(manifest, dir);
   const src = await content.putTree(files.map((file) => ({ path: file, source: path.join(dir, file) })));
   const result = await instantiate({ lock, manifest, src, content, system: params.system, pin: params.pin, extraArgs: params.extraArgs });

@@ -5,8 +5,9 @@
 import { access } from "node:fs/promises";
 import path from "node:path";
 import { CID } from "multiformats/cid";
-import { checkLockfileChain, LOCKFILE_FILE_NAME, readLockfile, writeLockfile, type Lockfile } from "./lockfile";
-import { parseManifest, type Manifest } from "./manifest";
+import { checkLockfileChain, LOCKFILE_FILE_NAME, readLockfile, writeLockfile, type LockedDependency, type Lockfile } from "./lockfile";
+import { findLockProblems, lockProblemText } from "./lock-verify";
+import { readPublishedManifest, type Manifest } from "./manifest";
 import { putManifest } from "./publish";
 import { resolveLock, type ResolveResult } from "./resolve";
 import type { Session } from "./session";
@@ -16,46 +17,126 @@ import { pickVersion } from "./fetch";
 import { unknownBlockError } from "./chain/errors";
 
 export interface LockChange {
+  /** `repo:name`. */
   key: string;
+  /** The versions locked before (comma-separated), null for a new dependency. */
   from: string | null;
+  /** The versions locked now, null for a removed one. */
   to: string | null;
+  /**
+   * Present when the old entry did not match the registry at its lock's block (an edited lock, or one of
+   * another registry) and was replaced by the registry's: what was wrong with it.
+   */
+  restored?: string;
 }
 
 export interface LockOutcome extends ResolveResult {
   file: string | null;
   changes: LockChange[];
+  /** The lock as it was before (null: there was none), for {@link formatLockChanges}. */
+  previous: Lockfile | null;
 }
 
 async function exists(file: string): Promise<boolean> {
   return access(file).then(() => true, () => false);
 }
 
-/** What moved between two locks, by package (`repo:name`) and version. */
-export function diffLocks(before: Lockfile | null, after: Lockfile): LockChange[] {
-  const versions = (lock: Lockfile | null) => {
-    const map = new Map<string, string[]>();
-    for (const [key, entry] of Object.entries(lock?.dependencies ?? {})) {
-      const base = key.split("@")[0];
-      map.set(base, [...(map.get(base) ?? []), entry.version].sort());
-    }
-    return map;
-  };
-  const a = versions(before);
-  const b = versions(after);
+function baseKey(key: string): string {
+  return key.split("@")[0];
+}
+
+/** A package's locked entries (by version), as `version meta src` strings: what a change compares. */
+function entriesOf(lock: Lockfile | null): Map<string, Map<string, LockedDependency>> {
+  const map = new Map<string, Map<string, LockedDependency>>();
+  for (const [key, entry] of Object.entries(lock?.dependencies ?? {})) {
+    const base = baseKey(key);
+    if (!map.has(base)) map.set(base, new Map());
+    map.get(base)!.set(entry.version, entry);
+  }
+  return map;
+}
+
+/**
+ * What moved between two locks, by package (`repo:name`): its versions, or (same versions) its CIDs.
+ * `restored` (package → what was wrong) marks entries replaced because they did not match the registry.
+ */
+export function diffLocks(before: Lockfile | null, after: Lockfile, restored: ReadonlyMap<string, string> = new Map()): LockChange[] {
+  const a = entriesOf(before);
+  const b = entriesOf(after);
+  const versions = (m: Map<string, LockedDependency> | undefined) => (m === undefined ? null : [...m.keys()].sort().join(", "));
+  const cids = (m: Map<string, LockedDependency> | undefined) => JSON.stringify([...(m?.values() ?? [])].map((e) => [e.version, e.meta, e.src]).sort());
   const changes: LockChange[] = [];
-  for (const key of [...new Set([...a.keys(), ...b.keys()])].sort()) {
-    const from = a.get(key)?.join(", ") ?? null;
-    const to = b.get(key)?.join(", ") ?? null;
-    if (from !== to) changes.push({ key, from, to });
+  for (const key of [...new Set([...a.keys(), ...b.keys(), ...restored.keys()])].sort()) {
+    const from = versions(a.get(key));
+    const to = versions(b.get(key));
+    const reason = restored.get(key);
+    if (from === to && cids(a.get(key)) === cids(b.get(key)) && reason === undefined) continue;
+    changes.push({ key, from, to, ...(reason !== undefined ? { restored: reason } : {}) });
   }
   return changes;
 }
 
+/**
+ * What `pkg lock` and `pkg update` print about their changes: per package its versions, then each CID
+ * that changed (`meta A → B`), and why an entry was restored.
+ */
+export function formatLockChanges(outcome: Pick<LockOutcome, "changes" | "previous" | "lock">): string[] {
+  const before = entriesOf(outcome.previous);
+  const after = entriesOf(outcome.lock);
+  const lines: string[] = [];
+  for (const change of outcome.changes) {
+    const head = `${change.key}: ${change.from ?? "(new)"} → ${change.to ?? "(removed)"}`;
+    lines.push(change.restored === undefined ? head : `${head} (restored: ${change.restored})`);
+    const old = [...(before.get(change.key)?.values() ?? [])];
+    const now = [...(after.get(change.key)?.values() ?? [])];
+    if (old.length === 1 && now.length === 1) {
+      for (const field of ["meta", "src"] as const) {
+        if (old[0][field] !== now[0][field]) lines.push(`    ${field.padEnd(4)} ${old[0][field]} → ${now[0][field]}`);
+      }
+    } else {
+      for (const e of old) if (!now.some((n) => n.version === e.version && n.meta === e.meta && n.src === e.src)) lines.push(`    - ${e.version} meta ${e.meta} src ${e.src}`);
+      for (const e of now) if (!old.some((o) => o.version === e.version && o.meta === e.meta && o.src === e.src)) lines.push(`    + ${e.version} meta ${e.meta} src ${e.src}`);
+    }
+  }
+  return lines;
+}
+
 /** The block to resolve at: `requested` if the chain has it (else ERR_CHAIN_UNKNOWN_BLOCK), by default the head. */
-async function lockBlock(session: Pick<Session, "client" | "chain">, requested: number | undefined): Promise<number> {
+async function lockBlock(session: Pick<Session, "client" | "chain">, requested: number | undefined): Promise<{ block: number; head: number }> {
   const head = await session.client.blockNumber();
   if (requested !== undefined && requested > head) throw unknownBlockError(requested, head, session.chain.registry);
-  return requested ?? head;
+  return { block: requested ?? head, head };
+}
+
+/**
+ * The previous lock as resolution may keep it: entries that do not match the registry at the lock's block
+ * are repaired (another meta or src CID: the registry's) or dropped (no such package or version there, to be
+ * resolved afresh), and each is reported. A lock from past the chain's head keeps nothing (a warning says so).
+ */
+async function checkedPrevious(
+  previous: Lockfile,
+  file: string,
+  session: Pick<Session, "client" | "chain">,
+  head: number,
+): Promise<{ lock: Lockfile | null; restored: Map<string, string>; warnings: string[] }> {
+  const restored = new Map<string, string>();
+  if (Object.keys(previous.dependencies).length === 0) return { lock: previous, restored, warnings: [] };
+  if (previous.block > head) {
+    return { lock: null, restored, warnings: [`${file}: its block ${previous.block} is past the chain's head (block ${head}); none of its entries is kept`] };
+  }
+  const problems = await findLockProblems(previous, file, { client: session.client, chain: session.chain });
+  if (problems.length === 0) return { lock: previous, restored, warnings: [] };
+  const dependencies = { ...previous.dependencies };
+  for (const problem of problems) {
+    const base = baseKey(problem.key);
+    const text = `${lockProblemText(problem)} at block ${previous.block}`;
+    restored.set(base, restored.has(base) ? `${restored.get(base)}; ${text}` : text);
+    const entry = dependencies[problem.key];
+    if (entry === undefined) continue;
+    if (problem.kind === "meta" || problem.kind === "src") dependencies[problem.key] = { ...entry, [problem.kind]: problem.registry! };
+    else delete dependencies[problem.key];
+  }
+  return { lock: { ...previous, dependencies }, restored, warnings: [] };
 }
 
 export async function lockDirectory(params: {
@@ -79,7 +160,8 @@ export async function lockDirectory(params: {
     }
   }
   const { manifest, meta } = await putManifest(params.dir, session.content);
-  const block = await lockBlock(session, params.block);
+  const { block, head } = await lockBlock(session, params.block);
+  const checked = previous ? await checkedPrevious(previous, file, session, head) : { lock: null, restored: new Map<string, string>(), warnings: [] };
   const result = await resolveLock({
     manifest,
     manifestCid: meta,
@@ -87,12 +169,13 @@ export async function lockDirectory(params: {
     content: session.content,
     block,
     chain: session.chain,
-    previous,
+    previous: checked.lock,
     update: params.update,
     onProgress: params.onProgress,
   });
   await writeLockfile(file, result.lock);
-  return { ...result, file, changes: diffLocks(previous, result.lock) };
+  const warnings = [...checked.warnings, ...result.warnings];
+  return { ...result, warnings, file, previous, changes: diffLocks(previous, result.lock, checked.restored) };
 }
 
 /** Locks a published package (by id): its meta from the chain, resolved like a directory's. */
@@ -102,7 +185,7 @@ export async function lockPublished(params: {
   block?: number;
 }): Promise<LockOutcome> {
   const { session, spec } = params;
-  const block = await lockBlock(session, params.block);
+  const { block } = await lockBlock(session, params.block);
   const record = await session.client.getPackage({ repository: spec.repository.name, name: spec.name }, { blockTag: block });
   const version = record ? pickVersion(record.versions, spec.version) : null;
   if (!version) {
@@ -110,9 +193,7 @@ export async function lockPublished(params: {
       hint: "check the id (repo/name[:version])",
     });
   }
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of session.content.getBytes(CID.parse(version.meta))) chunks.push(chunk);
-  const manifest: Manifest = parseManifest(Buffer.concat(chunks).toString("utf8"), `meta ${version.meta}`);
+  const manifest: Manifest = await readPublishedManifest(session.content.getBytes(CID.parse(version.meta)), `meta ${version.meta}`);
   const result = await resolveLock({ manifest, manifestCid: version.meta, client: session.client, content: session.content, block, chain: session.chain });
-  return { ...result, file: null, changes: diffLocks(null, result.lock) };
+  return { ...result, file: null, previous: null, changes: diffLocks(null, result.lock) };
 }

@@ -38,12 +38,17 @@
  *   derivations, and a derivation cannot depend on itself. A hand edit that breaks this is an
  *   error here, not a confusing failure in the builder.
  */
-import { promises as fs } from "node:fs";
 import { getAddress, isAddress } from "ethers";
 import * as semver from "semver";
 import { FileFormatError } from "./errors/files";
 import { writeFileAtomic } from "./files/atomic";
 import { checkCid } from "./files/cid";
+import {
+  checkTextSize,
+  MAX_LOCKFILE_BYTES,
+  readTextFile,
+  type SizeLimit,
+} from "./files/limits";
 import {
   checkKeys,
   fail,
@@ -57,6 +62,7 @@ import {
   type FieldContext,
 } from "./files/fields";
 import type { FieldPath } from "./files/locate";
+import { quoteValue } from "./files/name";
 import { compareUtf8 } from "./files/order";
 import { parseToml, tomlKey, tomlString, tomlStringArray, type TomlTable } from "./files/toml";
 import { checkName, checkVersion, versionHint, type PackageKey } from "./ids";
@@ -83,6 +89,7 @@ export const ERR_LOCKFILE_UNKNOWN_DEPENDENCY = "ERR_LOCKFILE_UNKNOWN_DEPENDENCY"
 export const ERR_LOCKFILE_CYCLE = "ERR_LOCKFILE_CYCLE";
 export const ERR_LOCKFILE_UNREACHABLE = "ERR_LOCKFILE_UNREACHABLE";
 export const ERR_LOCKFILE_CHAIN_MISMATCH = "ERR_LOCKFILE_CHAIN_MISMATCH";
+export const ERR_LOCKFILE_TOO_LARGE = "ERR_LOCKFILE_TOO_LARGE";
 
 export type LockfileErrorCode =
   | typeof ERR_LOCKFILE_TOML
@@ -99,7 +106,8 @@ export type LockfileErrorCode =
   | typeof ERR_LOCKFILE_UNKNOWN_DEPENDENCY
   | typeof ERR_LOCKFILE_CYCLE
   | typeof ERR_LOCKFILE_UNREACHABLE
-  | typeof ERR_LOCKFILE_CHAIN_MISMATCH;
+  | typeof ERR_LOCKFILE_CHAIN_MISMATCH
+  | typeof ERR_LOCKFILE_TOO_LARGE;
 
 /** Outgoing edges by kind; each entry is a key of {@link Lockfile.dependencies}. Sorted, unique. */
 export interface LockEdges {
@@ -147,7 +155,20 @@ const EDGE_LISTS: readonly { key: string; field: keyof LockEdges; kind: InputKin
 ];
 const LOCK_KEYS = ["format", "package", "block", "chain-id", "registry", ...EDGE_LISTS.map((e) => e.key)];
 const DEPENDENCY_KEYS = ["version", "meta", "src", ...EDGE_LISTS.map((e) => e.key)];
-const CODES = { missing: ERR_LOCKFILE_MISSING_FIELD, unknownKey: ERR_LOCKFILE_UNKNOWN_KEY, type: ERR_LOCKFILE_INVALID_TYPE };
+const CODES = {
+  missing: ERR_LOCKFILE_MISSING_FIELD,
+  unknownKey: ERR_LOCKFILE_UNKNOWN_KEY,
+  type: ERR_LOCKFILE_INVALID_TYPE,
+  tooLarge: ERR_LOCKFILE_TOO_LARGE,
+};
+
+/** pkg.lock as a whole (README: Limits): only absurd sizes are refused, a lock grows with its graph. */
+export const LOCKFILE_LIMIT: SizeLimit = {
+  max: MAX_LOCKFILE_BYTES,
+  code: ERR_LOCKFILE_TOO_LARGE,
+  what: "a lock file",
+  hint: "run `pkg lock` to regenerate it",
+};
 
 /** Parses `repo:name` or `repo:name@version`; returns a problem string instead of throwing. */
 export function parseLockKey(key: string): LockKey | { problem: string } {
@@ -155,14 +176,14 @@ export function parseLockKey(key: string): LockKey | { problem: string } {
   const base = at < 0 ? key : key.slice(0, at);
   const version = at < 0 ? null : key.slice(at + 1);
   const pieces = base.split(":");
-  if (pieces.length !== 2) return { problem: `"${key}" is not repo:name or repo:name@version` };
+  if (pieces.length !== 2) return { problem: `${quoteValue(key)} is not repo:name or repo:name@version` };
   for (const part of pieces) {
     const problem = checkName(part);
-    if (problem !== null) return { problem: `"${key}": "${part}" ${problem}` };
+    if (problem !== null) return { problem: `${quoteValue(key)}: ${quoteValue(part)} ${problem}` };
   }
   if (version !== null) {
     const problem = checkVersion(version);
-    if (problem !== null) return { problem: `"${key}": version "${version}" ${problem}` };
+    if (problem !== null) return { problem: `${quoteValue(key)}: version ${quoteValue(version)} ${problem}` };
   }
   return { repository: pieces[0], name: pieces[1], version };
 }
@@ -195,7 +216,7 @@ export function compareLockKeys(a: string, b: string): number {
 function checkCidField(ctx: FieldContext, at: FieldPath, value: string): void {
   const problem = checkCid(value);
   if (problem !== null) {
-    fail(ctx, ERR_LOCKFILE_INVALID_CID, at, `"${value}" ${problem.problem}`,
+    fail(ctx, ERR_LOCKFILE_INVALID_CID, at, `${quoteValue(value)} ${problem.problem}`,
       problem.canonical !== null ? `write ${problem.canonical}` : "run `pkg lock` to regenerate the lock file");
   }
 }
@@ -204,12 +225,12 @@ function checkEdges(ctx: FieldContext, at: FieldPath, edges: LockEdges, dependen
   for (const { key, field } of EDGE_LISTS) {
     const seen = new Set<string>();
     edges[field].forEach((target, i) => {
-      if (seen.has(target)) fail(ctx, ERR_LOCKFILE_DUPLICATE_EDGE, [...at, key, i], `"${target}" is listed twice`, "remove one");
+      if (seen.has(target)) fail(ctx, ERR_LOCKFILE_DUPLICATE_EDGE, [...at, key, i], `${quoteValue(target)} is listed twice`, "remove one");
       seen.add(target);
       if (!Object.prototype.hasOwnProperty.call(dependencies, target)) {
         const parsed = parseLockKey(target);
         const hint = "problem" in parsed ? parsed.problem : "every edge must name a [dependencies] entry; run `pkg lock`";
-        fail(ctx, ERR_LOCKFILE_UNKNOWN_DEPENDENCY, [...at, key, i], `"${target}" is not in [dependencies]`, hint);
+        fail(ctx, ERR_LOCKFILE_UNKNOWN_DEPENDENCY, [...at, key, i], `${quoteValue(target)} is not in [dependencies]`, hint);
       }
     });
   }
@@ -228,10 +249,10 @@ function checkLockfile(ctx: FieldContext, lock: Lockfile): void {
     }
   }
   if (!isAddress(lock.registry)) {
-    fail(ctx, ERR_LOCKFILE_INVALID_REGISTRY, ["lock", "registry"], `"${lock.registry}" is not an address (or its checksum is wrong)`, "write the 0x-prefixed registry address");
+    fail(ctx, ERR_LOCKFILE_INVALID_REGISTRY, ["lock", "registry"], `${quoteValue(lock.registry)} is not an address (or its checksum is wrong)`, "write the 0x-prefixed registry address");
   }
   if (getAddress(lock.registry) !== lock.registry) {
-    fail(ctx, ERR_LOCKFILE_INVALID_REGISTRY, ["lock", "registry"], `"${lock.registry}" is not checksummed`, `write ${getAddress(lock.registry)}`);
+    fail(ctx, ERR_LOCKFILE_INVALID_REGISTRY, ["lock", "registry"], `${quoteValue(lock.registry)} is not checksummed`, `write ${getAddress(lock.registry)}`);
   }
 
   const versions = new Map<string, number>(); // repo:name → number of versions locked
@@ -242,10 +263,10 @@ function checkLockfile(ctx: FieldContext, lock: Lockfile): void {
     if ("problem" in parsed) fail(ctx, ERR_LOCKFILE_INVALID_KEY, ["dependencies", key], parsed.problem, "keys are repo:name, or repo:name@version");
     const versionProblem = checkVersion(dep.version);
     if (versionProblem !== null) {
-      fail(ctx, ERR_LOCKFILE_INVALID_VERSION, ["dependencies", key, "version"], `"${dep.version}" ${versionProblem}`, versionHint(dep.version));
+      fail(ctx, ERR_LOCKFILE_INVALID_VERSION, ["dependencies", key, "version"], `${quoteValue(dep.version)} ${versionProblem}`, versionHint(dep.version));
     }
     if (parsed.version !== null && parsed.version !== dep.version) {
-      fail(ctx, ERR_LOCKFILE_INVALID_KEY, ["dependencies", key, "version"], `is "${dep.version}" but the key says ${parsed.version}`, "run `pkg lock` to regenerate the lock file");
+      fail(ctx, ERR_LOCKFILE_INVALID_KEY, ["dependencies", key, "version"], `is ${quoteValue(dep.version)} but the key says ${parsed.version}`, "run `pkg lock` to regenerate the lock file");
     }
     const base = `${parsed.repository}:${parsed.name}`;
     versions.set(base, (versions.get(base) ?? 0) + 1);
@@ -314,6 +335,7 @@ function readEdges(ctx: FieldContext, table: TomlTable, at: FieldPath): LockEdge
  * @throws FileFormatError with an ERR_LOCKFILE_* code; the message is `file:line: field: problem`.
  */
 export function parseLockfile(text: string, file: string = LOCKFILE_FILE_NAME): Lockfile {
+  checkTextSize(text, file, LOCKFILE_LIMIT);
   const ctx: FieldContext = { file, text, codes: CODES };
   const doc = parseToml(text, file, ERR_LOCKFILE_TOML);
   checkKeys(ctx, doc, [], ["lock", "dependencies"]);
@@ -325,12 +347,22 @@ export function parseLockfile(text: string, file: string = LOCKFILE_FILE_NAME): 
       format > LOCKFILE_FORMAT ? "upgrade pkg" : "run `pkg lock` to regenerate the lock file");
   }
   const dependencies: Record<string, LockedDependency> = {};
-  const deps = optionalTable(ctx, doc, [], "dependencies") ?? {};
-  for (const key of Object.keys(deps).sort(compareLockKeys)) {
-    const entry = deps[key];
+  const deps = optionalTable(ctx, doc, [], "dependencies");
+  if (deps === undefined) {
+    // A lock with inputs but no [dependencies] at all was cut short or hand-edited: say so, rather than
+    // naming the first dangling edge.
+    const edges = readEdges(ctx, head, ["lock"]);
+    if (edgeTargets(edges).length > 0) {
+      const first = EDGE_LISTS.find(({ field }) => edges[field].length > 0)!;
+      fail(ctx, ERR_LOCKFILE_MISSING_FIELD, ["dependencies"],
+        `missing table, but [lock].${first.key} names ${quoteValue(edges[first.field][0])}`, "run `pkg lock` to regenerate the lock file");
+    }
+  }
+  for (const key of Object.keys(deps ?? {}).sort(compareLockKeys)) {
+    const entry = (deps ?? {})[key];
     if (!isTable(entry)) {
       fail(ctx, ERR_LOCKFILE_INVALID_TYPE, ["dependencies", key], `expected a table, found ${typeName(entry)}`,
-        `write [dependencies."${key}"] with version, meta and src`);
+        `write [dependencies.${quoteValue(key)}] with version, meta and src`);
     }
     const at = ["dependencies", key];
     // Checked before use as a property name (no `__proto__` can get through).
@@ -414,7 +446,7 @@ export function checkLockfileChain(lock: Lockfile, target: ChainTarget, file: st
 export async function readLockfile(file: string): Promise<Lockfile> {
   let text: string;
   try {
-    text = await fs.readFile(file, "utf8");
+    text = await readTextFile(file, LOCKFILE_LIMIT);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     throw new FileFormatError(ERR_LOCKFILE_NOT_FOUND, `${file}: no such file`, { file }, "run `pkg lock` first", error);

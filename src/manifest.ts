@@ -44,6 +44,7 @@ import { FileFormatError } from "./errors/files";
 import { writeFileAtomic } from "./files/atomic";
 import {
   checkKeys,
+  checkStringLength,
   fail,
   isTable,
   optionalStringArray,
@@ -55,7 +56,19 @@ import {
   typeName,
   type FieldContext,
 } from "./files/fields";
+import {
+  checkTextSize,
+  collectBytes,
+  MAX_LICENSE_BYTES,
+  MAX_MANIFEST_BYTES,
+  MAX_PATH_BYTES,
+  MAX_RANGE_BYTES,
+  MAX_STRING_BYTES,
+  readTextFile,
+  type SizeLimit,
+} from "./files/limits";
 import type { FieldPath } from "./files/locate";
+import { quoteValue } from "./files/name";
 import { compareUtf8 } from "./files/order";
 import { checkSourcePattern, expandSourcePatterns } from "./files/sources";
 import { isSpdxProblem, parseSpdxExpression } from "./files/spdx";
@@ -84,6 +97,7 @@ export const ERR_MANIFEST_SRC_NO_MATCH = "ERR_MANIFEST_SRC_NO_MATCH";
 export const ERR_MANIFEST_SRC_OUTSIDE = "ERR_MANIFEST_SRC_OUTSIDE";
 export const ERR_MANIFEST_SRC_LOOP = "ERR_MANIFEST_SRC_LOOP";
 export const ERR_MANIFEST_SRC_UNSUPPORTED = "ERR_MANIFEST_SRC_UNSUPPORTED";
+export const ERR_MANIFEST_TOO_LARGE = "ERR_MANIFEST_TOO_LARGE";
 
 export type ManifestErrorCode =
   | typeof ERR_MANIFEST_TOML
@@ -103,7 +117,8 @@ export type ManifestErrorCode =
   | typeof ERR_MANIFEST_SRC_NO_MATCH
   | typeof ERR_MANIFEST_SRC_OUTSIDE
   | typeof ERR_MANIFEST_SRC_LOOP
-  | typeof ERR_MANIFEST_SRC_UNSUPPORTED;
+  | typeof ERR_MANIFEST_SRC_UNSUPPORTED
+  | typeof ERR_MANIFEST_TOO_LARGE;
 
 /** How an input is used, as in Nix: linked into the output, run at build time, or a tool shim. */
 export type InputKind = "input" | "native-input" | "meta-input";
@@ -154,7 +169,20 @@ export interface ManifestInput {
 const PACKAGE_KEYS = ["repository", "name", "version", "license", "src", "builder", "args"];
 const TOP_KEYS = ["package", ...INPUT_TABLES.map((t) => t.table)];
 
-const CODES = { missing: ERR_MANIFEST_MISSING_FIELD, unknownKey: ERR_MANIFEST_UNKNOWN_KEY, type: ERR_MANIFEST_INVALID_TYPE };
+const CODES = {
+  missing: ERR_MANIFEST_MISSING_FIELD,
+  unknownKey: ERR_MANIFEST_UNKNOWN_KEY,
+  type: ERR_MANIFEST_INVALID_TYPE,
+  tooLarge: ERR_MANIFEST_TOO_LARGE,
+};
+
+/** pkg.toml as a whole, as written and as published (README: Limits). */
+export const MANIFEST_LIMIT: SizeLimit = {
+  max: MAX_MANIFEST_BYTES,
+  code: ERR_MANIFEST_TOO_LARGE,
+  what: "a pkg.toml",
+  hint: "a package file is a few hundred bytes: list sources with globs (src = [\"src/**\"]), not file by file",
+};
 
 /** Names people bring from Cargo, npm and Nix for the tables and keys above. */
 const FAMILIAR: Record<string, string> = {
@@ -190,17 +218,17 @@ export function parseBuilder(text: string): Builder | { problem: string; hint: s
     const slash = text.indexOf("/");
     const input = slash < 0 ? text.slice(1) : text.slice(1, slash);
     const problem = checkName(input);
-    if (problem !== null) return { problem: `names input "${input}", which ${problem}`, hint: nameHint(input) };
+    if (problem !== null) return { problem: `names input ${quoteValue(input)}, which ${problem}`, hint: nameHint(input) };
     if (slash < 0) return { kind: "input", input, path: "" };
     const rest = text.slice(slash + 1);
     const pathProblem = checkPlainPath(rest);
-    if (pathProblem !== null) return { problem: `path "${rest}" ${pathProblem.problem}`, hint: inside };
+    if (pathProblem !== null) return { problem: `path ${quoteValue(rest)} ${pathProblem.problem}`, hint: inside };
     return { kind: "input", input, path: rest };
   }
   if (text.startsWith("./")) {
     const rest = text.slice(2);
     const pathProblem = checkPlainPath(rest);
-    if (pathProblem !== null) return { problem: `path "${rest}" ${pathProblem.problem}`, hint: inside };
+    if (pathProblem !== null) return { problem: `path ${quoteValue(rest)} ${pathProblem.problem}`, hint: inside };
     return { kind: "source", path: rest };
   }
   if (text.startsWith("/")) return { problem: "is an absolute path", hint: `builds see only their inputs; ${usage}` };
@@ -227,25 +255,43 @@ function checkedString(ctx: FieldContext, at: FieldPath, value: string): string 
   return value;
 }
 
+/**
+ * The size limits of every field (README: Limits), checked before anything else looks at a value: the other
+ * checks, and their messages, only ever see short strings. Names and versions have the registry's own limits
+ * (64 bytes), checked with their shape.
+ */
+function checkSizes(ctx: FieldContext, m: Manifest): void {
+  checkStringLength(ctx, ["package", "license"], m.license, MAX_LICENSE_BYTES);
+  m.src.forEach((pattern, i) => checkStringLength(ctx, ["package", "src", i], pattern, MAX_PATH_BYTES));
+  if (m.builder !== null) checkStringLength(ctx, ["package", "builder"], formatBuilder(m.builder), MAX_PATH_BYTES);
+  m.args.forEach((arg, i) => checkStringLength(ctx, ["package", "args", i], arg, MAX_STRING_BYTES));
+  for (const { table, field } of INPUT_TABLES) {
+    for (const [key, range] of Object.entries(m[field])) checkStringLength(ctx, [table, key], range, MAX_RANGE_BYTES);
+  }
+}
+
 /** Semantic checks shared by parse (with text, for line numbers) and serialize (without). */
 function checkManifest(ctx: FieldContext, m: Manifest): void {
+  checkSizes(ctx, m);
   for (const field of ["repository", "name"] as const) {
     const problem = checkName(m[field]);
-    if (problem !== null) fail(ctx, ERR_MANIFEST_INVALID_NAME, ["package", field], `"${m[field]}" ${problem}`, nameHint(m[field]));
+    if (problem !== null) fail(ctx, ERR_MANIFEST_INVALID_NAME, ["package", field], `${quoteValue(m[field])} ${problem}`, nameHint(m[field]));
   }
   const versionProblem = checkVersion(m.version);
   if (versionProblem !== null) {
-    fail(ctx, ERR_MANIFEST_INVALID_VERSION, ["package", "version"], `"${m.version}" ${versionProblem}`, versionHint(m.version));
+    fail(ctx, ERR_MANIFEST_INVALID_VERSION, ["package", "version"], `${quoteValue(m.version)} ${versionProblem}`, versionHint(m.version));
   }
   const license = parseSpdxExpression(m.license);
-  if (isSpdxProblem(license)) fail(ctx, ERR_MANIFEST_INVALID_LICENSE, ["package", "license"], `"${m.license}" ${license.problem}`, license.hint);
+  if (isSpdxProblem(license)) {
+    fail(ctx, ERR_MANIFEST_INVALID_LICENSE, ["package", "license"], `${quoteValue(m.license)} ${license.problem}`, license.hint);
+  }
 
   const seen = new Set<string>();
   m.src.forEach((pattern, i) => {
     checkedString(ctx, ["package", "src", i], pattern);
     const problem = checkSourcePattern(pattern);
-    if (problem !== null) fail(ctx, ERR_MANIFEST_INVALID_SRC, ["package", "src", i], `"${pattern}" ${problem.problem}`, problem.hint);
-    if (seen.has(pattern)) fail(ctx, ERR_MANIFEST_INVALID_SRC, ["package", "src", i], `"${pattern}" is listed twice`, "remove one");
+    if (problem !== null) fail(ctx, ERR_MANIFEST_INVALID_SRC, ["package", "src", i], `${quoteValue(pattern)} ${problem.problem}`, problem.hint);
+    if (seen.has(pattern)) fail(ctx, ERR_MANIFEST_INVALID_SRC, ["package", "src", i], `${quoteValue(pattern)} is listed twice`, "remove one");
     seen.add(pattern);
   });
 
@@ -264,18 +310,18 @@ function checkManifest(ctx: FieldContext, m: Manifest): void {
       const at = [table, key];
       const pieces = key.split(":");
       if (pieces.length !== 2) {
-        const hint = key.includes("/") ? `write "${key.replace("/", ":")}"` : 'write "repo:name", e.g. "crates:dep"';
-        fail(ctx, ERR_MANIFEST_INVALID_INPUT, at, `key "${key}" is not repo:name`, hint);
+        const hint = key.includes("/") && key.length <= 129 ? `write ${quoteValue(key.replace("/", ":"))}` : 'write "repo:name", e.g. "crates:dep"';
+        fail(ctx, ERR_MANIFEST_INVALID_INPUT, at, `key ${quoteValue(key)} is not repo:name`, hint);
       }
       for (const part of pieces) {
         const problem = checkName(part);
-        if (problem !== null) fail(ctx, ERR_MANIFEST_INVALID_INPUT, at, `key "${key}": "${part}" ${problem}`, nameHint(part));
+        if (problem !== null) fail(ctx, ERR_MANIFEST_INVALID_INPUT, at, `key ${quoteValue(key)}: ${quoteValue(part)} ${problem}`, nameHint(part));
       }
       if (key === self) fail(ctx, ERR_MANIFEST_INVALID_INPUT, at, "a package cannot be its own input", "remove it");
       checkedString(ctx, at, range);
       if (range.trim() === "") fail(ctx, ERR_MANIFEST_INVALID_RANGE, at, "the version range is empty", 'write "*" for any version');
       if (semver.validRange(range) === null) {
-        fail(ctx, ERR_MANIFEST_INVALID_RANGE, at, `"${range}" is not a semver range`, 'write a range such as "^1.2.3", "~0.2", ">=1.36" or "*"');
+        fail(ctx, ERR_MANIFEST_INVALID_RANGE, at, `${quoteValue(range)} is not a semver range`, 'write a range such as "^1.2.3", "~0.2", ">=1.36" or "*"');
       }
       const name = pieces[1];
       names.set(name, (names.get(name) ?? new Set()).add(key));
@@ -285,15 +331,15 @@ function checkManifest(ctx: FieldContext, m: Manifest): void {
   if (m.builder !== null) {
     const text = formatBuilder(m.builder);
     const parsed = parseBuilder(text);
-    if ("problem" in parsed) fail(ctx, ERR_MANIFEST_INVALID_BUILDER, ["package", "builder"], `"${text}" ${parsed.problem}`, parsed.hint);
+    if ("problem" in parsed) fail(ctx, ERR_MANIFEST_INVALID_BUILDER, ["package", "builder"], `${quoteValue(text)} ${parsed.problem}`, parsed.hint);
     if (m.builder.kind === "input") {
       const keys = [...(names.get(m.builder.input) ?? [])];
       if (keys.length === 0) {
-        fail(ctx, ERR_MANIFEST_INVALID_BUILDER, ["package", "builder"], `"${text}" names $${m.builder.input}, which is not an input`,
+        fail(ctx, ERR_MANIFEST_INVALID_BUILDER, ["package", "builder"], `${quoteValue(text)} names $${m.builder.input}, which is not an input`,
           `declare it, e.g. [native-inputs] "nixpkgs:${m.builder.input}" = "*"`);
       }
       if (keys.length > 1) {
-        fail(ctx, ERR_MANIFEST_INVALID_BUILDER, ["package", "builder"], `"${text}": $${m.builder.input} is ambiguous (${keys.sort().join(", ")})`,
+        fail(ctx, ERR_MANIFEST_INVALID_BUILDER, ["package", "builder"], `${quoteValue(text)}: $${m.builder.input} is ambiguous (${keys.sort().join(", ")})`,
           "keep one input with that name, or use a ./ build script that picks one");
       }
     }
@@ -306,11 +352,11 @@ function readInputs(ctx: FieldContext, doc: TomlTable, table: string): InputRang
   const entries = Object.entries(t).map(([key, value]): [string, string] => {
     if (typeof value !== "string") {
       const hint = value !== null && typeof value === "object" && !Array.isArray(value) && !key.includes(":")
-        ? `quote the key: "${key}:${Object.keys(value)[0] ?? "name"}" = "..."` // `crates.dep = ...` is a dotted key
+        ? `quote the key: ${quoteValue(`${key}:${Object.keys(value)[0] ?? "name"}`)} = "..."` // `crates.dep = ...` is a dotted key
         : 'write "repo:name" = "<semver range>"';
       fail(ctx, ERR_MANIFEST_INVALID_TYPE, [table, key], `expected a version range string, found ${typeName(value)}`, hint);
     }
-    return [key, value];
+    return [key, checkStringLength(ctx, [table, key], value, MAX_RANGE_BYTES)];
   });
   return Object.fromEntries(entries.sort(([a], [b]) => compareUtf8(a, b)));
 }
@@ -321,6 +367,7 @@ function readInputs(ctx: FieldContext, doc: TomlTable, table: string): InputRang
  * @throws FileFormatError with an ERR_MANIFEST_* code; the message is `file:line: field: problem`.
  */
 export function parseManifest(text: string, file: string = MANIFEST_FILE_NAME): Manifest {
+  checkTextSize(text, file, MANIFEST_LIMIT);
   const ctx: FieldContext = { file, text, codes: CODES };
   const doc = parseToml(text, file, ERR_MANIFEST_TOML, { bareColonKeys: true });
   checkKnownKeys(ctx, doc, [], TOP_KEYS);
@@ -337,8 +384,9 @@ export function parseManifest(text: string, file: string = MANIFEST_FILE_NAME): 
   const builderText = optionalString(ctx, pkg, at, "builder");
   let builder: Builder | null = null;
   if (builderText !== undefined) {
+    checkStringLength(ctx, ["package", "builder"], builderText, MAX_PATH_BYTES);
     const parsed = parseBuilder(builderText);
-    if ("problem" in parsed) fail(ctx, ERR_MANIFEST_INVALID_BUILDER, ["package", "builder"], `"${builderText}" ${parsed.problem}`, parsed.hint);
+    if ("problem" in parsed) fail(ctx, ERR_MANIFEST_INVALID_BUILDER, ["package", "builder"], `${quoteValue(builderText)} ${parsed.problem}`, parsed.hint);
     builder = parsed;
   }
   const manifest: Manifest = {
@@ -399,13 +447,22 @@ export async function readManifest(file: string): Promise<Manifest> {
   let text: string;
   try {
     if ((await fs.stat(file)).isDirectory()) target = path.join(file, MANIFEST_FILE_NAME);
-    text = await fs.readFile(target, "utf8");
+    text = await readTextFile(target, MANIFEST_LIMIT);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     throw new FileFormatError(ERR_MANIFEST_NOT_FOUND, `${target}: no such file`, { file: target },
       "run the command in a package directory, or pass a package id", error);
   }
   return parseManifest(text, target);
+}
+
+/**
+ * Reads and parses a published pkg.toml (a version's meta) from the bytes the content store gives: reading
+ * stops, and ERR_MANIFEST_TOO_LARGE is thrown, as soon as more than {@link MAX_MANIFEST_BYTES} arrive, so
+ * a hostile meta costs at most that much memory. `file` names it in errors, e.g. `crates:hello@1.0.0 (meta bafk…)`.
+ */
+export async function readPublishedManifest(chunks: AsyncIterable<Uint8Array>, file: string): Promise<Manifest> {
+  return parseManifest((await collectBytes(chunks, file, MANIFEST_LIMIT)).toString("utf8"), file);
 }
 
 /** Writes a manifest atomically; an invalid manifest throws before any file is touched. */
@@ -426,30 +483,30 @@ export async function resolveSources(m: Manifest, dir: string): Promise<string[]
   // Patterns are re-checked: the object may not come from parseManifest.
   m.src.forEach((pattern, i) => {
     const problem = checkSourcePattern(pattern);
-    if (problem !== null) fail(ctx, ERR_MANIFEST_INVALID_SRC, ["package", "src", i], `"${pattern}" ${problem.problem}`, problem.hint);
+    if (problem !== null) fail(ctx, ERR_MANIFEST_INVALID_SRC, ["package", "src", i], `${quoteValue(pattern)} ${problem.problem}`, problem.hint);
   });
   const result = await expandSourcePatterns(dir, m.src);
   switch (result.kind) {
     case "files":
       break;
     case "not-found":
-      return fail(ctx, ERR_MANIFEST_SRC_NOT_FOUND, ["package", "src", result.index], `"${result.pattern}" does not exist`,
+      return fail(ctx, ERR_MANIFEST_SRC_NOT_FOUND, ["package", "src", result.index], `${quoteValue(result.pattern)} does not exist`,
         "create it or remove it from src");
     case "no-match":
-      return fail(ctx, ERR_MANIFEST_SRC_NO_MATCH, ["package", "src", result.index], `"${result.pattern}" matches no files`,
+      return fail(ctx, ERR_MANIFEST_SRC_NO_MATCH, ["package", "src", result.index], `${quoteValue(result.pattern)} matches no files`,
         "fix the pattern or remove it (wildcards skip names starting with '.')");
     case "outside":
       return fail(ctx, ERR_MANIFEST_SRC_OUTSIDE, ["package", "src", result.index],
-        `"${result.path}" resolves to ${result.target}, outside the package directory`, "copy the file into the package instead of linking it");
+        `${quoteValue(result.path)} resolves to ${JSON.stringify(result.target)}, outside the package directory`, "copy the file into the package instead of linking it");
     case "loop":
-      return fail(ctx, ERR_MANIFEST_SRC_LOOP, ["package", "src", result.index], `"${result.path}" is a symlink loop`, "remove the link");
+      return fail(ctx, ERR_MANIFEST_SRC_LOOP, ["package", "src", result.index], `${quoteValue(result.path)} is a symlink loop`, "remove the link");
     case "unsupported":
       return fail(ctx, ERR_MANIFEST_SRC_UNSUPPORTED, ["package", "src", result.index],
-        `"${result.path}" is not a regular file or directory`, "packages hold files, directories and symlinks to them");
+        `${quoteValue(result.path)} is not a regular file or directory`, "packages hold files, directories and symlinks to them");
   }
   if (m.builder?.kind === "source" && !result.files.includes(m.builder.path)) {
-    fail(ctx, ERR_MANIFEST_INVALID_BUILDER, ["package", "builder"], `"./${m.builder.path}" is not among the src files`,
-      `add "${m.builder.path}" to src: the build only sees published files`);
+    fail(ctx, ERR_MANIFEST_INVALID_BUILDER, ["package", "builder"], `${quoteValue(`./${m.builder.path}`)} is not among the src files`,
+      `add ${quoteValue(m.builder.path)} to src: the build only sees published files`);
   }
   return result.files;
 }

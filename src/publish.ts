@@ -1,13 +1,16 @@
 /**
  * `pkg publish`: a package directory → content in the store, a version on chain.
  *
- * Everything that can be checked is checked before the first transaction: the manifest, its sources, the
- * repository's existence, and that the version is new (published versions never change). Content goes in
- * first (pinned), so a version on chain never points at bytes this store does not hold.
+ * Everything that can be checked is checked before the first transaction: the manifest (sizes included), its
+ * sources, the repository's existence, and that the version is new (published versions never change), also
+ * ignoring build metadata: `1.0.0+linux` is the version `1.0.0` under semver, so it cannot be published next to
+ * it (the registry refuses it too, whoever sends it). Content goes in first (pinned), so a version on chain
+ * never points at bytes this store does not hold.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { PkgError } from "./errors";
+import { isSameVersion, withoutBuildMetadata } from "./ids";
 import { MANIFEST_FILE_NAME, readManifest, resolveSources, type Manifest } from "./manifest";
 import type { ContentStore } from "./content";
 import type { RegistryClient } from "./chain/registry";
@@ -69,6 +72,16 @@ export async function publishPackage(params: PublishParams): Promise<PublishResu
       details: { package: id, meta: published.meta, src: published.src },
       hint: "bump [package].version in pkg.toml",
     });
+  }
+  const equivalent = existing?.versions.find((v) => isSameVersion(v.version, manifest.version));
+  if (equivalent) {
+    const base = withoutBuildMetadata(manifest.version);
+    throw new PkgError(ERR_PUBLISH_VERSION_EXISTS,
+      `${id} is the version ${base} under semver, and ${manifest.repository}:${manifest.name}@${equivalent.version} is already published; ` +
+        "versions that differ only in build metadata (+...) are one version", {
+        details: { package: id, existing: equivalent.version, meta: equivalent.meta, src: equivalent.src },
+        hint: `bump [package].version in pkg.toml (the part before '+'): ranges cannot tell ${base} and ${manifest.version} apart`,
+      });
   }
 
   step(`adding ${files.length} source files to the content store`);

@@ -28,11 +28,11 @@
  * - chain-id and registry are recorded, as in pkg.lock, so that a lock written on one network is not
  *   published on another by accident ({@link checkRepositoryLockChain}).
  */
-import { promises as fs } from "node:fs";
 import { getAddress, isAddress } from "ethers";
 import { FileFormatError } from "./errors/files";
 import { writeFileAtomic } from "./files/atomic";
 import { checkCid } from "./files/cid";
+import { checkTextSize, MAX_REPOLOCK_BYTES, readTextFile, type SizeLimit } from "./files/limits";
 import {
   checkKeys,
   fail,
@@ -45,6 +45,7 @@ import {
   type FieldContext,
 } from "./files/fields";
 import type { FieldPath } from "./files/locate";
+import { quoteValue } from "./files/name";
 import { compareUtf8 } from "./files/order";
 import { parseToml, tomlKey, tomlString } from "./files/toml";
 import { checkName, checkVersion, nameHint, versionHint } from "./ids";
@@ -66,6 +67,7 @@ export const ERR_REPOLOCK_INVALID_VERSION = "ERR_REPOLOCK_INVALID_VERSION";
 export const ERR_REPOLOCK_INVALID_CID = "ERR_REPOLOCK_INVALID_CID";
 export const ERR_REPOLOCK_INVALID_REGISTRY = "ERR_REPOLOCK_INVALID_REGISTRY";
 export const ERR_REPOLOCK_CHAIN_MISMATCH = "ERR_REPOLOCK_CHAIN_MISMATCH";
+export const ERR_REPOLOCK_TOO_LARGE = "ERR_REPOLOCK_TOO_LARGE";
 
 export type RepositoryLockErrorCode =
   | typeof ERR_REPOLOCK_TOML
@@ -78,7 +80,8 @@ export type RepositoryLockErrorCode =
   | typeof ERR_REPOLOCK_INVALID_VERSION
   | typeof ERR_REPOLOCK_INVALID_CID
   | typeof ERR_REPOLOCK_INVALID_REGISTRY
-  | typeof ERR_REPOLOCK_CHAIN_MISMATCH;
+  | typeof ERR_REPOLOCK_CHAIN_MISMATCH
+  | typeof ERR_REPOLOCK_TOO_LARGE;
 
 /** One package version a repository pins: enough to fetch it without asking the chain. */
 export interface LockedPackage {
@@ -109,19 +112,27 @@ export interface RepositoryLockChain {
 
 const HEADER_KEYS = ["format", "name", "block", "chain-id", "registry"];
 const PACKAGE_KEYS = ["version", "meta", "src"];
-const CODES = { missing: ERR_REPOLOCK_MISSING_FIELD, unknownKey: ERR_REPOLOCK_UNKNOWN_KEY, type: ERR_REPOLOCK_INVALID_TYPE };
+const CODES = {
+  missing: ERR_REPOLOCK_MISSING_FIELD,
+  unknownKey: ERR_REPOLOCK_UNKNOWN_KEY,
+  type: ERR_REPOLOCK_INVALID_TYPE,
+  tooLarge: ERR_REPOLOCK_TOO_LARGE,
+};
 const REGENERATE = "run `repo lock NAME -o repo.lock` to regenerate it";
+
+/** repo.lock as a whole (README: Limits): a published repository version's meta; only absurd sizes are refused. */
+export const REPOLOCK_LIMIT: SizeLimit = { max: MAX_REPOLOCK_BYTES, code: ERR_REPOLOCK_TOO_LARGE, what: "a repository lock", hint: REGENERATE };
 
 function checkCidField(ctx: FieldContext, at: FieldPath, value: string): void {
   const problem = checkCid(value);
   if (problem !== null) {
-    fail(ctx, ERR_REPOLOCK_INVALID_CID, at, `"${value}" ${problem.problem}`, problem.canonical !== null ? `write ${problem.canonical}` : REGENERATE);
+    fail(ctx, ERR_REPOLOCK_INVALID_CID, at, `${quoteValue(value)} ${problem.problem}`, problem.canonical !== null ? `write ${problem.canonical}` : REGENERATE);
   }
 }
 
 function checkNameField(ctx: FieldContext, at: FieldPath, name: string): void {
   const problem = checkName(name);
-  if (problem !== null) fail(ctx, ERR_REPOLOCK_INVALID_NAME, at, `"${name}" ${problem}`, nameHint(name));
+  if (problem !== null) fail(ctx, ERR_REPOLOCK_INVALID_NAME, at, `${quoteValue(name)} ${problem}`, nameHint(name));
 }
 
 /** Semantic checks, shared by parse (with text, for line numbers) and serialize (without). */
@@ -133,17 +144,17 @@ function checkRepositoryLock(ctx: FieldContext, lock: RepositoryLock): void {
     }
   }
   if (!isAddress(lock.registry)) {
-    fail(ctx, ERR_REPOLOCK_INVALID_REGISTRY, ["repository", "registry"], `"${lock.registry}" is not an address (or its checksum is wrong)`,
+    fail(ctx, ERR_REPOLOCK_INVALID_REGISTRY, ["repository", "registry"], `${quoteValue(lock.registry)} is not an address (or its checksum is wrong)`,
       "write the 0x-prefixed registry address");
   }
   if (getAddress(lock.registry) !== lock.registry) {
-    fail(ctx, ERR_REPOLOCK_INVALID_REGISTRY, ["repository", "registry"], `"${lock.registry}" is not checksummed`, `write ${getAddress(lock.registry)}`);
+    fail(ctx, ERR_REPOLOCK_INVALID_REGISTRY, ["repository", "registry"], `${quoteValue(lock.registry)} is not checksummed`, `write ${getAddress(lock.registry)}`);
   }
   for (const name of Object.keys(lock.packages).sort(compareUtf8)) {
     const entry = lock.packages[name];
     checkNameField(ctx, ["packages", name], name);
     const problem = checkVersion(entry.version);
-    if (problem !== null) fail(ctx, ERR_REPOLOCK_INVALID_VERSION, ["packages", name, "version"], `"${entry.version}" ${problem}`, versionHint(entry.version));
+    if (problem !== null) fail(ctx, ERR_REPOLOCK_INVALID_VERSION, ["packages", name, "version"], `${quoteValue(entry.version)} ${problem}`, versionHint(entry.version));
     checkCidField(ctx, ["packages", name, "meta"], entry.meta);
     checkCidField(ctx, ["packages", name, "src"], entry.src);
   }
@@ -154,6 +165,7 @@ function checkRepositoryLock(ctx: FieldContext, lock: RepositoryLock): void {
  * @throws FileFormatError with an ERR_REPOLOCK_* code; the message is `file:line: field: problem`.
  */
 export function parseRepositoryLock(text: string, file: string = REPOLOCK_FILE_NAME): RepositoryLock {
+  checkTextSize(text, file, REPOLOCK_LIMIT);
   const ctx: FieldContext = { file, text, codes: CODES };
   const doc = parseToml(text, file, ERR_REPOLOCK_TOML);
   checkKeys(ctx, doc, [], ["repository", "packages"]);
@@ -239,7 +251,7 @@ export function checkRepositoryLockChain(lock: RepositoryLock, target: Repositor
 export async function readRepositoryLock(file: string): Promise<RepositoryLock> {
   let text: string;
   try {
-    text = await fs.readFile(file, "utf8");
+    text = await readTextFile(file, REPOLOCK_LIMIT);
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     throw new FileFormatError(ERR_REPOLOCK_NOT_FOUND, `${file}: no such file`, { file }, "write one with `repo lock NAME -o FILE`", error);

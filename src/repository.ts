@@ -13,21 +13,23 @@
  *   repository versions, whose locks name the chain they were made on. Its CIDs are valid anywhere.
  */
 import { randomBytes } from "node:crypto";
-import { access, mkdir, readFile, rename, rm, writeFile } from "node:fs/promises";
+import { access, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { getAddress } from "ethers";
 import { CID } from "multiformats/cid";
 import * as semver from "semver";
-import { PkgError } from "./errors";
+import { isPkgError, PkgError } from "./errors";
 import { IdError } from "./errors/files";
-import { pickVersion } from "./fetch";
+import { ERR_FETCH_META_CONFLICT, pickVersion, writePackageTree } from "./fetch";
+import { collectBytes } from "./files/limits";
+import { quoteValue } from "./files/name";
 import { compareUtf8 } from "./files/order";
 import { checkRepositoryVersion, ERR_ID_INVALID_VERSION, ERR_ID_SYNTAX, hashRepositoryId, parseRepositorySpec, versionHint } from "./ids";
-import { MANIFEST_FILE_NAME } from "./manifest";
 import {
   checkRepositoryLockChain,
   parseRepositoryLock,
   REPOLOCK_FILE_NAME,
+  REPOLOCK_LIMIT,
   serializeRepositoryLock,
   type LockedPackage,
   type RepositoryLock,
@@ -76,7 +78,8 @@ const FETCH_CONCURRENCY = 4;
 export function parseRepositoryName(input: string): string {
   const spec = parseRepositorySpec(input);
   if (spec.version !== null) {
-    throw new IdError(ERR_ID_SYNTAX, `invalid id "${input}": a repository name is expected, without a version`, { input, field: "repository version" },
+    // parsed already: the name and version are short and plain, but the input is still quoted as every id is
+    throw new IdError(ERR_ID_SYNTAX, `invalid id ${quoteValue(input)}: a repository name is expected, without a version`, { input, field: "repository version" },
       `write ${spec.name}`);
   }
   return spec.name;
@@ -86,8 +89,9 @@ export function parseRepositoryName(input: string): string {
 export function checkedRepositoryVersion(name: string, version: string): string {
   const problem = checkRepositoryVersion(version);
   if (problem !== null) {
-    throw new IdError(ERR_ID_INVALID_VERSION, `invalid id "${name}:${version}": repository version "${version}" ${problem}`,
-      { input: `${name}:${version}`, field: "repository version" }, `${versionHint(version)}, or a release like 23.05`);
+    const input = `${name}:${version}`;
+    throw new IdError(ERR_ID_INVALID_VERSION, `invalid id ${quoteValue(input)}: repository version ${quoteValue(version)} ${problem}`,
+      { input: input.slice(0, 256), field: "repository version" }, `${versionHint(version)}, or a release like 23.05`);
   }
   return version;
 }
@@ -252,15 +256,11 @@ export interface RepositoryVersion {
   text: string;
 }
 
-async function readAll(content: Pick<ContentStore, "getBytes">, cid: string): Promise<Buffer> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of content.getBytes(CID.parse(cid))) chunks.push(chunk);
-  return Buffer.concat(chunks);
-}
-
 async function readVersionRecord(content: Pick<ContentStore, "getBytes">, name: string, record: VersionRecord): Promise<RepositoryVersion> {
-  const text = (await readAll(content, record.meta)).toString("utf8");
-  const lock = parseRepositoryLock(text, `${name}:${record.version} (meta ${record.meta})`);
+  // a published meta may be hostile: reading stops past the size limit, before anything is parsed
+  const file = `${name}:${record.version} (meta ${record.meta})`;
+  const text = (await collectBytes(content.getBytes(CID.parse(record.meta)), file, REPOLOCK_LIMIT)).toString("utf8");
+  const lock = parseRepositoryLock(text, file);
   if (lock.name !== name) {
     throw new PkgError(ERR_REPO_META_MISMATCH, `${name}:${record.version}: its published lock (meta ${record.meta}) is for repository ${lock.name}`, {
       details: { repository: name, version: record.version, meta: record.meta, lockName: lock.name },
@@ -468,19 +468,14 @@ async function exists(file: string): Promise<boolean> {
   return access(file).then(() => true, () => false);
 }
 
-/** One pinned package's sources and pkg.toml into `dir` (which must not exist), as `pkg fetch` lays them out. */
+/** One pinned package's sources and pkg.toml into `dir` (which must not exist), as `pkg fetch` lays them out (and checks them: a hostile tree is refused the same way). */
 async function fetchPinned(content: FetchRepositoryParams["content"], id: string, entry: LockedPackage, dir: string): Promise<void> {
-  await content.getTree(CID.parse(entry.src), dir);
-  const meta = await readAll(content, entry.meta);
-  const manifestPath = path.join(dir, MANIFEST_FILE_NAME);
-  if (await exists(manifestPath)) {
-    if (!(await readFile(manifestPath)).equals(meta)) {
-      throw new PkgError(ERR_REPO_META_CONFLICT, `${id}: its sources hold a pkg.toml that differs from its published meta`, {
-        details: { package: id, meta: entry.meta, src: entry.src },
-      });
-    }
-  } else {
-    await writeFile(manifestPath, meta);
+  try {
+    await writePackageTree(content, { id, meta: entry.meta, src: entry.src }, dir);
+  } catch (error) {
+    // the code repo fetch has always given this (stable codes are never renamed)
+    if (isPkgError(error, ERR_FETCH_META_CONFLICT)) throw new PkgError(ERR_REPO_META_CONFLICT, error.message, { details: error.details });
+    throw error;
   }
 }
 

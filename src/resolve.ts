@@ -17,7 +17,7 @@ import * as semver from "semver";
 import { CID } from "multiformats/cid";
 import { PkgError } from "./errors";
 import { assignLockKeys, type LockEdges, type Lockfile } from "./lockfile";
-import { listInputs, parseManifest, type InputKind, type Manifest } from "./manifest";
+import { listInputs, readPublishedManifest, type InputKind, type Manifest } from "./manifest";
 import type { PackageRecord, RegistryClient } from "./chain/registry";
 import type { ContentStore } from "./content";
 import type { PackageKey } from "./ids";
@@ -96,12 +96,11 @@ function requestsOf(manifest: Manifest, from: Node | null): Request[] {
 }
 
 async function readMeta(content: Pick<ContentStore, "getBytes">, cid: string, what: string): Promise<Manifest> {
-  const chunks: Uint8Array[] = [];
-  for await (const chunk of content.getBytes(CID.parse(cid))) chunks.push(chunk);
-  const text = Buffer.concat(chunks).toString("utf8");
   try {
-    return parseManifest(text, `${what} (meta ${cid})`);
+    // bounded: a hostile meta is refused one chunk past the limit, never read whole
+    return await readPublishedManifest(content.getBytes(CID.parse(cid)), `${what} (meta ${cid})`);
   } catch (cause) {
+    if (!(cause instanceof PkgError) || !/^ERR_MANIFEST_/.test(cause.code)) throw cause;
     throw new PkgError(ERR_RESOLVE_BAD_META, `the published pkg.toml of ${what} is invalid: ${(cause as Error).message}`, {
       details: { package: what, meta: cid },
       hint: "that version cannot be used; ask its maintainers to yank it and publish a fixed one",

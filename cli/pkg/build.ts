@@ -1,5 +1,6 @@
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../base";
+import { lockCheckFor, offlineFlag, offlineWithIdError } from "../lock-check";
 import { load } from "../lazy";
 
 export default class Build extends BaseCommand<typeof Build> {
@@ -9,8 +10,9 @@ export default class Build extends BaseCommand<typeof Build> {
     "(started on demand; inputs first, each derivation built once) and records the build in pkg.build.toml under --name " +
     "(package, lock, args, metadrv, subderivations, output CID, system). A package already built prints its path at once. " +
     "--rebuild builds it again and compares the outputs (like `nix build --rebuild`): exit 9 if they differ. " +
-    "With an id (repo/name[:version]) the published package is fetched, locked now and built in a temporary directory.";
-  static override examples = ["<%= config.bin %> build", "<%= config.bin %> build -C ./hello --name linux", "<%= config.bin %> build --name release --arg=--release --arg=--features --arg=a,b", "<%= config.bin %> build --rebuild", "<%= config.bin %> build crates/hello:1.0.0"];
+    "With an id (repo/name[:version]) the published package is fetched, locked now and built in a temporary directory. " +
+    "pkg.lock is checked against the registry at its block before it is used (--offline trusts it, and says so).";
+  static override examples = ["<%= config.bin %> build", "<%= config.bin %> build --offline", "<%= config.bin %> build -C ./hello --name linux", "<%= config.bin %> build --name release --arg=--release --arg=--features --arg=a,b", "<%= config.bin %> build --rebuild", "<%= config.bin %> build crates/hello:1.0.0"];
   static override args = { id: Args.string({ description: "repo/name[:version] of a published package (default: the package in --dir)." }) };
   static override flags = {
     dir: Flags.directory({ char: "C", summary: "Package directory (holding pkg.toml and pkg.lock).", default: "." }),
@@ -23,10 +25,12 @@ export default class Build extends BaseCommand<typeof Build> {
     }),
     rebuild: Flags.boolean({ summary: "Build again and check that the output is the same (reproducibility).", default: false }),
     "print-build-logs": Flags.boolean({ char: "L", summary: "Print the builds' logs (default: only on failure).", default: false }),
+    offline: offlineFlag,
   };
 
   async run() {
     const { args, flags } = await this.parse(Build);
+    if (args.id && flags.offline) throw offlineWithIdError("build");
     const core = load.buildPackage();
     const client = await load.storeClient().connectStore();
     const onLog = flags["print-build-logs"] && !this.jsonEnabled() ? (_drv: string, text: string) => process.stderr.write(`${text}\n`) : undefined;
@@ -39,11 +43,13 @@ export default class Build extends BaseCommand<typeof Build> {
         this.step(`building ${args.id}`);
         result = await core.buildPublished({ ...common, id: args.id, session });
       } else {
-        // The local case needs no chain session, and the content store only when instantiation cannot be skipped
-        // (the no-op build is benchmarked against cargo's).
+        // The local case needs the chain only to check pkg.lock's dependencies (not under --offline, not for a
+        // no-op build), and the content store only when instantiation cannot be skipped (the no-op build is
+        // benchmarked against cargo's).
         let content: Awaited<ReturnType<Build["openContent"]>> | null = null;
+        const lockCheck = lockCheckFor(flags.offline, () => this.session({ content: false }), (m) => this.warning(m));
         try {
-          result = await core.buildDirectory({ ...common, dir: flags.dir, content: async () => (content = await this.openContent()) });
+          result = await core.buildDirectory({ ...common, dir: flags.dir, lockCheck, content: async () => (content = await this.openContent()) });
         } finally {
           await (content as { close(): Promise<void> } | null)?.close();
         }

@@ -1,6 +1,7 @@
 import { Args, Flags } from "@oclif/core";
 import path from "node:path";
 import { BaseCommand } from "../base";
+import { lockCheckFor, offlineFlagExcluding, offlineWithIdError } from "../lock-check";
 import { load } from "../lazy";
 import { profileFlags } from "../profile";
 import type { ProfileEntryInput } from "../../src/profile";
@@ -12,7 +13,8 @@ export default class Install extends BaseCommand<typeof Install> {
     "fetched and locked now), then its output is linked into a new generation of the profile (in $PKG_PROFILE_DIR, default " +
     "<data dir>/profiles), which becomes current in one atomic switch; the previous generation stays for " +
     "`pkg profile rollback`. Installing a package again replaces its old version. Two packages providing the same file " +
-    "conflict unless their --priority differs (lower wins, default 5). --path installs an output already in the store.";
+    "conflict unless their --priority differs (lower wins, default 5). --path installs an output already in the store. " +
+    "pkg.lock is checked against the registry at its block first (--offline trusts it, and says so).";
   static override examples = [
     "<%= config.bin %> install",
     "<%= config.bin %> install crates/hello:1.0.0",
@@ -28,13 +30,15 @@ export default class Install extends BaseCommand<typeof Install> {
     path: Flags.string({ summary: "Install this output, already in the store, without building." }),
     priority: Flags.integer({ summary: "Conflict priority: lower wins when two packages provide the same file (default 5)." }),
     "print-build-logs": Flags.boolean({ char: "L", summary: "Print the builds' logs (default: only on failure).", default: false }),
+    offline: offlineFlagExcluding(["path"]),
   };
 
   async run() {
     const { args, flags } = await this.parse(Install);
+    if (args.id !== undefined && flags.offline) throw offlineWithIdError("install");
     const profile = load.profile();
     const options = profile.defaultProfileOptions(process.env, flags.profile);
-    const built = flags.path === undefined ? await this.build(args.id, flags.dir, flags["print-build-logs"], options.storeRoot) : null;
+    const built = flags.path === undefined ? await this.build(args.id, flags.dir, flags["print-build-logs"], options.storeRoot, flags.offline) : null;
     const info = profile.describeStorePath(options.storeRoot, built?.path ?? path.resolve(flags.path!));
     const naming = built?.naming ?? (args.id !== undefined ? this.namingOf(args.id) : { ...profile.parseStorePathName(info.path), repository: null });
     const version = naming.version ?? profile.parseStorePathName(info.path).version;
@@ -68,7 +72,7 @@ export default class Install extends BaseCommand<typeof Install> {
   }
 
   /** `pkg build`'s core: a published package (fetched, locked now) or the package directory; its `out` output. */
-  private async build(id: string | undefined, dir: string, printLogs: boolean, storeRoot: string) {
+  private async build(id: string | undefined, dir: string, printLogs: boolean, storeRoot: string, offline: boolean) {
     const core = load.buildPackage();
     const client = await load.storeClient().connectStore({ root: storeRoot });
     const onLog = printLogs && !this.jsonEnabled() ? (_drv: string, text: string) => process.stderr.write(`${text}\n`) : undefined;
@@ -85,7 +89,8 @@ export default class Install extends BaseCommand<typeof Install> {
       const { resolveConfig } = load.config();
       const content = await load.session().openContent(await resolveConfig({ network: this.flags.network, config: this.flags.config }));
       try {
-        const result = await core.buildDirectory({ client, dir, content, onLog });
+        const lockCheck = lockCheckFor(offline, () => this.session({ content: false }), (m) => this.warning(m));
+        const result = await core.buildDirectory({ client, dir, content, onLog, lockCheck });
         return { path: result.outputs.out, drv: result.drv, naming: { name: manifest.name, repository: manifest.repository, version: manifest.version } };
       } finally {
         await content.close();

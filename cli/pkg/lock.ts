@@ -9,7 +9,8 @@ export default class Lock extends BaseCommand<typeof Lock> {
     "Picks, for each [inputs], [native-inputs] and [meta-inputs] range, transitively, the highest version that is not yanked. " +
     "Entries of an existing pkg.lock that still satisfy their ranges are kept (use `update` to move them). Several versions " +
     "of one package are locked when ranges cannot share one (as npm does). The lock records the block; " +
-    "`lock --block N` at that block gives the same lock again.";
+    "`lock --block N` at that block gives the same lock again. Entries of the existing pkg.lock that do not match the registry " +
+    "at its block (an edited lock) are restored from the registry, and each is reported.";
   static override examples = ["<%= config.bin %> lock", "<%= config.bin %> lock --block 120", "<%= config.bin %> lock crates/hello:1.0.0 --json"];
   static override args = { id: Args.string({ description: "A published package (repo/name[:version]); default ./pkg.toml." }) };
   static override flags = {
@@ -20,7 +21,7 @@ export default class Lock extends BaseCommand<typeof Lock> {
   async run() {
     const { args, flags } = await this.parse(Lock);
     const session = await this.session();
-    const { lockDirectory, lockPublished } = load.lock();
+    const { lockDirectory, lockPublished, formatLockChanges } = load.lock();
     const { serializeLockfile } = load.lockfile();
     const bar = await progressBar(!this.jsonEnabled() && !flags.quiet, "resolving");
     const outcome = args.id
@@ -32,7 +33,7 @@ export default class Lock extends BaseCommand<typeof Lock> {
       if (outcome.file === null) this.log(serializeLockfile(outcome.lock).trimEnd());
       else {
         this.log(`locked ${Object.keys(outcome.lock.dependencies).length} dependencies at block ${outcome.lock.block} → ${outcome.file}`);
-        for (const c of outcome.changes) this.log(`  ${c.key}: ${c.from ?? "(new)"} → ${c.to ?? "(removed)"}`);
+        for (const line of formatLockChanges(outcome)) this.log(`  ${line}`);
       }
     }
     return { file: outcome.file, block: outcome.lock.block, levels: outcome.levels, warnings: outcome.warnings, changes: outcome.changes, lock: outcome.lock };

@@ -1,6 +1,7 @@
 import { Args } from "@oclif/core";
 import { BaseCommand } from "../base";
 import { changeAccess } from "../access";
+import { checkNameFirst } from "../args";
 import { load } from "../lazy";
 
 export default class Transfer extends BaseCommand<typeof Transfer> {
@@ -13,6 +14,7 @@ export default class Transfer extends BaseCommand<typeof Transfer> {
 
   async run() {
     const { args } = await this.parse(Transfer);
+    checkNameFirst(args.name, args.address, `${this.config.bin} transfer`);
     const { parseRepositoryName, requireRepository } = load.repository();
     const name = parseRepositoryName(args.name);
     const session = await this.session({ signer: true, content: false });

@@ -26,14 +26,16 @@ library Validation {
 
     /**
      * @dev Semver shape: MAJOR.MINOR.PATCH (digits, no leading zeros), then an optional `-PRE` and an optional
-     * `+BUILD`, each dot-separated non-empty identifiers of [0-9A-Za-z-]; at most 64 bytes.
+     * `+BUILD`, each dot-separated non-empty identifiers of [0-9A-Za-z-]; at most 64 bytes. Returns where its
+     * build metadata starts: the length of the part semver compares, `1.0.0` in `1.0.0+linux`; zero when it has
+     * none.
      *
      * This runs on every publish, a hundred times in a batch, so it is one pass in assembly instead of
      * bounds-checked indexing (about 1,100 gas for "1.2.3" instead of 1,800). Reads past the end are harmless:
      * every loop condition also requires `p < end`; `c - 0x30 < 10` style range checks rely on wrapping
      * subtraction.
      */
-    function checkVersion(string calldata version) internal pure {
+    function checkVersion(string calldata version) internal pure returns (uint256 withoutBuild) {
         bool valid;
         assembly ("memory-safe") {
             let length := version.length
@@ -57,7 +59,7 @@ library Validation {
                 let phase := 0
                 switch byte(0, calldataload(p))
                 case 0x2d { phase := 1 }
-                case 0x2b { phase := 2 }
+                case 0x2b { phase := 2 withoutBuild := sub(p, version.offset) }
                 default { valid := 0 }
                 p := add(p, 1)
                 let identifier := 0 // length of the current identifier
@@ -72,6 +74,7 @@ library Validation {
                         if or(eq(phase, 2), iszero(identifier)) { valid := 0 }
                         phase := 2
                         identifier := 0
+                        withoutBuild := sub(p, version.offset)
                     }
                     default {
                         let alnum := or(lt(sub(c, 0x30), 10), or(lt(sub(c, 0x41), 26), lt(sub(c, 0x61), 26)))
@@ -88,7 +91,8 @@ library Validation {
     /**
      * @dev A repository version: semver-shaped, or a release name such as `23.05` or `2026.11-lts` (distributions
      * name releases by date). 1..64 bytes of [0-9A-Za-z.+-], starting and ending with [0-9A-Za-z], no `..`.
-     * Repository versions are referenced exactly, never by range, so no ordering is implied.
+     * Repository versions are referenced exactly, never by range, so no ordering is implied, and `+` is plain
+     * text in them: `1.0.0` and `1.0.0+b5` are two repository versions (unlike package versions).
      */
     function checkReleaseName(string calldata version) internal pure {
         bytes calldata b = bytes(version);

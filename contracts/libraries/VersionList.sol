@@ -10,16 +10,23 @@ import {IRegistry} from "../IRegistry.sol";
  * so the record's third slot holds both the link to the previous version and the flags, and no separate
  * index array or reverse map is needed. Longer versions (29..64 bytes) are keyed by a hash whose first
  * byte is zero — never the first byte of an ASCII version — and cost extra slots for the string itself.
+ *
+ * Package versions that differ only in build metadata (`1.0.0`, `1.0.0+a`, `1.0.0+b`) are one version under
+ * semver, so {insert} adds only the first of them: inserting `V+BUILD` also marks the record of `V` (without
+ * publishing it) with `buildVariant`, and a version is refused when its own record, or for `V+BUILD` the record
+ * of `V`, is published or marked. The mark lives in the record's third slot, which the existence check reads
+ * anyway, so versions without build metadata pay only for a mask and a branch.
  */
 library VersionList {
     struct Record {
         bytes32 metaDigest; // slot 0
         bytes32 srcDigest; // slot 1 (unused by repository versions)
-        // slot 2: 28 + 1 + 1 + 1 bytes
+        // slot 2: 28 + 1 + 1 + 1 + 1 bytes
         bytes28 previous; // key of the next older version; zero for the oldest
         uint8 metaKind; // CidCodec kind, never zero once published: the existence flag
         uint8 srcKind;
         bool yanked;
+        bool buildVariant; // set on the (never published) record of V once a V+BUILD was added
     }
 
     struct List {
@@ -31,6 +38,8 @@ library VersionList {
     }
 
     uint256 private constant _INLINE_LENGTH = 28;
+    /// @dev In the record's third slot: metaKind (bits 224..231) and buildVariant (bits 248..255).
+    uint256 private constant _TAKEN_MASK = (uint256(0xff) << 224) | (uint256(0xff) << 248);
 
     /// @dev The key of a shape-checked `version` (non-empty, no NUL bytes): what publishing uses.
     function keyOf(string calldata version) internal pure returns (bytes28 key) {
@@ -77,19 +86,20 @@ library VersionList {
     }
 
     /**
-     * @dev Appends a version as the newest. Returns false, changing nothing, when the version exists.
-     * `metaKind` must not be zero.
+     * @dev Appends a version as the newest. Returns false, changing nothing, when the version exists (or, for
+     * a package version, one equal to it but for build metadata; see {insert}). `metaKind` must not be zero.
      */
     function add(
         List storage list,
         string calldata version,
+        uint256 withoutBuild,
         bytes32 metaDigest,
         uint8 metaKind,
         bytes32 srcDigest,
         uint8 srcKind
     ) internal returns (bool) {
         (bytes28 head, uint32 count) = (list.head, list.count);
-        bytes28 key = insert(list, head, version, metaDigest, metaKind, srcDigest, srcKind);
+        bytes28 key = insert(list, head, version, withoutBuild, metaDigest, metaKind, srcDigest, srcKind);
         if (key == 0) return false;
         setHead(list, key, count + 1);
         return true;
@@ -106,12 +116,18 @@ library VersionList {
     /**
      * @dev Writes the record of a new version linked to `head`, without moving the list's head: the caller
      * must then set `head` to the returned key and add one to `count` per inserted version (a batch does it
-     * once per package). Returns zero, changing nothing, when the version exists.
+     * once per package). Returns zero, changing nothing, when the version exists or its record is marked.
+     *
+     * `withoutBuild` is where the build metadata of a package version `V+BUILD` starts, the length of `V`, as
+     * returned by {Validation-checkVersion}; zero when there is none, and always zero for repository versions
+     * (release names are compared as text). When it is not zero, the version is also refused when `V` is
+     * published or marked (another `V+OTHER` was added), and else `V` is marked.
      */
     function insert(
         List storage list,
         bytes28 head,
         string calldata version,
+        uint256 withoutBuild,
         bytes32 metaDigest,
         uint8 metaKind,
         bytes32 srcDigest,
@@ -119,11 +135,17 @@ library VersionList {
     ) internal returns (bytes28 key) {
         key = keyOf(version);
         Record storage record = list.records[key];
-        if (record.metaKind != 0) return 0;
+        if (_isTaken(record)) return 0;
+        if (withoutBuild != 0) {
+            Record storage base = list.records[keyOf(_prefix(version, withoutBuild))];
+            if (_isTaken(base)) return 0;
+            base.buildVariant = true;
+        }
         record.metaDigest = metaDigest;
         if (srcKind != 0) record.srcDigest = srcDigest;
-        // The third slot in one SSTORE. Solidity packs members from the low-order end:
-        // previous (bits 0..223) | metaKind (224..231) | srcKind (232..239) | yanked (240..247, false).
+        // The third slot in one SSTORE. Solidity packs members from the low-order end: previous (bits 0..223) |
+        // metaKind (224..231) | srcKind (232..239) | yanked (240..247, false) | buildVariant (248..255, false: a
+        // marked record was refused above).
         uint256 packed = uint256(uint224(head)) | (uint256(metaKind) << 224) | (uint256(srcKind) << 232);
         assembly ("memory-safe") {
             sstore(add(record.slot, 2), packed)
@@ -134,5 +156,21 @@ library VersionList {
     /// @dev The record of `version`; `metaKind` is zero when it was never published.
     function get(List storage list, string calldata version) internal view returns (Record storage) {
         return list.records[lookupKeyOf(version)];
+    }
+
+    /// @dev Whether the record's version is published, or marked as taken by a build of it: one SLOAD.
+    function _isTaken(Record storage record) private view returns (bool taken) {
+        uint256 mask = _TAKEN_MASK;
+        assembly ("memory-safe") {
+            taken := iszero(iszero(and(sload(add(record.slot, 2)), mask)))
+        }
+    }
+
+    /// @dev The first `length` bytes of `version` (at most its length), without a copy.
+    function _prefix(string calldata version, uint256 length) private pure returns (string calldata prefix) {
+        assembly ("memory-safe") {
+            prefix.offset := version.offset
+            prefix.length := length
+        }
     }
 }

@@ -42,11 +42,11 @@
  * - then it execs the real cargo (`../libexec/cargo`, found from the wrapper's own path, since
  *   outputs are built in the store's tmp/ and renamed into place, so they must not name `$out`).
  */
-import { execFile } from "node:child_process";
 import { promises as fs } from "node:fs";
 import path from "node:path";
 import { PkgError } from "../errors";
 import { tomlString, tomlStringArray } from "../files/toml";
+import { runHost, which } from "./host-paths";
 
 export const ERR_BUILD_HOST_TOOL_NOT_FOUND = "ERR_BUILD_HOST_TOOL_NOT_FOUND";
 
@@ -155,38 +155,12 @@ fi
 exec env -u PWD "$real" "$@"
 `;
 
-function runHost(file: string, args: string[]): Promise<string> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { timeout: 30_000 }, (error, stdout, stderr) => {
-      if (error) reject(new Error(`${file} ${args.join(" ")}: ${(stderr || error.message).trim().split("\n")[0]}`));
-      else resolve(`${stdout}${stdout ? "" : stderr}`);
-    });
-  });
-}
-
 function notFound(tool: string, what: string, cause?: unknown): PkgError {
   return new PkgError(ERR_BUILD_HOST_TOOL_NOT_FOUND, `host toolchain ${tool}: ${what}`, {
     hint: `install ${tool} on this machine (or put it on PATH), then generate the toolchain packages again`,
     details: { tool },
     cause,
   });
-}
-
-/** A program on the daemon's PATH (and ~/.cargo/bin), symlinks resolved. */
-async function which(name: string): Promise<string | null> {
-  const dirs = (process.env.PATH ?? "").split(":").filter((d) => d !== "");
-  if (process.env.HOME) dirs.push(path.join(process.env.HOME, ".cargo", "bin"));
-  dirs.push("/usr/bin", "/bin");
-  for (const dir of dirs) {
-    const file = path.join(dir, name);
-    try {
-      await fs.access(file, fs.constants.X_OK);
-      if ((await fs.stat(file)).isFile()) return file;
-    } catch {
-      // next
-    }
-  }
-  return null;
 }
 
 async function realProgram(tool: string, file: string): Promise<string> {
@@ -328,3 +302,4 @@ export async function writeHostToolchains(dir: string): Promise<HostToolchain[]>
   for (const tool of HOST_TOOLS) written.push(await writeHostToolchain(tool, path.join(dir, tool)));
   return written;
 }
+

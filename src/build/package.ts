@@ -28,6 +28,7 @@ import path from "node:path";
 import { PkgError, isPkgError } from "../errors";
 import type { Buildfile, BuildRecord } from "../buildfile";
 import type { InstantiateFailure } from "../instantiate";
+import type { LockCheck } from "../lock-verify";
 import type { ContentStore } from "../content/types";
 import type { RepositoryLock } from "../repolock";
 import type { StoreClient } from "../store/client";
@@ -80,6 +81,12 @@ export interface BuildDirectoryParams {
   rebuild?: boolean;
   onLog?: LogHandler;
   onProgress?: ProgressHandler;
+  /**
+   * How pkg.lock is checked before it is instantiated (src/lock-verify.ts): against the registry at its
+   * block, or trusted (--offline). A trusted build is not remembered in the fingerprint cache, so that the
+   * next plain `pkg build` checks the lock. Without one the lock is used as it is (a lock just resolved).
+   */
+  lockCheck?: LockCheck;
 }
 
 export interface BuildDirectoryResult {
@@ -161,12 +168,6 @@ function entryFits(entry: DirCacheEntry, args: readonly string[] | undefined, bu
   }
 }
 
-async function collect(chunks: AsyncIterable<Uint8Array>): Promise<string> {
-  const parts: Buffer[] = [];
-  for await (const chunk of chunks) parts.push(Buffer.from(chunk));
-  return Buffer.concat(parts).toString("utf8");
-}
-
 /**
  * The args a recorded variant added to pkg.toml's: its record holds them after the args of the pkg.toml
  * it was built from (`package`), read back from the content store, so that a pkg.toml whose args changed
@@ -177,7 +178,7 @@ async function rememberedArgs(record: BuildRecord, current: readonly string[], c
   let base: readonly string[] = current;
   try {
     const { CID } = lazy.cid();
-    const old = lazy.manifest().parseManifest(await collect(content.getBytes(CID.parse(record.package))));
+    const old = await lazy.manifest().readPublishedManifest(content.getBytes(CID.parse(record.package)), `meta ${record.package}`);
     base = old.args;
   } catch {
     // not in the content store (or not a pkg.toml): fall back to the current args
@@ -226,7 +227,7 @@ export async function buildDirectory(params: BuildDirectoryParams): Promise<Buil
       extraArgs = await rememberedArgs(previous, current.args, content, buildFile);
     }
   }
-  const inst = await lazy.instantiate().instantiateDirectory({ dir: params.dir, content, system: params.system, pin: true, extraArgs });
+  const inst = await lazy.instantiate().instantiateDirectory({ dir: params.dir, content, system: params.system, pin: true, extraArgs, checkLock: params.lockCheck?.verify });
   const drv = inst.root.toString();
   let answer = await realiseVia(params.client, drv, { onLog: params.onLog, onProgress: params.onProgress });
   let matched: boolean | undefined;
@@ -261,7 +262,7 @@ export async function buildDirectory(params: BuildDirectoryParams): Promise<Buil
     const again = await resolveSources(await readManifest(path.join(params.dir, "pkg.toml")), params.dir).catch(() => null);
     stored = after !== null && after.files === print.files && JSON.stringify(again) === JSON.stringify(sources) ? after : null;
   }
-  if (stored !== null && sources !== null) {
+  if (stored !== null && sources !== null && params.lockCheck?.trusted !== true) {
     writeCache(slot, { fingerprint: stored, sources, drv, name, record, extraArgs: [...extraArgs], outputs: answer.outputs, buildFile: readBuildFile(buildFile)?.toString("utf8") ?? null });
   }
   return {
@@ -301,7 +302,8 @@ export async function buildPublished(params: Omit<BuildDirectoryParams, "dir" | 
     const dir = path.join(work, "package");
     const fetched = await fetchPackage({ spec, destination: dir, client: params.session.client, content: params.session.content });
     await lockDirectory({ session: params.session, dir });
-    const result = await buildDirectory({ ...params, dir, content: params.session.content });
+    // the lock was resolved from the registry just now: nothing in it to check
+    const result = await buildDirectory({ ...params, dir, content: params.session.content, lockCheck: undefined });
     return { ...result, id: fetched.id };
   } finally {
     await rm(work, { recursive: true, force: true });

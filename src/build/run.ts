@@ -33,8 +33,10 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { PkgError } from "../errors";
 import type { Derivation } from "../derivation";
+import { chmodNoFollow } from "../files/nofollow";
 import { ensureBase } from "./base";
-import { chooseSandbox, sandboxedCommand, type SandboxKind, type SandboxMode } from "./sandbox";
+import { trustedHostPaths } from "./host-paths";
+import { buildUser, chooseSandbox, sandboxedCommand, type SandboxKind, type SandboxMode } from "./sandbox";
 
 export { ERR_BUILD_SANDBOX_UNAVAILABLE, type SandboxMode, type SandboxKind } from "./sandbox";
 
@@ -75,7 +77,8 @@ export interface BuildRequest {
   outputs: Record<string, string>;
   /** Fresh, empty (or missing) directory. */
   buildDir: string;
-  storeSocket: string;
+  /** The build's own socket to the store daemon (its meta tools' `invoke`); absent: `PKG_STORE_SOCKET` is not set. */
+  storeSocket?: string;
   buildId: string;
   cores: number;
   /** Receives the build's stdout and stderr, one line per call (no trailing newline). */
@@ -155,7 +158,7 @@ export function buildEnvironment(request: BuildRequest, dirs: { home: string; tm
   env.PKG_INPUTS = sortedKeys(request.inputs).map((name) => `${name}=${request.inputs[name]!.path}`).join("\n");
   env.PKG_CLOSURE = [...new Set(request.closure)].sort().join("\n");
   env.PKG_BUILD_CORES = String(request.cores);
-  env.PKG_STORE_SOCKET = request.storeSocket;
+  if (request.storeSocket !== undefined && request.storeSocket !== "") env.PKG_STORE_SOCKET = request.storeSocket;
   env.PKG_BUILD_ID = request.buildId;
   env.PKG_SYSTEM = request.drv.system;
   return env;
@@ -178,16 +181,24 @@ async function isDir(file: string): Promise<boolean> {
   }
 }
 
-/** Copies a store tree into the build directory, owner-writable (store paths are read-only). */
+/** Copies a store tree into the build directory, owner-writable (store paths are read-only). Symlinks are copied as
+ * symlinks and never followed (a published tree's links may point anywhere on the host). */
 async function copyWritable(from: string, to: string): Promise<void> {
   await fs.cp(from, to, { recursive: true, verbatimSymlinks: true, preserveTimestamps: false });
   const fix = async (p: string): Promise<void> => {
     const st = await fs.lstat(p);
     if (st.isSymbolicLink()) return;
-    await fs.chmod(p, (st.mode & 0o7777) | 0o200 | (st.isDirectory() ? 0o700 : 0));
+    await chmodNoFollow(p, (st.mode & 0o7777) | 0o200 | (st.isDirectory() ? 0o700 : 0));
     if (st.isDirectory()) for (const name of await fs.readdir(p)) await fix(path.join(p, name));
   };
   await fix(to);
+}
+
+/** Gives a tree the daemon made (nothing else writes it yet) to the build user; lchown never follows a link. */
+async function chownTree(p: string, uid: number, gid: number): Promise<void> {
+  await fs.lchown(p, uid, gid);
+  const st = await fs.lstat(p);
+  if (st.isDirectory()) for (const name of await fs.readdir(p)) await chownTree(path.join(p, name), uid, gid);
 }
 
 function noBuilder(request: BuildRequest): PkgError {
@@ -254,10 +265,17 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
           details: { drv: request.drvCid, builder: drv.builder.path },
         });
       }
-      if (await exists(builder)) {
-        const st = await fs.stat(builder);
-        await fs.chmod(builder, (st.mode & 0o7777) | 0o111);
+      // The script must be a file of the source itself: a symlink (to a host program, or anywhere) is refused,
+      // and the +x goes through a descriptor, never through a link to the host.
+      const st = await fs.lstat(builder).catch(() => null);
+      const real = st === null ? null : await fs.realpath(builder).catch(() => null);
+      if (st !== null && real !== path.join(await fs.realpath(srcDir), drv.builder.path)) {
+        throw new PkgError(ERR_BUILD_BUILDER_NOT_FOUND, `build of ${drv.name}: builder ./${drv.builder.path} is (or is under) a symbolic link`, {
+          hint: "ship the build script itself in the package's src, not a link to it",
+          details: { drv: request.drvCid, builder: drv.builder.path },
+        });
       }
+      if (st?.isFile()) await chmodNoFollow(builder, (st.mode & 0o7777) | 0o111);
       break;
     }
   }
@@ -290,12 +308,28 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
   }
 
   const choice = await chooseSandbox(request.sandbox ?? "auto");
-  const command =
-    choice.kind === "namespaces"
-      ? await sandboxedCommand({ file: builder, args, env, cwd: srcDir }, [buildDir, ...outputParents])
-      : { file: builder, args, env, cwd: srcDir };
-
-  await spawnBuild(request, command, builder, choice.kind);
+  if (choice.kind === "none") {
+    await spawnBuild(request, { file: builder, args, env, cwd: srcDir }, builder, choice.kind);
+  } else {
+    // The build's root is mounted on an empty directory beside the build directory, gone when the build is.
+    const rootDir = `${buildDir}.root`;
+    await fs.mkdir(rootDir);
+    try {
+      const user = buildUser();
+      if (user !== null) for (const dir of [buildDir, ...outputParents]) await chownTree(dir, user.uid, user.gid);
+      const readOnly = [
+        ...Object.values(request.inputs).map((input) => input.path),
+        ...request.closure,
+        base.dir,
+        ...(await trustedHostPaths()),
+        ...(request.storeSocket ? [request.storeSocket] : []),
+      ];
+      const command = await sandboxedCommand({ file: builder, args, env, cwd: srcDir }, { rootDir, readOnly, writable: [buildDir, ...outputParents] });
+      await spawnBuild(request, command, builder, choice.kind);
+    } finally {
+      await fs.rmdir(rootDir).catch(() => {});
+    }
+  }
 
   for (const [name, out] of Object.entries(request.outputs)) {
     if (!(await exists(out))) {

@@ -110,6 +110,11 @@ export function chainError(error: unknown, context: { rpcUrl?: string; action: s
         details: { id: args[0], version: args[1] },
         hint: "published versions never change; bump the version in pkg.toml",
       });
+    case "RegistryEquivalentVersionExists":
+      return new PkgError(ERR_CHAIN_VERSION_EXISTS, `${action}: version ${args[1]} is ${args[2]} under semver, which is already published (as ${args[2]} or with other build metadata)`, {
+        details: { id: args[0], version: args[1], withoutBuild: args[2] },
+        hint: "versions that differ only in build metadata (+...) are one version; bump the version in pkg.toml",
+      });
     case "RegistryUnknownRepository":
       return new PkgError(ERR_CHAIN_UNKNOWN_REPOSITORY, `${action}: no such repository`, {
         details: { id: args[0] },

@@ -33,7 +33,7 @@ import { importerOptions } from "./profile";
 import { readBytes, writeTree, type LeafTarget, type LeafWrite } from "./read";
 import { contentStream, directoryEntries, treeCandidates, type Candidate } from "./tree";
 import { blockWorkers, type StoreBlocksTask, type WriteLeavesTask } from "./workers";
-import type { AbortOptions, Content, ContentStore, PutOptions, ReadOptions, TreeSource } from "./types";
+import type { AbortOptions, Content, ContentStore, GetTreeOptions, PutOptions, ReadOptions, TreeSource } from "./types";
 import { checkBlock, isIdentity } from "./verify";
 
 export interface EmbeddedStoreOptions {
@@ -369,7 +369,7 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions = {}): Pro
       return readBytes({ getBlock }, cid, readOptions);
     },
 
-    getTree(cid: CID, destination: string, readOptions: ReadOptions = {}) {
+    getTree(cid: CID, destination: string, readOptions: GetTreeOptions = {}) {
       checkOpen();
       const worthWriteLeaves = (bytes: number) => {
         if (bytes >= WORKERS_WORTHWHILE_BYTES) blockWorkers().warm();

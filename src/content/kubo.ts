@@ -15,7 +15,7 @@ import { walkDag } from "./dag";
 import { importerOptions, KUBO_ADD_OPTIONS } from "./profile";
 import { readBytes, writeTree } from "./read";
 import { directoryEntries, treeCandidates, type Candidate } from "./tree";
-import type { AbortOptions, Content, ContentStore, PutOptions, ReadOptions, TreeSource } from "./types";
+import type { AbortOptions, Content, ContentStore, GetTreeOptions, PutOptions, ReadOptions, TreeSource } from "./types";
 import { checkBlock, isIdentity } from "./verify";
 
 export interface KuboStoreOptions {
@@ -205,7 +205,7 @@ export function openKuboStore(options: KuboStoreOptions): KuboContentStore {
       return readBytes(blocks, cid, readOptions);
     },
 
-    getTree(cid: CID, destination: string, readOptions: ReadOptions = {}) {
+    getTree(cid: CID, destination: string, readOptions: GetTreeOptions = {}) {
       return writeTree(blocks, cid, destination, readOptions);
     },
 

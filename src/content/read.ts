@@ -10,12 +10,12 @@ import { promisify } from "node:util";
 import { exporter, type UnixFSEntry } from "ipfs-unixfs-exporter";
 import type { CID } from "multiformats/cid";
 import { isPkgError } from "../errors/index";
-import { ContentDestinationExistsError, ContentUnsupportedError } from "../errors/content";
+import { ContentDestinationExistsError, ContentNotDirectoryError, ContentPathError, ContentUnsupportedError, ContentWriteError } from "../errors/content";
 import * as raw from "multiformats/codecs/raw";
 import { DAG_PB, decodeBlock, readableStorage } from "./dag";
 import { createLimiter } from "./limit";
 import { checkName } from "./tree";
-import type { BlockStore, ReadOptions } from "./types";
+import type { BlockStore, GetTreeOptions, ReadOptions } from "./types";
 
 /** Blocks of one file read (and verified) ahead of the one being consumed. */
 const BLOCK_READ_AHEAD = 8;
@@ -287,10 +287,13 @@ async function writeDagFile(blocks: TreeBlocks & Required<Pick<TreeBlocks, "writ
   });
 }
 
-/** "wx": never write through something that already exists (e.g. a symlink planted by a
- * malicious DAG that lists one name twice). */
+/** O_CREAT|O_EXCL|O_NOFOLLOW ("wx", and no link followed even where O_EXCL alone would): never
+ * write through something that already exists (e.g. a symlink planted by a malicious DAG that
+ * lists one name twice). */
+const CREATE_FLAGS = fsCallback.constants.O_WRONLY | fsCallback.constants.O_CREAT | fsCallback.constants.O_EXCL | fsCallback.constants.O_NOFOLLOW;
+
 async function createFile(path: string, mode: number, write: (fd: number) => Promise<void>): Promise<void> {
-  const fd = await openFast(path, "wx", mode);
+  const fd = await openFast(path, CREATE_FLAGS, mode);
   try {
     await write(fd);
   } finally {
@@ -330,23 +333,58 @@ function symlinkTarget(entry: UnixFSEntry): string {
   return new TextDecoder().decode(entry.unixfs.data);
 }
 
+/** An error of the file system (it has an errno code), as opposed to one of the DAG or our own. */
+function isSystemError(error: unknown): error is NodeJS.ErrnoException & { code: string } {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === "string" && /^E[A-Z]+$/.test((error as NodeJS.ErrnoException).code!);
+}
+
+/** "EACCES: permission denied" out of Node's "EACCES: permission denied, mkdir '/some/temporary'". */
+function systemReason(error: NodeJS.ErrnoException): string {
+  return error.message.split(", ")[0] || String(error.code);
+}
+
+/**
+ * A failure while writing one entry: a name that exists already in a directory this call created
+ * (EEXIST: the DAG lists it twice) is the content's fault, named by its path in the tree; any other
+ * system error is the destination's.
+ */
+function entryError(error: unknown, rel: string, destination: string): unknown {
+  if (!isSystemError(error)) return error;
+  if (error.code === "EEXIST" && rel !== "") return new ContentPathError(rel, "appears more than once in its directory");
+  return new ContentWriteError(destination, systemReason(error), { cause: error, details: { code: error.code } });
+}
+
 /**
  * Writes the DAG under `cid` to `destination`: a directory tree, or a single file. Everything is
  * written into a temporary sibling of the destination (same filesystem, so the final rename is
  * atomic) and renamed into place once every block has been read and verified; on any error the
  * temporary is removed and the destination never appears.
+ *
+ * The content is untrusted, so nothing is ever written through a symlink: every directory is one
+ * this call made (mkdir, which fails on anything already there), every file is created with
+ * O_CREAT|O_EXCL|O_NOFOLLOW, symlinks in the DAG are created as symlinks and never written into,
+ * and a name listed twice fails (ERR_CONTENT_PATH) whichever kind comes first. Errors name paths
+ * inside the tree (`sub/..`), never the temporary. `options.directory` refuses a root that is not
+ * a directory (ERR_CONTENT_NOT_DIRECTORY) before anything is written.
  */
-export async function writeTree(blocks: TreeBlocks, cid: CID, destination: string, options: ReadOptions = {}): Promise<void> {
+export async function writeTree(blocks: TreeBlocks, cid: CID, destination: string, options: GetTreeOptions = {}): Promise<void> {
   const target = resolve(destination);
   if (await lstat(target).then(() => true, () => false)) throw new ContentDestinationExistsError(target);
-  await mkdir(dirname(target), { recursive: true });
+  const { directory: mustBeDirectory, ...readOnly } = options;
+  try {
+    await mkdir(dirname(target), { recursive: true });
+  } catch (error) {
+    // mkdir -p says EEXIST when the parent is a file: say that
+    if (isSystemError(error) && error.code === "EEXIST") throw new ContentWriteError(target, `${dirname(target)} is not a directory`, { cause: error, details: { code: "ENOTDIR" } });
+    throw entryError(error, "", target);
+  }
   const temporary = join(dirname(target), `.${basename(target)}.${randomBytes(6).toString("hex")}.tmp`);
 
   // One failure stops the other writers quickly; we still wait for all of them before removing
   // the temporary tree, so nothing is written into it after it is gone.
   const abort = new AbortController();
-  const signal = options.signal ? AbortSignal.any([options.signal, abort.signal]) : abort.signal;
-  const readOptions: ReadOptions = { ...options, signal };
+  const signal = readOnly.signal ? AbortSignal.any([readOnly.signal, abort.signal]) : abort.signal;
+  const readOptions: ReadOptions = { ...readOnly, signal };
   const limit = createLimiter(FILE_WRITE_CONCURRENCY);
   let firstError: unknown;
   const fail = (error: unknown): never => {
@@ -357,47 +395,59 @@ export async function writeTree(blocks: TreeBlocks, cid: CID, destination: strin
     throw error;
   };
 
-  /** `sizeHint`: the size a directory gives for the child (its link's Tsize). */
-  async function writeNode(entryCid: CID, path: string, known?: UnixFSEntry, sizeHint?: number): Promise<void> {
+  /** `rel`: the path inside the tree ("" for the root). `sizeHint`: the size a directory gives for the child (its link's Tsize). */
+  async function writeNode(entryCid: CID, path: string, rel: string, known?: UnixFSEntry, sizeHint?: number): Promise<void> {
     const children = await limit(async () => {
       signal.throwIfAborted();
-      if (known === undefined && entryCid.code === raw.code && sizeHint !== undefined && bulk(blocks, sizeHint)) {
-        await writeRawFile(blocks, entryCid, sizeHint, path, readOptions);
-        return [];
-      }
-      const entry = known ?? (await resolveEntry(blocks, entryCid, readOptions));
-      switch (kindOf(entry)) {
-        case "file":
-          await writeFileEntry(blocks, entry, path, readOptions);
+      try {
+        if (known === undefined && entryCid.code === raw.code && sizeHint !== undefined && bulk(blocks, sizeHint)) {
+          await writeRawFile(blocks, entryCid, sizeHint, path, readOptions);
           return [];
-        case "symlink":
-          await symlink(symlinkTarget(entry), path);
-          return [];
-        case "directory": {
-          await mkdir(path, { mode: 0o755 });
-          const listed: Array<{ cid: CID; path: string; size: number }> = [];
-          if (entry.type !== "directory") return listed;
-          for await (const child of entry.entries({ signal })) {
-            checkName(child.name, `${path}/${child.name}`);
-            listed.push({ cid: child.cid, path: join(path, child.name), size: Number(child.size) });
-          }
-          return listed;
         }
+        const entry = known ?? (await resolveEntry(blocks, entryCid, readOptions));
+        switch (kindOf(entry)) {
+          case "file":
+            await writeFileEntry(blocks, entry, path, readOptions);
+            return [];
+          case "symlink":
+            await symlink(symlinkTarget(entry), path);
+            return [];
+          case "directory": {
+            await mkdir(path, { mode: 0o755 });
+            const listed: Array<{ cid: CID; path: string; rel: string; size: number }> = [];
+            if (entry.type !== "directory") return listed;
+            for await (const child of entry.entries({ signal })) {
+              const childRel = rel === "" ? child.name : `${rel}/${child.name}`;
+              checkName(child.name, childRel);
+              listed.push({ cid: child.cid, path: join(path, child.name), rel: childRel, size: Number(child.size) });
+            }
+            return listed;
+          }
+        }
+      } catch (error) {
+        throw entryError(error, rel, target);
       }
     }).catch(fail);
     // Children run outside the parent's slot: a directory waiting for its children must not
     // hold a slot they need.
-    const results = await Promise.allSettled(children.map((child) => writeNode(child.cid, child.path, undefined, child.size)));
+    const results = await Promise.allSettled(children.map((child) => writeNode(child.cid, child.path, child.rel, undefined, child.size)));
     if (results.some((result) => result.status === "rejected")) throw firstError;
   }
 
   try {
     const root = await resolveEntry(blocks, cid, readOptions);
+    if (mustBeDirectory && kindOf(root) !== "directory") {
+      throw new ContentNotDirectoryError(cid.toString(), kindOf(root));
+    }
     // Tells the bulk path how much is coming: a directory's links carry the size of what is
     // under them (untrusted, but only used for this guess).
     if (root.type === "directory") bulk(blocks, root.node.Links.reduce((sum, link) => sum + (link.Tsize ?? 0), 0));
-    await writeNode(cid, temporary, root);
-    await rename(temporary, target);
+    await writeNode(cid, temporary, "", root);
+    try {
+      await rename(temporary, target);
+    } catch (error) {
+      throw entryError(error, "", target);
+    }
   } catch (error) {
     await rm(temporary, { recursive: true, force: true });
     throw asContentError(cid, firstError ?? error);

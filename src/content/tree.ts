@@ -7,15 +7,14 @@ import { createReadStream } from "node:fs";
 import { lstat, readdir, readlink } from "node:fs/promises";
 import { join } from "node:path";
 import { ContentPathError, ContentUnsupportedError } from "../errors/content";
+import { nameProblem } from "../files/name";
 import { CHUNK_SIZE } from "./profile";
 import type { Content, TreeEntry, TreeSource } from "./types";
 
 /** One name inside a directory: what UnixFS directories may hold and what is safe to write. */
 export function checkName(name: string, path: string = name): void {
-  if (name === "") throw new ContentPathError(path, "empty name");
-  if (name === "." || name === "..") throw new ContentPathError(path, `"${name}" is not allowed`);
-  if (name.includes("/")) throw new ContentPathError(path, "a name may not contain '/'");
-  if (name.includes("\0")) throw new ContentPathError(path, "a name may not contain NUL");
+  const problem = nameProblem(name);
+  if (problem !== null) throw new ContentPathError(path, problem);
 }
 
 /** The segments of a relative, normalised, `/`-separated path. */

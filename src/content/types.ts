@@ -19,6 +19,15 @@ export interface ReadOptions extends AbortOptions {
   offline?: boolean;
 }
 
+/** Options of getTree. */
+export interface GetTreeOptions extends ReadOptions {
+  /**
+   * The DAG must be a directory (a package's sources): a root that is a file or a symlink is refused
+   * with ERR_CONTENT_NOT_DIRECTORY before anything is written. Default: any UnixFS root.
+   */
+  directory?: boolean;
+}
+
 /** Options of operations that add content. */
 export interface PutOptions extends AbortOptions {
   /** Pin the result as part of the same operation (no window in which a GC could drop it). */
@@ -95,7 +104,7 @@ export interface ContentStore extends BlockStore {
    * temporary sibling and renamed into place at the end, so the destination either appears
    * complete and verified or not at all.
    */
-  getTree(cid: CID, destination: string, options?: ReadOptions): Promise<void>;
+  getTree(cid: CID, destination: string, options?: GetTreeOptions): Promise<void>;
 
   /** Whether every block of the DAG under `cid` is held locally. */
   has(cid: CID, options?: AbortOptions): Promise<boolean>;

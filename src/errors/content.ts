@@ -48,6 +48,17 @@ export class ContentPathError extends PkgError {
   }
 }
 
+/** getTree was asked for a directory (a package's sources) and the DAG's root is a file or a symlink. */
+export class ContentNotDirectoryError extends PkgError {
+  constructor(cid: string, kind: string, options: PkgErrorOptions = {}) {
+    super("ERR_CONTENT_NOT_DIRECTORY", `${cid} is a ${kind}, not a directory`, {
+      ...options,
+      details: { cid, kind, ...options.details },
+    });
+    this.name = "ContentNotDirectoryError";
+  }
+}
+
 /** getTree refuses to replace something that already exists at the destination. */
 export class ContentDestinationExistsError extends PkgError {
   constructor(destination: string, options: PkgErrorOptions = {}) {
@@ -57,6 +68,21 @@ export class ContentDestinationExistsError extends PkgError {
       details: { destination, ...options.details },
     });
     this.name = "ContentDestinationExistsError";
+  }
+}
+
+/**
+ * getTree could not write where it was asked to (permission, a file where a directory should be, a full
+ * disk, a file system that takes no new entries): the destination's fault, never the content's.
+ */
+export class ContentWriteError extends PkgError {
+  constructor(destination: string, reason: string, options: PkgErrorOptions = {}) {
+    super("ERR_CONTENT_WRITE", `cannot write ${destination}: ${reason}`, {
+      hint: "choose a destination in a directory you can write to",
+      ...options,
+      details: { destination, reason, ...options.details },
+    });
+    this.name = "ContentWriteError";
   }
 }
 

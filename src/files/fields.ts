@@ -4,7 +4,9 @@
  * caller can tell a bad lock file from a bad manifest by code alone.
  */
 import { FileFormatError } from "../errors/files";
+import { lengthProblem, MAX_STRING_BYTES } from "./limits";
 import { locateLine, type FieldPath } from "./locate";
+import { quoteValue } from "./name";
 import type { TomlTable, TomlValue } from "./toml";
 
 /** The error codes one file format uses for problems every format has. */
@@ -15,6 +17,8 @@ export interface FormatCodes {
   unknownKey: string;
   /** A value of the wrong TOML type (a number where a string belongs, ...). */
   type: string;
+  /** A string over its size limit (default: {@link FormatCodes.type}). */
+  tooLarge?: string;
 }
 
 /** What a reader needs to report errors: the file name to print, and the text to find lines in. */
@@ -23,15 +27,25 @@ export interface FieldContext {
   /** The TOML text, or null when the object did not come from text (serializing). */
   text: string | null;
   codes: FormatCodes;
+  /** The limit in bytes of every string read through this module (default {@link MAX_STRING_BYTES}). */
+  maxString?: number;
 }
 
-/** `[package].version`, `[package].src[2]`, `[dependencies]."crates:dep".meta`, `[[build]][1].output`. */
+/** A key as it appears in a field path: bare when short and plain, else quoted, escaped and cut (keys come from files). */
+function formatSegment(segment: string): string {
+  return segment.length <= 64 && /^[A-Za-z0-9_-]+$/.test(segment) ? segment : quoteValue(segment);
+}
+
+/**
+ * `[package].version`, `[package].src[2]`, `[dependencies]."crates:dep".meta`, `[[build]][1].output`. Always one
+ * short line: a key with a newline or of a megabyte is quoted escaped and cut (see {@link quoteValue}).
+ */
 export function formatField(path: FieldPath): string {
   if (path.length === 0) return "(top level)";
-  let out = typeof path[1] === "number" ? `[[${path[0]}]][${path[1]}]` : `[${path[0]}]`;
+  const head = formatSegment(String(path[0]));
+  let out = typeof path[1] === "number" ? `[[${head}]][${path[1]}]` : `[${head}]`;
   for (const segment of path.slice(typeof path[1] === "number" ? 2 : 1)) {
-    if (typeof segment === "number") out += `[${segment}]`;
-    else out += /^[A-Za-z0-9_-]+$/.test(segment) ? `.${segment}` : `.${JSON.stringify(segment)}`;
+    out += typeof segment === "number" ? `[${segment}]` : `.${formatSegment(segment)}`;
   }
   return out;
 }
@@ -68,7 +82,7 @@ export function isTable(value: unknown): value is TomlTable {
 export function checkKeys(ctx: FieldContext, table: TomlTable, path: FieldPath, allowed: readonly string[]): void {
   for (const key of Object.keys(table)) {
     if (allowed.includes(key)) continue;
-    const guess = closest(key, allowed);
+    const guess = key.length <= 64 ? closest(key, allowed) : null;
     const hint = guess !== null ? `did you mean \`${guess}\`?` : `known keys: ${allowed.join(", ")}`;
     fail(ctx, ctx.codes.unknownKey, [...path, key], isTable(table[key]) ? "unknown table" : "unknown key", hint);
   }
@@ -113,13 +127,23 @@ export function requiredTable(ctx: FieldContext, table: TomlTable, path: FieldPa
   return value;
 }
 
+/**
+ * Refuses a string over the context's limit (every string field has one: a file from the chain or the content
+ * store may be hostile). The message quotes a short, escaped prefix of the value and says its length.
+ */
+export function checkStringLength(ctx: FieldContext, at: FieldPath, value: string, max = ctx.maxString ?? MAX_STRING_BYTES): string {
+  const problem = lengthProblem(value, max);
+  if (problem !== null) fail(ctx, ctx.codes.tooLarge ?? ctx.codes.type, at, problem, "see the README's Limits: no real file needs a longer one");
+  return value;
+}
+
 export function optionalString(ctx: FieldContext, table: TomlTable, path: FieldPath, key: string): string | undefined {
   const value = present(table, key);
   if (value === undefined) return undefined;
   if (typeof value !== "string") {
     fail(ctx, ctx.codes.type, [...path, key], `expected a string, found ${typeName(value)}`, `quote the value: ${key} = "..."`);
   }
-  return value;
+  return checkStringLength(ctx, [...path, key], value);
 }
 
 export function requiredString(ctx: FieldContext, table: TomlTable, path: FieldPath, key: string): string {
@@ -136,7 +160,7 @@ export function optionalStringArray(ctx: FieldContext, table: TomlTable, path: F
   }
   return value.map((item, i) => {
     if (typeof item !== "string") fail(ctx, ctx.codes.type, [...path, key, i], `expected a string, found ${typeName(item)}`, "quote every element");
-    return item;
+    return checkStringLength(ctx, [...path, key, i], item);
   });
 }
 

@@ -85,6 +85,15 @@ interface Walk {
   matched: boolean;
 }
 
+/**
+ * Why a path (`rel`, '/'-separated) does not resolve: a symlink loop (ELOOP: a link to itself, or links
+ * pointing at each other) is named as one, not reported as a missing file.
+ */
+function unresolvable(w: Walk, rel: string, error: unknown): SourceProblem {
+  if ((error as NodeJS.ErrnoException)?.code === "ELOOP") return { kind: "loop", index: w.index, pattern: w.pattern, path: rel };
+  return { kind: "not-found", index: w.index, pattern: w.pattern, path: rel };
+}
+
 /** Resolves `rel` (which exists, per lstat) to what it is, following a symlink if it stays inside. */
 /** The part of fs.Dirent / fs.Stats that the walk looks at. */
 interface EntryType {
@@ -100,8 +109,8 @@ async function classify(w: Walk, rel: string, entry: EntryType): Promise<{ kind:
   if (entry.isSymbolicLink()) {
     try {
       real = await fs.realpath(abs);
-    } catch {
-      throw new Found({ kind: "not-found", index: w.index, pattern: w.pattern, path: toPosix(rel) });
+    } catch (error) {
+      throw new Found(unresolvable(w, toPosix(rel), error));
     }
     if (!isInside(w.root, real)) {
       throw new Found({ kind: "outside", index: w.index, pattern: w.pattern, path: toPosix(rel), target: real });
@@ -179,8 +188,8 @@ async function expandLiteral(w: Walk): Promise<void> {
   let real: string;
   try {
     real = await fs.realpath(abs);
-  } catch {
-    throw new Found({ kind: "not-found", index: w.index, pattern: w.pattern, path: w.pattern });
+  } catch (error) {
+    throw new Found(unresolvable(w, w.pattern, error));
   }
   // Checks symlinks anywhere along the path, not only in the last segment.
   if (!isInside(w.root, real)) throw new Found({ kind: "outside", index: w.index, pattern: w.pattern, path: w.pattern, target: real });

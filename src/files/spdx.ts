@@ -15,6 +15,7 @@
  *
  * AND binds tighter than OR, as in the spec.
  */
+import { quoteValue } from "./name";
 
 export type SpdxExpression =
   | SpdxLicense
@@ -71,17 +72,17 @@ export function parseSpdxExpression(text: string): SpdxExpression | SpdxProblem 
   function simple(token: string | undefined): SpdxLicense {
     if (token === undefined) return expectEnd("a license id");
     if (token.includes("/")) {
-      throw new SpdxSyntax("uses '/' between licenses", `write ${token.split("/").join(" OR ")}`);
+      throw new SpdxSyntax("uses '/' between licenses", `write ${quoteValue(token.split("/").join(" OR "))}`);
     }
     if (token === ")" || OPERATORS.includes(token)) {
-      throw new SpdxSyntax(`has "${token}" where a license id belongs`, generic);
+      throw new SpdxSyntax(`has ${quoteValue(token)} where a license id belongs`, generic);
     }
     const ref = /^(?:DocumentRef-([A-Za-z0-9.-]+):)?LicenseRef-([A-Za-z0-9.-]+)$/.exec(token);
     if (ref !== null) return { kind: "ref", document: ref[1] ?? null, ref: ref[2], exception: null };
     const orLater = token.endsWith("+");
     const id = orLater ? token.slice(0, -1) : token;
     if (!IDSTRING.test(id) || id.startsWith("LicenseRef-") || id.startsWith("DocumentRef-")) {
-      throw new SpdxSyntax(`has "${token}", which is not a license id`, "ids are letters, digits, '-' and '.', e.g. MIT or Apache-2.0");
+      throw new SpdxSyntax(`has ${quoteValue(token)}, which is not a license id`, "ids are letters, digits, '-' and '.', e.g. MIT or Apache-2.0");
     }
     return { kind: "license", id, orLater, exception: null };
   }
@@ -129,8 +130,8 @@ export function parseSpdxExpression(text: string): SpdxExpression | SpdxProblem 
       if (rest === "WITH") throw new SpdxSyntax("has WITH after a parenthesis", "WITH follows one license id: (A WITH e) OR B");
       if (rest === ")") throw new SpdxSyntax("has an unmatched ')'", "remove it or add the matching '('");
       const upper = rest.toUpperCase();
-      if (OPERATORS.includes(upper)) throw new SpdxSyntax(`has lowercase operator "${rest}"`, `operators are uppercase: ${upper}`);
-      throw new SpdxSyntax(`needs AND, OR or WITH before "${rest}"`, generic);
+      if (OPERATORS.includes(upper)) throw new SpdxSyntax(`has lowercase operator ${quoteValue(rest)}`, `operators are uppercase: ${upper}`);
+      throw new SpdxSyntax(`needs AND, OR or WITH before ${quoteValue(rest)}`, generic);
     }
     return tree;
   } catch (error) {

@@ -7,12 +7,19 @@
  *   It is a kernel (fcntl) lock, so it dies with the process, kill -9 included; a pid file alone
  *   cannot tell a live daemon from a recycled pid. `daemon.pid` is written after, for people and tests.
  * - Holding the lock means any socket file left at our path is stale (its daemon is dead): it is
- *   removed before listening. The socket's directory is 0700 and the socket 0600.
+ *   removed before listening. The socket is 0600, in a directory of this user's that no one else may write
+ *   (a directory the daemon creates is 0700; one that exists already is never chmodded).
+ * - Builds never reach this socket (the sandbox's root does not hold it): each build gets a socket of its
+ *   own that answers `invoke` for that build and nothing else (Nix's recursive-nix socket). The full API
+ *   (add-path, get-path, add-substitute, gc, …) serves only clients that can open the main socket, i.e.
+ *   this user's CLI.
+ * - A request line longer than {@link MAX_NDJSON_LINE} is answered with an error and the connection closed.
  * - A client that goes away does not cancel its build: others may be waiting on it, and the output
  *   is worth keeping.
  */
-import { mkdir, chmod, rm, writeFile, lstat, rename, symlink } from "node:fs/promises";
+import { mkdir, mkdtemp, chmod, chown, rm, writeFile, lstat, rename, symlink } from "node:fs/promises";
 import net from "node:net";
+import os from "node:os";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { isPkgError, PkgError } from "../errors";
@@ -23,7 +30,12 @@ import { openStore, type Store } from "./store";
 import { addSubstitute } from "./substitute";
 import { ERR_STORE_BAD_REQUEST, ERR_STORE_LOCKED, ERR_STORE_SOCKET_DIR_UNSAFE, ERR_STORE_SOCKET_UNUSABLE, ERR_STORE_NO_INVOKE_HANDLER, StoreError } from "./errors";
 import { DAEMON_PROTOCOL_VERSION, defaultStoreDir, storeLayout, storeSocketPath } from "./paths";
-import { ndjsonReader } from "./ndjson";
+import { MAX_NDJSON_LINE, ndjsonReader } from "./ndjson";
+import { checkPathComponent, quoteValue } from "../files/name";
+import { buildUser } from "../build/sandbox";
+import { trustedHostPaths } from "../build/host-paths";
+import { resolveReal, type InvokeConfinement } from "../build/meta/confine";
+import { existsSync } from "node:fs";
 import { answerNoopBuild, type NoopRequest } from "../build/noop";
 import type { RealiseAnswer } from "../build/package";
 
@@ -64,7 +76,7 @@ export interface DaemonOptions {
 const SETTLE_ON_STOP_MS = 20_000;
 
 type MetaModule = {
-  handleInvoke?: (c: InvokeContext, r: Record<string, unknown>, e: Emit) => Promise<unknown>;
+  handleInvoke?: (c: InvokeContext & { confine?: InvokeConfinement }, r: Record<string, unknown>, e: Emit) => Promise<unknown>;
   settleStores?: () => Promise<number>;
   pendingStores?: () => number;
 };
@@ -115,6 +127,17 @@ function requireString(request: Record<string, unknown>, key: string): string {
   return value;
 }
 
+/** A connection on a build's own socket: which build it serves, and what its requests may make the daemon touch. */
+interface BuildScope {
+  buildId: string;
+  confine: InvokeConfinement;
+}
+
+/** The system's program directories (`/usr`, and `/bin`, `/lib`… where they are not links into it). */
+async function systemRoots(): Promise<string[]> {
+  return ["/usr", "/bin", "/sbin", "/lib", "/lib64"].filter((p) => existsSync(p));
+}
+
 export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDaemon> {
   const layout = storeLayout(options.root ?? defaultStoreDir());
   const socketPath = options.socket ?? storeSocketPath(layout.root);
@@ -132,7 +155,56 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
     lock.close();
     throw error;
   }
-  const realiser = createRealiser({ store, content, storeSocket: socketPath, cores: options.cores, runBuild: options.runBuild });
+  const buildSockets = new Set<net.Server>();
+  /** A build's own socket: `invoke` for that build only; in the store's tmp/ (or the temp dir when that path is too long for a socket). */
+  async function openBuildSocket(buildId: string, dirs: { buildDir: string; outDir: string }): Promise<{ path: string; close(): Promise<void> }> {
+    const real = (ps: string[]) => Promise.all(ps.map((p) => resolveReal(p)));
+    const confine: InvokeConfinement = {
+      exec: await real([...(await systemRoots()), ...(await trustedHostPaths())]),
+      read: await real([dirs.buildDir, dirs.outDir, layout.paths]),
+      write: await real([dirs.buildDir, dirs.outDir]),
+    };
+    let dir = await store!.makeTempDir("sock");
+    if (Buffer.byteLength(path.join(dir, "s")) > 100) {
+      await rm(dir, { recursive: true, force: true });
+      dir = await mkdtemp(path.join(os.tmpdir(), "chainpkg-build-"));
+    }
+    await chmod(dir, 0o700);
+    const file = path.join(dir, "s");
+    const server = net.createServer((socket) => serve(socket, { buildId, confine }));
+    const open = new Set<net.Socket>();
+    server.on("connection", (c) => {
+      open.add(c);
+      c.on("close", () => open.delete(c));
+    });
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(file, () => {
+        server.off("error", reject);
+        resolve();
+      });
+    });
+    buildSockets.add(server);
+    await chmod(file, 0o600);
+    // A root daemon's builds run as the build user: the socket and its directory are theirs (and root's) only.
+    const user = buildUser();
+    if (user !== null) {
+      await chown(dir, user.uid, user.gid);
+      await chown(file, user.uid, user.gid);
+    }
+    return {
+      path: file,
+      async close() {
+        buildSockets.delete(server);
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          for (const c of open) c.destroy();
+        });
+        await rm(dir, { recursive: true, force: true }).catch(() => {});
+      },
+    };
+  }
+  const realiser = createRealiser({ store, content, buildSocket: openBuildSocket, cores: options.cores, runBuild: options.runBuild });
   const ctx: InvokeContext = { store, content, realiser, storeSocket: socketPath, recordSubderivation };
 
   const connections = new Set<net.Socket>();
@@ -170,8 +242,18 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
     };
   }
 
-  async function handle(request: Record<string, unknown>, emit: Emit): Promise<unknown> {
+  async function handle(request: Record<string, unknown>, emit: Emit, scope: BuildScope | null): Promise<unknown> {
     const s = store!;
+    if (scope !== null) {
+      // A build's socket: its meta tools' invoke, as that build (whatever buildId it claims), and nothing else.
+      if (request.op !== "invoke") {
+        throw new StoreError(ERR_STORE_BAD_REQUEST, `op ${quoteValue(String(request.op))} is not available on a build's socket (only invoke)`, {
+          details: { op: String(request.op).slice(0, 64) },
+          hint: "builds reach the store daemon only through their meta tools",
+        });
+      }
+      request.buildId = scope.buildId;
+    }
     switch (request.op) {
       case "status":
         return { pid: process.pid, store: layout.root, socket: socketPath, building: realiser.building(), version: DAEMON_PROTOCOL_VERSION, builds: realiser.stats() };
@@ -191,9 +273,9 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
         return outputs === null ? null : { outputs };
       }
       case "add-path":
-        return s.addPath(path.resolve(requireString(request, "path")), typeof request.name === "string" ? request.name : undefined);
+        return s.addPath(path.resolve(requireString(request, "path")), typeof request.name === "string" ? checkPathComponent(request.name, 'add-path "name"') : undefined);
       case "get-path":
-        return { path: await s.ensureContent(requireString(request, "cid"), typeof request.name === "string" ? request.name : "source") };
+        return { path: await s.ensureContent(requireString(request, "cid"), typeof request.name === "string" ? checkPathComponent(request.name, 'get-path "name"') : "source") };
       case "add-substitute":
         // A claim, not a fact: realise verifies the fetched tree's CID before it registers anything.
         return addSubstitute(s, {
@@ -221,32 +303,35 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
         if (typeof meta.handleInvoke !== "function") {
           throw new StoreError(ERR_STORE_NO_INVOKE_HANDLER, "invoke: src/build/meta does not export handleInvoke", { hint: "reinstall pkg" });
         }
-        return meta.handleInvoke(ctx, request, emit);
+        return meta.handleInvoke(scope === null ? ctx : { ...ctx, confine: scope.confine }, request, emit);
       }
       case "shutdown":
         setImmediate(() => void stop("shutdown requested"));
         return {};
       default:
-        throw new StoreError(ERR_STORE_BAD_REQUEST, `unknown op ${JSON.stringify(request.op)}`, {
-          details: { op: request.op },
+        throw new StoreError(ERR_STORE_BAD_REQUEST, `unknown op ${quoteValue(String(request.op))}`, {
+          details: { op: String(request.op).slice(0, 64) },
           hint: "ops: status, realise, noop-build, query, add-path, get-path, add-substitute, gc, verify, invoke, shutdown",
         });
     }
   }
 
-  function serve(socket: net.Socket): void {
+  function serve(socket: net.Socket, scope: BuildScope | null = null): void {
     connections.add(socket);
     armIdle();
     socket.setEncoding("utf8");
     const send = (value: unknown) => {
       if (!socket.destroyed && socket.writable) socket.write(`${JSON.stringify(value)}\n`);
     };
-    const badLine = (_line: string, reason: string) =>
+    const badLine = (_line: string, reason: string, overflow?: true) => {
       send({ id: null, ok: false, error: new StoreError(ERR_STORE_BAD_REQUEST, `not a JSON request: ${reason}`, { hint: "send one JSON object per line" }).toJSON() });
+      // A client that sends a line this long is not speaking the protocol: stop reading from it.
+      if (overflow) socket.end();
+    };
     socket.on("data", ndjsonReader((request) => {
       const id = request.id ?? null;
       const emit: Emit = (event) => send({ id, ...event });
-      handle(request, emit).then(
+      handle(request, emit, scope).then(
         (result) => send({ id, ok: true, result }),
         (error: unknown) => {
           const pkgError = isPkgError(error) ? error : new PkgError("ERR_INTERNAL", (error as Error)?.message ?? String(error));
@@ -254,7 +339,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
           send({ id, ok: false, error: pkgError.toJSON() });
         },
       );
-    }, badLine));
+    }, badLine, MAX_NDJSON_LINE));
     socket.on("error", () => {}); // a client that vanished; its builds go on
     socket.on("close", () => {
       connections.delete(socket);
@@ -265,16 +350,24 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
   const server = net.createServer(serve);
   try {
     const socketDir = path.dirname(socketPath);
-    await mkdir(socketDir, { recursive: true, mode: 0o700 });
+    // mkdir -p returns the first directory it created: only a directory the daemon created is chmodded (never
+    // /tmp or a user's own directory that PKG_STORE_SOCKET happens to name).
+    const created = await mkdir(socketDir, { recursive: true, mode: 0o700 });
     const dirStat = await lstat(socketDir);
-    if (!dirStat.isDirectory() || (typeof process.getuid === "function" && dirStat.uid !== process.getuid())) {
+    const unsafe =
+      !dirStat.isDirectory() ? "is not a directory"
+      : typeof process.getuid === "function" && dirStat.uid !== process.getuid() ? "is not owned by this user"
+      // writable by others without the sticky bit: they could rename our socket away and put theirs in its place
+      : created === undefined && (dirStat.mode & 0o022) !== 0 && (dirStat.mode & 0o1000) === 0 ? "is writable by others"
+      : null;
+    if (unsafe !== null) {
       // Another user's directory could let them replace our socket and answer our clients.
-      throw new StoreError(ERR_STORE_SOCKET_DIR_UNSAFE, `the socket directory ${socketDir} is not a directory owned by this user`, {
-        details: { socket: socketPath, owner: dirStat.uid },
-        hint: "set PKG_STORE_SOCKET to a path in a directory of your own (or XDG_RUNTIME_DIR)",
+      throw new StoreError(ERR_STORE_SOCKET_DIR_UNSAFE, `the socket directory ${socketDir} ${unsafe}`, {
+        details: { socket: socketPath, owner: dirStat.uid, mode: (dirStat.mode & 0o7777).toString(8) },
+        hint: "set PKG_STORE_SOCKET to a path in a directory of your own that only you can write (or XDG_RUNTIME_DIR)",
       });
     }
-    await chmod(socketDir, 0o700);
+    if (created !== undefined) await chmod(socketDir, 0o700);
     if (await lstat(socketPath).then(() => true, () => false)) await rm(socketPath, { force: true });
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
@@ -310,6 +403,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
     stopping ??= (async () => {
       say(`stopping: ${reason}`);
       realiser.abort();
+      for (const b of buildSockets) b.close();
       await new Promise<void>((resolve) => {
         server.close(() => resolve());
         for (const c of connections) c.end();

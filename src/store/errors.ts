@@ -12,6 +12,8 @@ export const ERR_STORE_UNKNOWN_DERIVATION = "ERR_STORE_UNKNOWN_DERIVATION";
 export const ERR_STORE_PATH_NOT_FOUND = "ERR_STORE_PATH_NOT_FOUND";
 /** A request the daemon does not understand (bad JSON, unknown op, missing parameter). */
 export const ERR_STORE_BAD_REQUEST = "ERR_STORE_BAD_REQUEST";
+/** A path the store was asked to add is not a file or directory (a symbolic link is never followed). */
+export const ERR_STORE_BAD_PATH = "ERR_STORE_BAD_PATH";
 /** No daemon answers on the socket and none could be started. */
 export const ERR_STORE_DAEMON_UNREACHABLE = "ERR_STORE_DAEMON_UNREACHABLE";
 /** Another live daemon already serves this store. */

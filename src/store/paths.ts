@@ -5,12 +5,13 @@
  */
 import { createHash } from "node:crypto";
 import path from "node:path";
+import { checkPathComponent } from "../files/name";
 
 /**
  * The daemon protocol's version, in `status`: the CLI refuses a daemon of another one (an older
  * install's daemon still running after an upgrade). Bump it when a change breaks old clients or daemons.
  */
-export const DAEMON_PROTOCOL_VERSION = 1;
+export const DAEMON_PROTOCOL_VERSION = 2;
 
 /** Characters of the hash part of a store path name. */
 export const STORE_HASH_LENGTH = 32;
@@ -67,12 +68,15 @@ function base32(): typeof import("multiformats/bases/base32").base32 {
 
 /** `<hash32>-<name>[-<output>]` of an output of a derivation. */
 export function outputPathName(drv: string, output: string, drvName: string): string {
-  return `${storeHash(`output:${drv}:${output}`)}-${drvName}${output === "out" ? "" : `-${output}`}`;
+  checkPathComponent(drvName, "derivation name");
+  checkPathComponent(output, "output name");
+  return checkPathComponent(`${storeHash(`output:${drv}:${output}`)}-${drvName}${output === "out" ? "" : `-${output}`}`, "store path name");
 }
 
 /** `<hash32>-<name>` of a tree exported from the content store. */
 export function sourcePathName(cid: string, name: string): string {
-  return `${storeHash(`source:${cid}`)}-${name}`;
+  checkPathComponent(name, "source name");
+  return checkPathComponent(`${storeHash(`source:${cid}`)}-${name}`, "store path name");
 }
 
 /**

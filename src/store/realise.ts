@@ -71,7 +71,11 @@ export interface RealiseResult {
 export interface RealiserOptions {
   store: Store;
   content: ContentStore;
-  storeSocket: string;
+  /**
+   * Opens the socket one build's meta tools reach the daemon through (it answers `invoke` for that build only;
+   * closed when the build ends). Absent: builds get no socket, and meta tools run their tool directly.
+   */
+  buildSocket?: (buildId: string, dirs: { buildDir: string; outDir: string }) => Promise<{ path: string; close(): Promise<void> }>;
   /** Builds at once; default the machine's parallelism. */
   cores?: number;
   /** Default: runBuild of src/build/run.ts, loaded on first use. */
@@ -189,7 +193,7 @@ function defaultRunBuild(): RunBuild {
 }
 
 export function createRealiser(options: RealiserOptions): Realiser {
-  const { store, content, storeSocket } = options;
+  const { store, content } = options;
   const cores = Math.max(1, options.cores ?? availableParallelism());
   const limit = semaphore(cores);
   const inFlight = new Map<string, InFlight>(); // key: drv, or drv + "!rebuild"
@@ -496,12 +500,14 @@ export function createRealiser(options: RealiserOptions): Realiser {
       b.fanout(drv, line);
     };
     const started = Date.now();
+    let socket: { path: string; close(): Promise<void> } | null = null;
     try {
       let outcome: BuildResult;
       try {
+        socket = options.buildSocket ? await options.buildSocket(buildId, { buildDir, outDir }) : null;
         outcome = await runBuild({
           drv: derivation, drvCid: drv, src: b.src, inputs: b.inputs, closure: b.closure, outputs, buildDir,
-          storeSocket, buildId, cores, log, signal: controller.signal, baseDir: path.join(store.layout.root, "base"),
+          storeSocket: socket?.path, buildId, cores, log, signal: controller.signal, baseDir: path.join(store.layout.root, "base"),
         });
       } catch (error) {
         counters.failed++;
@@ -517,6 +523,14 @@ export function createRealiser(options: RealiserOptions): Realiser {
         });
       }
       for (const [name, p] of Object.entries(outputs)) {
+        if ((await lstat(p).catch(() => null))?.isSymbolicLink()) {
+          // Following it would store (and publish) whatever it points at on the host.
+          counters.failed++;
+          throw new StoreError(ERR_BUILD_NO_OUTPUT, `build of ${derivation.name}: its output ${name} ($${name}) is a symbolic link`, {
+            details: { drv, output: name, logFile },
+            hint: `the builder must write $${name} as a file or a directory; links may be inside it`,
+          });
+        }
         if (!(await lstat(p).then(() => true, () => false))) {
           counters.failed++;
           throw new StoreError(ERR_BUILD_NO_OUTPUT, `build of ${derivation.name} succeeded but did not create its output ${name} ($${name})`, {
@@ -558,6 +572,7 @@ export function createRealiser(options: RealiserOptions): Realiser {
       activeBuilds.delete(drv);
       b.fanout(drv, derivation.name, ok ? "built" : "failed");
       subderivationsByBuild.delete(buildId);
+      await socket?.close().catch(() => {});
       await new Promise<void>((resolve) => (logStream ? logStream.end(resolve) : resolve()));
       await store.removeTree(buildDir).catch(() => {});
       await store.removeTree(outDir).catch(() => {});

@@ -15,12 +15,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { createReadStream, mkdirSync } from "node:fs";
-import { chmod, lstat, mkdir, readdir, readFile, readlink, rename, rm, stat, utimes } from "node:fs/promises";
+import { chmod, lchown, lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, stat, utimes } from "node:fs/promises";
+import { chmodNoFollow } from "../files/nofollow";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { CID } from "multiformats/cid";
 import type { ContentStore } from "../content/types";
-import { ERR_STORE_BAD_CID, ERR_STORE_PATH_NOT_FOUND, StoreError } from "./errors";
+import { ERR_STORE_BAD_CID, ERR_STORE_BAD_PATH, ERR_STORE_PATH_NOT_FOUND, StoreError } from "./errors";
 import { defaultStoreDir, isStorePath, outputPathName, sourcePathName, STORE_HASH_LENGTH, storeLayout, type StoreLayout } from "./paths";
 
 export type PathKind = "source" | "output";
@@ -135,14 +136,21 @@ function parseCid(value: CID | string, what: string): CID {
 /** Files 0444 (0555 when executable), directories 0555, mtimes 1 s after the epoch (as Nix: no build time leaks into outputs). */
 export async function makeReadOnly(p: string): Promise<void> {
   const st = await lstat(p);
+  // A root daemon's builds run as the build user: what they made becomes root's, so that no process of that
+  // uid (a later build, anything running as nobody) can make a store path writable again.
+  if (isRootDaemon() && (st.uid !== 0 || st.gid !== 0)) await lchown(p, 0, 0);
   if (st.isSymbolicLink()) return;
   if (st.isDirectory()) {
     for (const entry of await readdir(p)) await makeReadOnly(path.join(p, entry));
-    await chmod(p, 0o555);
+    await chmodNoFollow(p, 0o555);
   } else {
-    await chmod(p, st.mode & 0o111 ? 0o555 : 0o444);
+    await chmodNoFollow(p, st.mode & 0o111 ? 0o555 : 0o444);
   }
   await utimes(p, 1, 1);
+}
+
+function isRootDaemon(): boolean {
+  return typeof process.getuid === "function" && process.getuid() === 0;
 }
 
 /** Makes every directory under `p` writable again, so that its entries can be removed (not needed by root, needed by everyone else). */
@@ -286,7 +294,8 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
 
   async function contentCid(p: string, kind: PathKind = "source"): Promise<string> {
     const c = needContent();
-    const st = await stat(p);
+    const st = await lstat(p);
+    if (st.isSymbolicLink()) throw new StoreError(ERR_STORE_BAD_PATH, `${p} is a symbolic link: the store adds files and directories, never what a link points at`, { details: { path: p } });
     const cid = st.isDirectory() ? await c.putDirectory(p, kind === "output" ? { preserveMode: true } : {}) : await c.putBytes(createReadStream(p));
     return cid.toString();
   }
@@ -332,6 +341,14 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
     const tmp = await makeTempDir("src");
     const dest = path.join(tmp, "tree");
     await needContent().getTree(cid, dest);
+    if ((await lstat(dest)).isSymbolicLink()) {
+      // A published src whose root is a link would make the store path a link to anywhere on the host.
+      await rm(tmp, { recursive: true, force: true });
+      throw new StoreError(ERR_STORE_BAD_CID, `content ${cid.toString()} is a symbolic link, not a file or directory: it cannot be a store path`, {
+        details: { cid: cid.toString() },
+        hint: "a package's src must be a directory (or a file)",
+      });
+    }
     await install(dest, final, cid.toString(), "source");
     await rm(tmp, { recursive: true, force: true });
     return final;
@@ -366,7 +383,9 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
       return { path: final, cid: registered };
     },
 
-    async addPath(from, name) {
+    async addPath(given, name) {
+      // The user's own command: a link they name is resolved here, once; nothing under it is followed.
+      const from = await realpath(given).catch(() => given);
       const st = await stat(from).catch(() => null);
       if (st === null) {
         throw new StoreError(ERR_STORE_PATH_NOT_FOUND, `${from}: no such file or directory`, { details: { path: from }, hint: "add-path copies an existing file or directory into the store" });

@@ -82,6 +82,7 @@ export type RegistryErrorName =
   | "RegistryUnknownPackage"
   | "RegistryUnknownId"
   | "RegistryVersionExists"
+  | "RegistryEquivalentVersionExists"
   | "RegistryUnknownVersion"
   | "RegistryMalformedBatch"
   | "RegistryInvalidCursor"
@@ -273,6 +274,19 @@ export function versionsNewestFirst(record: { readonly versions: readonly Versio
   return record ? [...record.versions].reverse() : [];
 }
 
+/** A package version without its build metadata: what semver compares (`1.0.0+linux` → `1.0.0`). */
+export function withoutBuild(version: string): string {
+  const plus = version.indexOf("+");
+  return plus < 0 ? version : version.slice(0, plus);
+}
+
+/** Refuses a package version that exists, or one equal to it but for build metadata (checked in that order). */
+function requireNewPackageVersion(pkg: PackageRecord, id: string, version: string): void {
+  if (findVersion(pkg, version)) fail("RegistryVersionExists", id, version);
+  const base = withoutBuild(version);
+  if (pkg.versions.some((v) => withoutBuild(v.version) === base)) fail("RegistryEquivalentVersionExists", id, version, base);
+}
+
 export function findVersion(
   record: { readonly versions: readonly VersionRecord[] } | undefined,
   version: string,
@@ -411,7 +425,7 @@ export function publish(
     requireVersion(version);
     const meta = requireCid(metaCid);
     const src = requireCid(srcCid);
-    if (findVersion(pkg, version)) fail("RegistryVersionExists", id, version);
+    requireNewPackageVersion(pkg, id, version);
     pkg.versions.push({ version, metaCid: meta, srcCid: src, yanked: false });
     return ok(event("Published", repositoryId, id, version));
   });
@@ -440,7 +454,7 @@ export function publishBatch(model: RegistryModel, caller: string, batch: readon
         const version = new TextDecoder().decode(packed.subarray(offset + 1, end));
         offset = end;
         requireVersion(version);
-        if (findVersion(pkg, version)) fail("RegistryVersionExists", id, version);
+        requireNewPackageVersion(pkg, id, version);
         pkg.versions.push({
           version,
           metaCid: (entry.metaCidHeader + entry.metaDigests[j].slice(2)).toLowerCase(),

@@ -109,7 +109,7 @@ const VERSION_POOL = [
   "2.3.4",
   "1.0.0-alpha",
   "1.0.0-alpha.1",
-  "1.0.0+build.5",
+  "1.0.0+build.5", // equal to 1.0.0 but for build metadata: only the first of the two is published
   "10.20.30-rc.1+meta.7",
   "1.2.3--a-b",
   versionOfLength("1.0.0-inline.", INLINE_VERSION_LENGTH), // the longest version stored inline
@@ -1281,6 +1281,7 @@ describe("Registry: model-based property test", function () {
       "RegistryUnknownPackage",
       "RegistryUnknownId",
       "RegistryVersionExists",
+      "RegistryEquivalentVersionExists",
       "RegistryUnknownVersion",
       "RegistryMalformedBatch",
       "RegistryUnauthorized",

@@ -206,6 +206,86 @@ describe("Registry", () => {
       expect((await registry.getPackageVersion(packageId, "1.0.0")).metaCid).to.equal(a.meta);
     });
 
+    describe("versions that differ only in build metadata are one version", () => {
+      // semver ignores +BUILD when comparing, so `1.0.0` and `1.0.0+evil` would satisfy the same ranges and an
+      // update could move a lock onto the second; crates.io refuses publishing it, and so does the registry
+      const v28 = "1.0.0-" + "a".repeat(22); // the longest inline key
+      const v40 = "1.0.0-" + "b".repeat(34); // a hashed key
+      const cases: [string, string, string][] = [
+        // [published first, then refused, the form without build metadata]
+        ["1.0.0", "1.0.0+evil", "1.0.0"],
+        ["1.0.0+linux", "1.0.0", "1.0.0"],
+        ["1.0.0+linux", "1.0.0+windows", "1.0.0"],
+        ["2.0.0-rc.1", "2.0.0-rc.1+b.7", "2.0.0-rc.1"],
+        [v28, `${v28}+x`, v28], // inline key, hashed variant
+        [`${v40}+x`, v40, v40], // hashed key both ways
+        [`${v28}+${"c".repeat(35)}`, `${v28}+d`, v28],
+      ];
+      for (const [first, second, withoutBuild] of cases) {
+        it(`refuses ${second.length > 20 ? `${second.slice(0, 12)}…` : second} after ${first.length > 20 ? `${first.slice(0, 12)}…` : first}`, async () => {
+          const { registry, alice, repositoryId, packageId } = await loadFixture(deployWithPackage);
+          const a = await cids("a");
+          await registry.connect(alice).publish(repositoryId, "hello", first, a.meta, a.src);
+          await expect(registry.connect(alice).publish(repositoryId, "hello", second, a.meta, a.src))
+            .to.be.revertedWithCustomError(registry, "RegistryEquivalentVersionExists")
+            .withArgs(packageId, second, withoutBuild);
+          // the exact same version is still RegistryVersionExists, and nothing else was stored
+          await expect(registry.connect(alice).publish(repositoryId, "hello", first, a.meta, a.src))
+            .to.be.revertedWithCustomError(registry, "RegistryVersionExists")
+            .withArgs(packageId, first);
+          const [page] = await registry.getPackageVersions(packageId, ethers.ZeroHash, 10);
+          expect(page.map((v) => v.version)).to.deep.equal([first]);
+          await expect(registry.getPackageVersion(packageId, second))
+            .to.be.revertedWithCustomError(registry, "RegistryUnknownVersion")
+            .withArgs(packageId, second);
+          await expect(registry.connect(alice).setYanked(repositoryId, "hello", second, true))
+            .to.be.revertedWithCustomError(registry, "RegistryUnknownVersion")
+            .withArgs(packageId, second);
+        });
+      }
+
+      it("keeps versions apart that differ in more than build metadata, and other packages apart", async () => {
+        const { registry, alice, repositoryId, packageId } = await loadFixture(deployWithPackage);
+        const a = await cids("a");
+        await registry.connect(alice).registerPackage(repositoryId, "other");
+        const versions = ["1.0.0+a", "1.0.1+a", "1.0.0-a", "1.0.0-b+a", "1.0.0-a.b+a", "0.11.0+wasi-snapshot-preview1"];
+        for (const v of versions) await registry.connect(alice).publish(repositoryId, "hello", v, a.meta, a.src);
+        for (const v of ["1.0.0", "1.0.1", "1.0.0-a", "0.11.0"]) await registry.connect(alice).publish(repositoryId, "other", v, a.meta, a.src);
+        expect((await registry.getPackages([packageId], 0))[0].versionCount).to.equal(BigInt(versions.length));
+      });
+
+      it("refuses them inside one batch and against published versions, all or nothing", async () => {
+        const { registry, alice, repositoryId, packageId } = await loadFixture(deployWithPackage);
+        const d = ethers.keccak256("0x01");
+        const entry = (versions: string[]) => ({
+          repositoryId, name: "hello", versions: packVersions(versions),
+          metaCidHeader: "0x01551220", metaDigests: versions.map(() => d), srcCidHeader: "0x01701220",
+          srcDigests: versions.map(() => d),
+        });
+        await expect(registry.connect(alice).publishBatch([entry(["1.0.0+a", "1.1.0", "1.0.0+b"])]))
+          .to.be.revertedWithCustomError(registry, "RegistryEquivalentVersionExists")
+          .withArgs(packageId, "1.0.0+b", "1.0.0");
+        expect((await registry.getPackages([packageId], 10))[0].versionCount).to.equal(0n);
+        // the refused batch left no mark behind: 1.0.0 itself can be published
+        await registry.connect(alice).publishBatch([entry(["1.0.0", "1.1.0+x"])]);
+        await expect(registry.connect(alice).publishBatch([entry(["1.2.0", "1.1.0"])]))
+          .to.be.revertedWithCustomError(registry, "RegistryEquivalentVersionExists")
+          .withArgs(packageId, "1.1.0", "1.1.0");
+        await expect(registry.connect(alice).publishBatch([entry(["1.0.0+y"])]))
+          .to.be.revertedWithCustomError(registry, "RegistryEquivalentVersionExists")
+          .withArgs(packageId, "1.0.0+y", "1.0.0");
+        const [page] = await registry.getPackageVersions(packageId, ethers.ZeroHash, 10);
+        expect(page.map((v) => v.version)).to.deep.equal(["1.1.0+x", "1.0.0"]);
+      });
+
+      it("does not apply to repository versions: release names are compared as text", async () => {
+        const { registry, alice, repositoryId } = await loadFixture(deployWithPackage);
+        const lock = hexOf(await cidOf("lock"));
+        for (const v of ["1.0.0", "1.0.0+b5", "23.05", "23.05+fix"]) await registry.connect(alice).publishRepository(repositoryId, v, lock);
+        expect((await registry.getRepository(repositoryId)).versionCount).to.equal(4n);
+      });
+    });
+
     it("stores long versions (29..64 bytes) through the hashed key", async () => {
       const { registry, alice, repositoryId, packageId } = await loadFixture(deployWithPackage);
       const a = await cids("a");
@@ -240,7 +320,8 @@ describe("Registry", () => {
       const { registry, alice, repositoryId, packageId } = await loadFixture(deployWithPackage);
       const a = await cids("a");
       const good = ["0.0.0", "1.0.0-alpha", "1.0.0-alpha.1", "1.0.0-0.3.7", "1.0.0-x.7.z.92", "1.0.0-x-y-z.--",
-        "1.0.0+20130313144700", "1.0.0-beta+exp.sha.5114f85", "1.0.0+21AF26D3----117B344092BD", "10.20.30"];
+        // (semver.org's 1.0.0+21AF26D3----117B344092BD as 1.0.1+…: it equals 1.0.0+20130313144700 but for build metadata)
+        "1.0.0+20130313144700", "1.0.0-beta+exp.sha.5114f85", "1.0.1+21AF26D3----117B344092BD", "10.20.30"];
       for (const v of good) await registry.connect(alice).publish(repositoryId, "hello", v, a.meta, a.src);
       expect((await registry.getPackages([packageId], 0))[0].versionCount).to.equal(BigInt(good.length));
     });

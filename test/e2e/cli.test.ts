@@ -409,7 +409,7 @@ describe("e2e: the built pkg and repo CLIs against a local node", function () {
       await writeCrate(dir, { name: "shared", version: "1.0.0" });
       await publishDir(dir);
 
-      const added = await pkgJson<{ package: string; owner: string; maintainers: string[] }>(["owner", "add", accounts[2], "crates/shared"]);
+      const added = await pkgJson<{ package: string; owner: string; maintainers: string[] }>(["owner", "add", "crates/shared", accounts[2]]);
       expect(added.package).to.equal("crates/shared");
       expect(same(added.owner, accounts[0])).to.equal(true);
       expect(added.maintainers.map((a) => a.toLowerCase())).to.deep.equal([accounts[2].toLowerCase()]);
@@ -429,6 +429,37 @@ describe("e2e: the built pkg and repo CLIs against a local node", function () {
       expect(String(json.details?.account).toLowerCase()).to.equal(accounts[3].toLowerCase());
       const versions = await pkgJson<LockJson>(["lock", "crates/shared"]);
       expect(versions.lock.package, "the newest version is still the maintainer's 1.1.0").to.equal(byMaintainer.meta);
+    });
+  });
+
+  describe("owner and repository transfers take the thing first, then the address", function () {
+    it("pkg owner transfer ID ADDRESS offers the package; the address first is a usage error (exit 2)", async function () {
+      const offered = await pkgJson<{ package: string; owner: string; account: string }>(["owner", "transfer", "crates/shared", accounts[4]]);
+      expect(offered.package).to.equal("crates/shared");
+      expect(same(offered.account, accounts[4])).to.equal(true);
+      expect(same(offered.owner, accounts[0]), "the owner changes only when the offer is accepted").to.equal(true);
+      const dir = await scratch("owner-order");
+      for (const action of ["transfer", "add", "remove"]) {
+        await expectFailure(
+          "pkg",
+          ["owner", action, accounts[4], "crates/shared"],
+          { code: "ERR_USAGE", message: [`pkg owner ${action}: the first argument is an address, but the package id comes first`], hint: `write pkg owner ${action} crates/shared ${accounts[4]}` },
+          { cwd: dir },
+        );
+      }
+      await expectFailure("pkg", ["owner", "transfer", "crates/shared"], { code: "ERR_USAGE", message: ["missing ADDRESS"], hint: "pkg owner transfer crates/shared 0x" }, { cwd: dir });
+    });
+
+    it("repo transfer NAME ADDRESS (and repo maintainer add|remove): an address first is a usage error (exit 2)", async function () {
+      const dir = await scratch("repo-order");
+      for (const command of [["transfer"], ["maintainer", "add"], ["maintainer", "remove"]]) {
+        await expectFailure(
+          "repo",
+          [...command, accounts[4], "crates"],
+          { code: "ERR_USAGE", message: [`repo ${command.join(" ")}: the first argument is an address, but the repository name comes first`], hint: `write repo ${command.join(" ")} crates ${accounts[4]}` },
+          { cwd: dir },
+        );
+      }
     });
   });
 
@@ -468,6 +499,43 @@ describe("e2e: the built pkg and repo CLIs against a local node", function () {
         );
         expect(json.details).to.include({ file: "pkg.toml", line: 4, field: "[package].version" });
       }
+    });
+
+    it("hostile values: an id holding a newline is one escaped line; a 5 MB license or version a short error; --json stays valid", async function () {
+      const dir = await scratch("hostile");
+      const { human, json } = await expectFailure("pkg", ["fetch", "crates/he\nllo"], { code: "ERR_ID_INVALID_NAME", message: ['"crates/he\\nllo"'] }, { cwd: dir });
+      expect(human.line).to.equal('invalid id "crates/he\\nllo": name "he\\nllo" may only contain a-z, 0-9, \'-\', \'_\' and \'.\'');
+      expect(json.details).to.deep.equal({ input: "crates/he\nllo", field: "name" });
+
+      // a 5 MB pkg.toml: refused by size, before it is parsed (the published meta has the same limit)
+      await writeCrate(dir, { name: "hostile", version: "1.0.0" });
+      const text = await readFile(path.join(dir, "pkg.toml"), "utf8");
+      await writeFile(path.join(dir, "pkg.toml"), text.replace('license = "MIT"', `license = "${"MIT OR ".repeat(750_000)}MIT"`));
+      const large = await expectFailure("pkg", ["publish"], { code: "ERR_MANIFEST_TOO_LARGE", message: [/^pkg\.toml: a pkg\.toml of \d+ bytes or more is over the limit of 64 KiB$/] }, { cwd: dir });
+      expect(JSON.stringify(large.json).length, "the --json error is short").to.be.below(600);
+      // a 50 KB version inside a small enough file: refused by the field's limit, quoted short and cut
+      await writeFile(path.join(dir, "pkg.toml"), manifest({ name: "hostile", version: `1.0.0-${"a".repeat(50_000)}` }));
+      const version = await expectFailure("pkg", ["publish"], { code: "ERR_MANIFEST_TOO_LARGE", message: [/^pkg\.toml:4: \[package\]\.version: is 50006 bytes long \(at most 4096\): "1\.0\.0-a+"… \(50006 characters\)$/] }, { cwd: dir });
+      expect(version.human.line.length).to.be.below(200);
+      // a 5 MB version in pkg.lock
+      await writeCrate(dir, { name: "hostile", version: "1.0.0" });
+      const lock = await readFile(path.join(h.ROOT, "test/fixtures/files/valid/pkg.lock"), "utf8");
+      await writeFile(path.join(dir, "pkg.lock"), lock.replace('version = "0.2.3"', `version = "0.2.3-${"a".repeat(5 * 1024 * 1024)}"`));
+      const locked = await expectFailure("pkg", ["instantiate"], { code: "ERR_LOCKFILE_TOO_LARGE", message: [/^pkg\.lock:\d+: \[dependencies\]\."crates:dep"\.version: is \d+ bytes long/], progressFirst: true }, { cwd: dir });
+      expect(JSON.stringify(locked.json).length).to.be.below(600);
+    });
+
+    it("a pkg.lock without [dependencies], or with an edge to nothing, is an invalid file: exit 7", async function () {
+      const dir = await scratch("no-dependencies");
+      await writeCrate(dir, { name: "cut", version: "1.0.0" });
+      const lock = await readFile(path.join(h.ROOT, "test/fixtures/files/valid/pkg.lock"), "utf8");
+      await writeFile(path.join(dir, "pkg.lock"), lock.slice(0, lock.indexOf("[dependencies.")));
+      const { json } = await expectFailure("pkg", ["instantiate"], { code: "ERR_LOCKFILE_MISSING_FIELD", message: ["pkg.lock: [dependencies]: missing table"], hint: "pkg lock", progressFirst: true }, { cwd: dir });
+      expect(json.details).to.include({ file: "pkg.lock", field: "[dependencies]" });
+      await writeFile(path.join(dir, "pkg.lock"), lock.replace('inputs = ["crates:dep2"]', 'inputs = ["crates:nope"]'));
+      const dangling = await pkg(["instantiate"], { cwd: dir });
+      h.expectHumanError(dangling, { code: "ERR_LOCKFILE_UNKNOWN_DEPENDENCY", message: ['"crates:nope" is not in [dependencies]'], progressFirst: true });
+      expect(dangling.code, "an invalid file, not an unknown package").to.equal(7);
     });
 
     it("no node running at PKG_RPC_URL", async function () {

@@ -23,3 +23,13 @@ export function throwsWith(run: () => unknown, code: string): PkgError {
   }
   throw new Error(`expected ${code}, but it succeeded`);
 }
+
+/** Awaits `promise`, expecting it to fail; returns what it failed with (a PkgError, for the tests that use it). */
+export async function rejection(promise: Promise<unknown>): Promise<PkgError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as PkgError;
+  }
+  throw new Error("expected a rejection");
+}

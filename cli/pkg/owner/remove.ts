@@ -1,24 +1,28 @@
 import { Args } from "@oclif/core";
 import { BaseCommand } from "../../base";
 import { changeAccess } from "../../access";
-import { formatSpec, packageSpecOrManifest } from "../../args";
+import { formatSpec, packageAndAccount } from "../../args";
 import { load } from "../../lazy";
 
 export default class OwnerRemove extends BaseCommand<typeof OwnerRemove> {
   static override summary = "Remove a maintainer of the package.";
-  static override examples = ["<%= config.bin %> owner remove 0x70997970C51812dc3A010C7d01b50e0d17dc79C8 crates/hello"];
+  static override examples = [
+    "<%= config.bin %> owner remove crates/hello 0x70997970C51812dc3A010C7d01b50e0d17dc79C8",
+    { description: "The package of ./pkg.toml:", command: "<%= config.bin %> owner remove 0x70997970C51812dc3A010C7d01b50e0d17dc79C8" },
+  ];
   static override args = {
-    address: Args.string({ description: "The account (0x…).", required: true }),
-    id: Args.string({ description: "repo/name (default: the package of ./pkg.toml)." }),
+    // [ID] ADDRESS: the package first, as in `repo maintainer add NAME ADDRESS`; one argument is the address
+    id: Args.string({ description: "repo/name (left out: the package of ./pkg.toml)." }),
+    address: Args.string({ description: "The account (0x…)." }),
   };
 
   async run() {
     const { args } = await this.parse(OwnerRemove);
-    const spec = await packageSpecOrManifest(args.id);
+    const { spec, account } = await packageAndAccount(args.id, args.address, `${this.config.bin} owner remove`);
     const session = await this.session({ signer: true, content: false });
     const ids = load.ids();
     const id = ids.hashPackageId(ids.hashRepositoryId(spec.repository.name), spec.name);
-    const result = await changeAccess(session, id, "remove", args.address);
+    const result = await changeAccess(session, id, "remove", account);
     const name = formatSpec({ ...spec, version: null });
     if (!this.jsonEnabled()) {
       this.log(`${name}: owner ${result.owner}; maintainers: ${result.maintainers.join(", ") || "none"} (tx ${result.tx})`);

@@ -30,6 +30,7 @@ import { CID } from "multiformats/cid";
 import { currentSystem, sourceOnlyDerivation, writeDerivation, type Derivation, type DerivationInput } from "../../derivation";
 import { PkgError } from "../../errors";
 import { checkName } from "../../ids";
+import { isConfined, planOutside, type InvokeConfinement } from "./confine";
 import { parseDepInfo } from "./depinfo";
 import { hashBytes, hashFile, hashStream, rememberHash } from "./hash";
 import { denormalise, normalise, resolveProgram, type PlanOutcome, type ToolModule } from "./plan/core";
@@ -195,10 +196,15 @@ async function primaryKey(plan: ToolPlan, env: Record<string, string>): Promise<
   return { key, version, env: normEnv, externs };
 }
 
-async function manifestMatches(manifest: Manifest, plan: ToolPlan, env: Record<string, string>): Promise<boolean> {
+async function manifestMatches(manifest: Manifest, plan: ToolPlan, env: Record<string, string>, confine: InvokeConfinement | undefined): Promise<boolean> {
   for (const [name, value] of manifest.env) {
     const current = env[name];
     if ((current === undefined ? null : normalise(current, plan.roots)) !== value) return false;
+  }
+  if (confine !== undefined) {
+    // the build's roots put the manifest's files somewhere it may not make the daemon read: no hit
+    const readable = [...confine.read, ...confine.exec];
+    for (const [file] of manifest.files) if (!(await isConfined(denormalise(file, plan.roots), readable))) return false;
   }
   const hashes = await Promise.all(manifest.files.map(([file]) => hashFile(denormalise(file, plan.roots))));
   return manifest.files.every(([, hash], i) => hashes[i] === hash);
@@ -241,7 +247,7 @@ async function lookup(ctx: InvokeContext, buildId: string | null, plan: ToolPlan
   await settleStores(key);
   const rows = db.prepare("SELECT drv, manifest FROM meta_manifests WHERE key = ? ORDER BY created DESC").all(key) as Array<{ drv: string; manifest: string }>;
   for (const row of rows) {
-    if (!(await manifestMatches(JSON.parse(row.manifest) as Manifest, plan, env))) continue;
+    if (!(await manifestMatches(JSON.parse(row.manifest) as Manifest, plan, env, ctx.confine))) continue;
     const out = ctx.store.queryOutput(row.drv, "out")?.path ?? null;
     const filesRow = db.prepare("SELECT files FROM meta_outputs WHERE drv = ?").get(row.drv) as { files: string } | undefined;
     if (out === null || filesRow === undefined) continue;
@@ -430,6 +436,9 @@ async function stageSources(ctx: InvokeContext, plan: ToolPlan, files: string[])
   try {
     const staged = await Promise.all(
       files.map(async (abs) => {
+        if (ctx.confine !== undefined && !(await isConfined(abs, [...ctx.confine.read, ...ctx.confine.exec]))) {
+          throw new PkgError(ERR_META_INPUT_MISSING, `${plan.label}: source ${abs} (from dep-info) is outside what the build may read`, { hint: "not stored" });
+        }
         const bytes = await fs.readFile(abs).catch(() => null);
         if (bytes === null) throw new PkgError(ERR_META_INPUT_MISSING, `${plan.label}: source ${abs} (from dep-info) cannot be read`, { hint: "not stored" });
         if (plan.refuseSources !== undefined && plan.refuseSources.pattern.test(bytes.toString("latin1"))) refused = `${plan.refuseSources.reason} (${abs})`;
@@ -674,7 +683,13 @@ async function dispatch(ctx: InvokeContext, request: Record<string, unknown>): P
       const inv = checkInvocation(request);
       const outcome = planOf(tool, inv);
       if (outcome.kind === "pass") return { action: "pass", reason: outcome.reason };
-      return lookup(ctx, buildId, outcome.plan, inv.env, typeof request.uid === "number" ? request.uid : null);
+      if (ctx.confine !== undefined) {
+        const outside = await planOutside(outcome.plan, ctx.confine);
+        if (outside !== null) return { action: "pass", reason: `not cached: ${outside}` };
+      }
+      // A build's shim copies a hit's files itself, inside its sandbox: the daemon writes nothing a build names.
+      const uid = ctx.confine === undefined && typeof request.uid === "number" ? request.uid : null;
+      return lookup(ctx, buildId, outcome.plan, inv.env, uid);
     }
     case "store": {
       const inv = checkInvocation(request);
@@ -683,6 +698,10 @@ async function dispatch(ctx: InvokeContext, request: Record<string, unknown>): P
       const outcome = planOf(tool, inv);
       if (outcome.kind === "pass") bad(`store of an invocation that is not cacheable (${outcome.reason})`);
       const { plan } = outcome;
+      if (ctx.confine !== undefined) {
+        const outside = await planOutside(plan, ctx.confine);
+        if (outside !== null) bad(`store of an invocation that is not cacheable (${outside})`);
+      }
       try {
         if (status !== 0) return failed(ctx, buildId, key, plan, typeof ms === "number" ? ms : 0);
         return await store(ctx, buildId, key, plan, inv.env, started, stderr, typeof ms === "number" ? ms : 0);
@@ -719,7 +738,8 @@ async function collectOutputs(plan: ToolPlan, startedMs: number): Promise<string
     names.map(async (name) => {
       if (!plan.outputStems.some((stem) => name === stem || name.startsWith(`${stem}.`))) return;
       const full = path.join(plan.outDir, name);
-      const stat = await fs.stat(full).catch(() => null);
+      // lstat: an output that is a symlink (to a host file) is not an output; copying it would follow it
+      const stat = await fs.lstat(full).catch(() => null);
       if (stat === null || !stat.isFile() || stat.mtimeMs < startedMs - 2000) return;
       found.push(full);
     }),

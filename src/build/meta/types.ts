@@ -143,6 +143,8 @@ export interface SettleResult {
 
 export type InvokeResult = LookupResult | StoreResult | StatsResult | SettleResult;
 
+import type { InvokeConfinement } from "./confine";
+
 /**
  * What the daemon hands the `invoke` handler (src/store/daemon.ts builds it): the Store (only the
  * members below are used; the handler keeps its own index in tables prefixed `meta_` of `store.db`),
@@ -157,6 +159,8 @@ export interface InvokeContext {
    * finishes; null: it could not be stored after all).
    */
   recordSubderivation(buildId: string, cid: string | (() => Promise<string | null>)): boolean | void;
+  /** Set for requests from a build's own socket: what they may make the daemon run, read and write (confine.ts). */
+  confine?: InvokeConfinement;
 }
 
 /** Daemon events; the handler sends `log` lines for misses and stores. */

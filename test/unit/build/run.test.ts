@@ -20,7 +20,7 @@ import {
   FAILURE_LOG_LINES,
   runBuild,
 } from "../../../src/build/run";
-import { detectSandbox } from "../../../src/build/sandbox";
+import { buildUser, detectSandbox } from "../../../src/build/sandbox";
 import { rejectsWith } from "../../helpers/errors";
 import { derivation, processesWith, readOnly, request, script, tempDir } from "./helpers";
 
@@ -272,6 +272,9 @@ describe("build/run: runBuild", function () {
       const socketPath = path.join(root, "store.sock");
       const server = net.createServer((socket) => socket.on("data", (data) => socket.end(`pong:${data.toString().trim()}\n`)));
       await new Promise<void>((resolve) => server.listen(socketPath, resolve));
+      // the daemon gives a build's socket to the build user (a root daemon's builds are not root)
+      const user = buildUser();
+      if (user !== null) await fs.chown(socketPath, user.uid, user.gid);
       try {
         const src = path.join(root, "src");
         await script(
@@ -300,6 +303,7 @@ s.on("error", (e) => { console.error(e.message); process.exit(1); });
       if (typeof process.getuid !== "function" || process.getuid() !== 0 || !(await fs.stat(path.join(dist, "build", "run.js")).then(() => true, () => false))) this.skip();
       await fs.cp(path.join(dist, "build"), path.join(root, "dist", "build"), { recursive: true });
       await fs.cp(path.join(dist, "errors"), path.join(root, "dist", "errors"), { recursive: true });
+      await fs.cp(path.join(dist, "files"), path.join(root, "dist", "files"), { recursive: true });
       const built = path.join(root, "dist", "build", "run.js");
       const nobody = ["--reuid=65534", "--regid=65534", "--clear-groups"];
       const userns = await new Promise<boolean>((resolve) =>
@@ -349,7 +353,7 @@ s.on("error", (e) => { console.error(e.message); process.exit(1); });
         expect(status, stderr).to.equal(0);
         const result = JSON.parse(stdout) as { sandbox: string; lines: string[] };
         expect(result.sandbox).to.equal("namespaces");
-        expect(result.lines).to.deep.equal(["net-refused", "outside-refused", "remount-refused", "uid 0", "out-written"]);
+        expect(result.lines).to.deep.equal(["net-refused", "outside-refused", "remount-refused", "uid 65534", "out-written"]);
         expect(await fs.readdir(outside)).to.deep.equal([]);
       } finally {
         server.close();

@@ -9,10 +9,10 @@ import { existsSync } from "node:fs";
 import { lstat, readFile, stat, writeFile, mkdir } from "node:fs/promises";
 import path from "node:path";
 import { connectStore, type StoreClient } from "../../../src/store/client";
-import { runDaemon, type RunningDaemon } from "../../../src/store/daemon";
+import { DAEMON_PROTOCOL_VERSION, runDaemon, type RunningDaemon } from "../../../src/store/daemon";
 import { addRoot, removeRoot } from "../../../src/store/store";
 import { makeSandbox, scriptDerivation, sourceDerivation, withDaemon, type Sandbox } from "./helpers";
-import type { PkgError } from "../../../src/errors";
+import { rejection } from "../../helpers/errors";
 
 interface Realised {
   outputs: Record<string, string>;
@@ -20,15 +20,6 @@ interface Realised {
   subderivations: string[];
   cids: Record<string, string>;
   matched?: boolean;
-}
-
-async function rejection(p: Promise<unknown>): Promise<PkgError> {
-  try {
-    await p;
-  } catch (error) {
-    return error as PkgError;
-  }
-  throw new Error("expected a rejection");
 }
 
 describe("store daemon (in process, real socket, real builder)", function () {
@@ -271,7 +262,7 @@ describe("store daemon, one per test started here: the client's handshake, the i
     try {
       const wrongVersion = await rejection(connectStore({ root: s.storeDir, socket: fake, start: false }));
       expect(wrongVersion.code).to.equal("ERR_STORE_DAEMON_MISMATCH");
-      expect(wrongVersion.message).to.equal(`the store daemon on ${fake} speaks protocol 999, this pkg 1`);
+      expect(wrongVersion.message).to.equal(`the store daemon on ${fake} speaks protocol 999, this pkg ${DAEMON_PROTOCOL_VERSION}`);
       expect(wrongVersion.hint).to.match(/pkg store status --shutdown/);
     } finally {
       server.close();
