@@ -79,8 +79,17 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     if (!this.jsonEnabled() && !this.flags?.quiet) process.stderr.write(`${message}\n`);
   }
 
+  /** Warnings said under --json: they go into the result (`warnings`), since stderr stays quiet there. */
+  private jsonWarnings: string[] = [];
+
   protected warning(message: string): void {
     if (!this.jsonEnabled()) process.stderr.write(`warning: ${message}\n`);
+    else this.jsonWarnings.push(message);
+  }
+
+  protected override toSuccessJson(result: unknown): unknown {
+    if (this.jsonWarnings.length === 0 || typeof result !== "object" || result === null || Array.isArray(result)) return result;
+    return { ...result, warnings: [...this.jsonWarnings] };
   }
 
   /** Asks for a secret on the terminal without echo; null without a terminal (CI). */

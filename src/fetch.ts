@@ -120,7 +120,7 @@ function pidAlive(pid: number): boolean {
 }
 
 /** `.NAME.partial-PID-RANDOM`: the staging directory of a fetch into NAME by process PID. */
-function stagingName(name: string): string {
+export function stagingName(name: string): string {
   return `.${name}.partial-${process.pid}-${randomBytes(6).toString("hex")}`;
 }
 

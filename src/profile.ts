@@ -21,6 +21,7 @@ import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { homedir } from "node:os";
+import { quoteValue } from "./files/name";
 import { PkgError } from "./errors";
 import { syncDirectory, writeFileAtomic } from "./files/atomic";
 import { defaultDataDir } from "./files/dirs";
@@ -169,9 +170,10 @@ export function defaultProfilesDir(env: NodeJS.ProcessEnv = process.env, home: s
 
 function profileName(options: ProfileOptions): string {
   const name = options.name ?? DEFAULT_PROFILE;
-  // The name becomes file names and a regular expression; keep it to what cannot escape the directory.
-  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]*$/.test(name)) {
-    throw new PkgError(ERR_PROFILE_INVALID, `invalid profile name ${JSON.stringify(name)}`, { hint: "use letters, digits, '_', '-' and '.'" });
+  // The name becomes file names (`NAME-N-link`, within NAME_MAX) and a regular expression; keep it to what
+  // cannot escape the directory: stricter than the one rule of src/files/name.ts.
+  if (!/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,199}$/.test(name)) {
+    throw new PkgError(ERR_PROFILE_INVALID, `invalid profile name ${quoteValue(name)}`, { hint: "use at most 200 letters, digits, '_', '-' and '.'" });
   }
   return name;
 }

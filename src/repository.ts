@@ -12,15 +12,14 @@
  * - A published lock is not checked against the current chain when read: migrated registries keep their
  *   repository versions, whose locks name the chain they were made on. Its CIDs are valid anywhere.
  */
-import { randomBytes } from "node:crypto";
-import { access, mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { getAddress } from "ethers";
 import { CID } from "multiformats/cid";
 import * as semver from "semver";
 import { isPkgError, PkgError } from "./errors";
 import { IdError } from "./errors/files";
-import { ERR_FETCH_META_CONFLICT, pickVersion, writePackageTree } from "./fetch";
+import { ERR_FETCH_META_CONFLICT, pickVersion, removeStaleStaging, stagingName, writePackageTree } from "./fetch";
 import { collectBytes } from "./files/limits";
 import { quoteValue } from "./files/name";
 import { compareUtf8 } from "./files/order";
@@ -464,8 +463,9 @@ export interface FetchRepositoryResult {
   warnings: string[];
 }
 
+/** lstat: a symlink (even a dangling one) at the destination exists. */
 async function exists(file: string): Promise<boolean> {
-  return access(file).then(() => true, () => false);
+  return lstat(file).then(() => true, () => false);
 }
 
 /** One pinned package's sources and pkg.toml into `dir` (which must not exist), as `pkg fetch` lays them out (and checks them: a hostile tree is refused the same way). */
@@ -553,7 +553,9 @@ export async function fetchRepository(params: FetchRepositoryParams): Promise<Fe
   }
 
   await mkdir(path.dirname(destination), { recursive: true });
-  const staging = `${destination}.partial-${randomBytes(6).toString("hex")}`;
+  // as pkg fetch: `.NAME.partial-PID-…` beside it, and what a killed fetch left there is removed first
+  await removeStaleStaging(path.dirname(destination), path.basename(destination));
+  const staging = path.join(path.dirname(destination), stagingName(path.basename(destination)));
   const packages: FetchedRepositoryPackage[] = [];
   try {
     await mkdir(staging);

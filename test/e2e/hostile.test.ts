@@ -218,6 +218,10 @@ describe("e2e: hostile published trees and edited locks (built binary, real pkg 
     it("--offline trusts the lock and says so (fetch pins what it names)", async function () {
       const fetched = h.expectSuccess(await pkg(["fetch", "--offline"], user));
       expect(fetched.stderr).to.match(/^warning: --offline: .*pkg\.lock is trusted as it is; its 1 dependencies' CIDs were not checked/m);
+      // under --json stderr stays quiet: the warning is in the result
+      const json = h.expectJsonSuccess<{ warnings?: string[] }>(await pkg(["fetch", "--offline", "--json"], user));
+      expect(json.warnings).to.be.an("array").with.length(1);
+      expect(json.warnings![0]).to.match(/^--offline: .*CIDs were not checked/);
       await expectFailure(["fetch", "crates/dep:1.0.0", "--offline"], { code: "ERR_USAGE", message: ["--offline"] });
     });
 

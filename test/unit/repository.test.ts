@@ -4,6 +4,7 @@
  * back verified, yanking, and fetching everything a version pins into a directory, atomically.
  */
 import { expect } from "chai";
+import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { promises as fs } from "node:fs";
 import path from "node:path";
@@ -319,12 +320,19 @@ describe("repositories (real node, real content store)", function () {
 
     it("fetches a rolling repository (no versions): its packages' latest versions into NAME-rolling-BLOCK/", async () => {
       const block = await world.client.blockNumber();
+      // what a killed repo fetch into the same place left (its process is gone): removed; a live one's kept
+      const dead = spawnSync(process.execPath, ["-e", "process.stdout.write(String(process.pid))"], { encoding: "utf8" }).stdout;
+      const stale = path.join(dest, `.tools-rolling-${block}.partial-${dead}-0123456789ab`);
+      const live = path.join(dest, `.tools-rolling-${block}.partial-${process.pid}-0123456789ab`);
+      await fs.mkdir(stale, { recursive: true });
+      await fs.mkdir(live, { recursive: true });
       const result = await fetchRepository({ client: world.client, content: world.content, name: "tools", version: null, destination: dest });
       expect(result).to.include({ name: "tools", version: null, meta: null, block });
       expect(result.destination).to.equal(path.join(dest, `tools-rolling-${block}`));
       expect(result.packages.map((p) => p.name)).to.deep.equal(["cc", "make", "sed.gnu"]);
       await expectPackages(result.destination, tools);
-      expect((await fs.readdir(dest)).filter((f) => f.includes(".partial-"))).to.deep.equal([]);
+      expect((await fs.readdir(dest)).filter((f) => f.includes(".partial-"))).to.deep.equal([path.basename(live)]);
+      await fs.rm(live, { recursive: true });
     });
 
     it("fetches a published version into NAME-VERSION/: repo.lock as published, every package's sources and pkg.toml", async () => {
