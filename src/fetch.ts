@@ -52,6 +52,14 @@ export function pickVersion(versions: VersionRecord[], wanted: string | null): V
   return live.find((v) => semver.prerelease(v.version) === null) ?? live[0] ?? null;
 }
 
+/**
+ * `./NAME-VERSION`, where `pkg fetch ID` writes without `-o`. The version comes from the chain: it passes the
+ * one rule of names that become path components (src/files/name.ts) like every other such name.
+ */
+export function defaultFetchDestination(name: string, version: string, cwd: string = process.cwd()): string {
+  return path.resolve(cwd, checkPathComponent(`${name}-${version}`, "fetch destination"));
+}
+
 /** A published meta's bytes, refused one chunk past pkg.toml's limit (a hostile one is never read whole). */
 async function readMetaBytes(content: Pick<ContentStore, "getBytes">, cid: string, what: string): Promise<Buffer> {
   return collectBytes(content.getBytes(CID.parse(cid)), `${what} (meta ${cid})`, MANIFEST_LIMIT);

@@ -30,9 +30,9 @@ export default class Fetch extends BaseCommand<typeof Fetch> {
       const spec = parsePackageSpec(args.id);
       const probe = flags.output ?? null;
       const record = probe ? null : await session.client.getPackage({ repository: spec.repository.name, name: spec.name });
-      const { pickVersion } = load.fetch();
+      const { pickVersion, defaultFetchDestination } = load.fetch();
       const guessed = record ? pickVersion(record.versions, spec.version)?.version : null;
-      const destination = probe ?? path.resolve(`${spec.name}-${guessed ?? spec.version ?? "latest"}`);
+      const destination = probe ?? defaultFetchDestination(spec.name, guessed ?? spec.version ?? "latest");
       const fetched = await fetchPackage({ spec, destination, client: session.client, content: session.content });
       if (fetched.yanked) this.warning(`${fetched.id} is yanked`);
       if (!this.jsonEnabled()) this.log(`fetched ${fetched.id} → ${fetched.destination}\n  meta ${fetched.meta}\n  src  ${fetched.src}`);

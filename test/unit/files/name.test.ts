@@ -1,10 +1,11 @@
 /**
  * The one rule for names that become path components (src/files/name.ts) and the entry points that use it:
- * store path names, names inside published trees, profile names. The daemon's get-path/add-path are fed the
+ * store path names, names inside published trees, profile names, `pkg fetch`'s default destination. The daemon's get-path/add-path are fed the
  * same names in test/unit/store/hostile.test.ts, fetch destinations in test/e2e/hostile.test.ts.
  */
 import { expect } from "chai";
 import { checkName } from "../../../src/content/tree";
+import { defaultFetchDestination } from "../../../src/fetch";
 import { checkPathComponent, MAX_NAME_BYTES, nameProblem, quoteValue } from "../../../src/files/name";
 import { profileLink } from "../../../src/profile";
 import { outputPathName, sourcePathName } from "../../../src/store/paths";
@@ -59,5 +60,10 @@ describe("files/name: the one rule for a path component", () => {
     // a name that fits alone but not with the 33-byte hash in front
     throwsWith(() => sourcePathName(cid, "x".repeat(240)), "ERR_NAME_INVALID");
     expect(sourcePathName(cid, "hello")).to.match(/^[a-z2-7]{32}-hello$/);
+    // a version read from the chain, in `pkg fetch ID`'s default destination
+    for (const version of ["1.0.0/../../x", "1/0", "1.0.0\0", "1.0.0\n", "1.0.0-" + "x".repeat(300)]) {
+      throwsWith(() => defaultFetchDestination("hello", version, "/work"), "ERR_NAME_INVALID");
+    }
+    expect(defaultFetchDestination("hello", "1.0.0", "/work")).to.equal("/work/hello-1.0.0");
   });
 });
