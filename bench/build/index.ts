@@ -200,7 +200,12 @@ async function noopFigures(ws: string, root: string, shim: string, cargoNoop: nu
   writePackage(ws, dir, shim);
   const data = path.join(root, "pkgdata");
   const socket = path.join(root, "pkg.sock");
-  const env = cleanEnv({ PKG_DATA_DIR: data, PKG_STORE_DIR: path.join(data, "store"), PKG_STORE_SOCKET: socket, XDG_CONFIG_HOME: path.join(root, "config") });
+  // The package runs the shim this benchmark compiled, from a host path: the daemon (started on demand with this
+  // environment) must show it to builds, as a trusted host path (the sandbox shows no other host path).
+  const env = cleanEnv({
+    PKG_DATA_DIR: data, PKG_STORE_DIR: path.join(data, "store"), PKG_STORE_SOCKET: socket, XDG_CONFIG_HOME: path.join(root, "config"),
+    PKG_SANDBOX_PATHS: path.dirname(shim),
+  });
   const pkg = path.join(ROOT, "bin", "pkg.js");
   try {
     const first = await run(process.execPath, [pkg, "build", "-C", dir, "--json"], { cwd: dir, env });

@@ -13,7 +13,7 @@
  */
 import { spawn, spawnSync } from "node:child_process";
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { Readable } from "node:stream";
@@ -68,6 +68,7 @@ function run(command: string, args: string[]): Promise<string> {
 export async function benchStoreMemory(): Promise<MemoryResult> {
   const base = await mkdtemp(join(tmpdir(), "bench-content-memory-"));
   // Inside the repository (in the ignored .tmp/) so that the compiled child finds node_modules.
+  await mkdir(join(REPO, ".tmp"), { recursive: true }); // absent on a clean clone
   const compiled = await mkdtemp(join(REPO, ".tmp", "bench-content-memory-"));
   try {
     const file = join(base, "one-gigabyte.bin");
