@@ -79,6 +79,8 @@ export interface BuildRequest {
   buildDir: string;
   /** The build's own socket to the store daemon (its meta tools' `invoke`); absent: `PKG_STORE_SOCKET` is not set. */
   storeSocket?: string;
+  /** More daemon directories the build sees read-only (the directory of its socket, where meta hits are shared). */
+  shared?: string[];
   buildId: string;
   cores: number;
   /** Receives the build's stdout and stderr, one line per call (no trailing newline). */
@@ -323,6 +325,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
         base.dir,
         ...(await trustedHostPaths()),
         ...(request.storeSocket ? [request.storeSocket] : []),
+        ...(request.shared ?? []),
       ];
       const command = await sandboxedCommand({ file: builder, args, env, cwd: srcDir }, { rootDir, readOnly, writable: [buildDir, ...outputParents] });
       await spawnBuild(request, command, builder, choice.kind);

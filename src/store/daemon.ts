@@ -76,7 +76,7 @@ export interface DaemonOptions {
 const SETTLE_ON_STOP_MS = 20_000;
 
 type MetaModule = {
-  handleInvoke?: (c: InvokeContext & { confine?: InvokeConfinement }, r: Record<string, unknown>, e: Emit) => Promise<unknown>;
+  handleInvoke?: (c: InvokeContext & { confine?: InvokeConfinement; hitsDir?: string }, r: Record<string, unknown>, e: Emit) => Promise<unknown>;
   settleStores?: () => Promise<number>;
   pendingStores?: () => number;
 };
@@ -131,6 +131,7 @@ function requireString(request: Record<string, unknown>, key: string): string {
 interface BuildScope {
   buildId: string;
   confine: InvokeConfinement;
+  hitsDir: string;
 }
 
 /** The system's program directories (`/usr`, and `/bin`, `/lib`… where they are not links into it). */
@@ -157,7 +158,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
   }
   const buildSockets = new Set<net.Server>();
   /** A build's own socket: `invoke` for that build only; in the store's tmp/ (or the temp dir when that path is too long for a socket). */
-  async function openBuildSocket(buildId: string, dirs: { buildDir: string; outDir: string }): Promise<{ path: string; close(): Promise<void> }> {
+  async function openBuildSocket(buildId: string, dirs: { buildDir: string; outDir: string }): Promise<{ path: string; dir: string; close(): Promise<void> }> {
     const real = (ps: string[]) => Promise.all(ps.map((p) => resolveReal(p)));
     const confine: InvokeConfinement = {
       exec: await real([...(await systemRoots()), ...(await trustedHostPaths())]),
@@ -169,9 +170,13 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
       await rm(dir, { recursive: true, force: true });
       dir = await mkdtemp(path.join(os.tmpdir(), "chainpkg-build-"));
     }
-    await chmod(dir, 0o700);
+    // The build sees this directory read-only (its socket, and hits/ where meta tools' hits are linked): the
+    // daemon's, 0755, never the build user's, so that nothing in it changes under the daemon.
+    await chmod(dir, 0o755);
+    const hitsDir = path.join(dir, "hits");
+    await mkdir(hitsDir, { mode: 0o755 });
     const file = path.join(dir, "s");
-    const server = net.createServer((socket) => serve(socket, { buildId, confine }));
+    const server = net.createServer((socket) => serve(socket, { buildId, confine, hitsDir }));
     const open = new Set<net.Socket>();
     server.on("connection", (c) => {
       open.add(c);
@@ -186,14 +191,12 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
     });
     buildSockets.add(server);
     await chmod(file, 0o600);
-    // A root daemon's builds run as the build user: the socket and its directory are theirs (and root's) only.
+    // A root daemon's builds run as the build user: the socket is theirs (and root's) only.
     const user = buildUser();
-    if (user !== null) {
-      await chown(dir, user.uid, user.gid);
-      await chown(file, user.uid, user.gid);
-    }
+    if (user !== null) await chown(file, user.uid, user.gid);
     return {
       path: file,
+      dir,
       async close() {
         buildSockets.delete(server);
         await new Promise<void>((resolve) => {
@@ -303,7 +306,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
         if (typeof meta.handleInvoke !== "function") {
           throw new StoreError(ERR_STORE_NO_INVOKE_HANDLER, "invoke: src/build/meta does not export handleInvoke", { hint: "reinstall pkg" });
         }
-        return meta.handleInvoke(scope === null ? ctx : { ...ctx, confine: scope.confine }, request, emit);
+        return meta.handleInvoke(scope === null ? ctx : { ...ctx, confine: scope.confine, hitsDir: scope.hitsDir }, request, emit);
       }
       case "shutdown":
         setImmediate(() => void stop("shutdown requested"));

@@ -75,7 +75,7 @@ export interface RealiserOptions {
    * Opens the socket one build's meta tools reach the daemon through (it answers `invoke` for that build only;
    * closed when the build ends). Absent: builds get no socket, and meta tools run their tool directly.
    */
-  buildSocket?: (buildId: string, dirs: { buildDir: string; outDir: string }) => Promise<{ path: string; close(): Promise<void> }>;
+  buildSocket?: (buildId: string, dirs: { buildDir: string; outDir: string }) => Promise<{ path: string; dir: string; close(): Promise<void> }>;
   /** Builds at once; default the machine's parallelism. */
   cores?: number;
   /** Default: runBuild of src/build/run.ts, loaded on first use. */
@@ -500,14 +500,14 @@ export function createRealiser(options: RealiserOptions): Realiser {
       b.fanout(drv, line);
     };
     const started = Date.now();
-    let socket: { path: string; close(): Promise<void> } | null = null;
+    let socket: { path: string; dir: string; close(): Promise<void> } | null = null;
     try {
       let outcome: BuildResult;
       try {
         socket = options.buildSocket ? await options.buildSocket(buildId, { buildDir, outDir }) : null;
         outcome = await runBuild({
           drv: derivation, drvCid: drv, src: b.src, inputs: b.inputs, closure: b.closure, outputs, buildDir,
-          storeSocket: socket?.path, buildId, cores, log, signal: controller.signal, baseDir: path.join(store.layout.root, "base"),
+          storeSocket: socket?.path, shared: socket === null ? [] : [socket.dir], buildId, cores, log, signal: controller.signal, baseDir: path.join(store.layout.root, "base"),
         });
       } catch (error) {
         counters.failed++;

@@ -113,6 +113,18 @@ describe("e2e: publish → lock → build through meta-rustc → install → run
     expect(record.subderivations).to.deep.equal(built.subderivations.slice().sort());
   });
 
+  it("pkg build --rebuild in the sandbox gets every rustc invocation from the store (hits shared read-only with the build), and the next build is a no-op", async () => {
+    const dir = path.join(work, "hello");
+    const before = parseBuildfile(await readFile(path.join(dir, "pkg.build.toml"), "utf8"), "pkg.build.toml").builds[0];
+    const rebuilt = await pkgJson<{ matched: boolean; subderivations: string[] }>(["build", "--rebuild"], dir);
+    expect(rebuilt.matched).to.equal(true);
+    // a shim that could not copy a hit would run rustc itself: another derivation for hello's invocation
+    expect(rebuilt.subderivations.slice().sort()).to.deep.equal(before.subderivations);
+    const noop = h.expectSuccess(await h.run("pkg", ["build"], { ...env, PKG_TRACE_FASTPATH: "1" }, { cwd: dir, timeoutMs: 120_000 }));
+    expect(noop.stderr).to.match(/^fastpath: no-op/m);
+    expect(noop.stdout.trim()).to.equal(output);
+  });
+
   it("installs hello into the profile, runs it from there, and uninstalls it", async () => {
     const dir = path.join(work, "hello");
     const installed = await pkgJson<{ generation: number; pathHint: string | null }>(["install"], dir);

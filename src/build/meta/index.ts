@@ -237,6 +237,19 @@ async function restoreOutputs(plan: ToolPlan, files: StoredFile[]): Promise<void
   );
 }
 
+/** A hit's files, linked (copied where a link cannot be made) into a fresh directory under `hitsDir`. */
+async function shareHit(hitsDir: string, files: StoredFile[]): Promise<StoredFile[]> {
+  const dir = await fs.mkdtemp(path.join(hitsDir, "h-"));
+  await fs.chmod(dir, 0o755); // mkdtemp's 0700: the build user reads it
+  return Promise.all(
+    files.map(async (file) => {
+      const shared = path.join(dir, file.name);
+      await fs.link(file.path, shared).catch(() => fs.copyFile(file.path, shared));
+      return { ...file, path: shared };
+    }),
+  );
+}
+
 async function lookup(ctx: InvokeContext, buildId: string | null, plan: ToolPlan, env: Record<string, string>, uid: number | null): Promise<LookupResult> {
   const db = ctx.store.db;
   const keyed = await primaryKey(plan, env);
@@ -251,7 +264,8 @@ async function lookup(ctx: InvokeContext, buildId: string | null, plan: ToolPlan
     const out = ctx.store.queryOutput(row.drv, "out")?.path ?? null;
     const filesRow = db.prepare("SELECT files FROM meta_outputs WHERE drv = ?").get(row.drv) as { files: string } | undefined;
     if (out === null || filesRow === undefined) continue;
-    const files = (JSON.parse(filesRow.files) as Array<Omit<StoredFile, "path">>).map((f) => ({ ...f, path: path.join(out, "files", f.name) }));
+    let files = (JSON.parse(filesRow.files) as Array<Omit<StoredFile, "path">>).map((f) => ({ ...f, path: path.join(out, "files", f.name) }));
+    if (ctx.hitsDir !== undefined) files = await shareHit(ctx.hitsDir, files);
     const stderr = await fs.readFile(path.join(out, "stderr"), "utf8").catch(() => "");
     let restored = false;
     if (restoreHere) {

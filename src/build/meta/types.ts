@@ -161,6 +161,12 @@ export interface InvokeContext {
   recordSubderivation(buildId: string, cid: string | (() => Promise<string | null>)): boolean | void;
   /** Set for requests from a build's own socket: what they may make the daemon run, read and write (confine.ts). */
   confine?: InvokeConfinement;
+  /**
+   * With `confine`: a directory of the daemon's that the build sees read-only. A hit's stored files are linked
+   * there for the build's shim to copy: the store's other paths are not in the build's root, and the daemon
+   * writes nothing into a directory the build can change.
+   */
+  hitsDir?: string;
 }
 
 /** Daemon events; the handler sends `log` lines for misses and stores. */
