@@ -4,30 +4,18 @@
  */
 import { Command, Flags, type Interfaces } from "@oclif/core";
 import type { PkgError } from "../src/errors";
+import { exitCodeOf } from "../src/errors/codes";
 import type { Session, SessionOptions } from "../src/session";
 import { load } from "./lazy";
+import { progressBar, type Progress } from "./progress";
 
 /** Code of oclif's parse and usage errors (unknown flag, missing argument, bad flag value) under --json. */
 export const ERR_USAGE = "ERR_USAGE";
 
-export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)["baseFlags"] & T["flags"]>;
+/** Exit codes by error code: a lookup in the one table, src/errors/codes.ts (stable; documented in the README). */
+export { exitCodeOf };
 
-/** Exit codes by error family (stable; documented in the README). */
-export function exitCodeOf(code: string): number {
-  if (code === ERR_USAGE) return 2;
-  if (/^ERR_BUILD_/.test(code)) return 9; // a build failed (before BUILDER_NOT_FOUND etc. can match the families below)
-  if (/^ERR_STORE_BAD_/.test(code)) return 7;
-  if (/^ERR_STORE_(DAEMON_UNREACHABLE|DAEMON_GONE|DAEMON_MISMATCH|LOCKED)/.test(code)) return 10;
-  if (/^ERR_CHAIN_(UNREACHABLE|NO_REGISTRY|WRONG_NETWORK)|^ERR_CONFIG_NO_REGISTRY|^ERR_NODE_/.test(code)) return 3;
-  // an unknown key or a dangling edge inside a file makes the file invalid: not an unknown package (4)
-  if (/^ERR_(MANIFEST|LOCKFILE|BUILDFILE|REPOLOCK)_UNKNOWN_(KEY|DEPENDENCY)$/.test(code)) return 7;
-  if (/UNKNOWN|NOT_FOUND|NO_MATCH|NO_REPOSITORY/.test(code)) return 4;
-  if (/UNAUTHORIZED|^ERR_KEY_/.test(code)) return 5;
-  if (/EXISTS|CONFLICT|MISMATCH/.test(code)) return 6;
-  if (/INTEGRITY|CORRUPT/.test(code)) return 8;
-  if (/^ERR_(MANIFEST|LOCKFILE|BUILDFILE|REPOLOCK|DERIVATION|INSTANTIATE|ID|CONFIG|NAME)_/.test(code)) return 7;
-  return 1;
-}
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)["baseFlags"] & T["flags"]>;
 
 export abstract class BaseCommand<T extends typeof Command> extends Command {
   static override enableJsonFlag = true;
@@ -44,6 +32,8 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
 
   protected flags!: BaseFlags<T>;
   private openSessions: Session[] = [];
+  /** The progress bars this command started: catch() stops those still running before it prints the error. */
+  private bars: Progress[] = [];
 
   public override async init(): Promise<void> {
     await super.init();
@@ -72,6 +62,16 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
     const session = await openSession(config, { prompt: (question) => this.promptHidden(question), ...options });
     this.openSessions.push(session);
     return session;
+  }
+
+  /**
+   * A progress bar for a person at a terminal (none under --json, --quiet or without a TTY). The command stops
+   * it when its work is done; if the work fails, catch() stops it, so that the error starts a clean line.
+   */
+  protected async progress(title: string): Promise<Progress> {
+    const bar = await progressBar(!this.jsonEnabled() && !this.flags?.quiet, title);
+    this.bars.push(bar);
+    return bar;
   }
 
   /** A progress line for humans (stderr, so stdout stays the result). */
@@ -114,6 +114,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   }
 
   protected override async catch(error: Error & { exitCode?: number; oclif?: { exit?: number } }): Promise<unknown> {
+    for (const bar of this.bars.splice(0)) bar.stop();
     for (const session of this.openSessions.splice(0)) await session.close().catch(() => {});
     const { isPkgError } = load.errors();
     if (!isPkgError(error)) {
@@ -129,7 +130,7 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
       }
       if (this.jsonEnabled()) {
         this.logJson({ error: { code: "ERR_INTERNAL", message: error.message } });
-        return this.exit(1);
+        return this.exit(exitCodeOf("ERR_INTERNAL"));
       }
       throw error;
     }

@@ -101,7 +101,7 @@ const CODES = {
   unknownKey: ERR_BUILDFILE_UNKNOWN_KEY,
   type: ERR_BUILDFILE_INVALID_TYPE,
   tooLarge: ERR_BUILDFILE_TOO_LARGE,
-};
+} as const;
 
 /** pkg.build.toml as a whole (README: Limits): only absurd sizes are refused. */
 export const BUILDFILE_LIMIT: SizeLimit = {

@@ -76,7 +76,7 @@ export function defaultConfigFile(env: NodeJS.ProcessEnv = process.env, home: st
   return path.join(env.XDG_CONFIG_HOME || path.join(home, ".config"), "chainpkg", "config.toml");
 }
 
-const CODES = { missing: ERR_CONFIG_INVALID, unknownKey: ERR_CONFIG_INVALID, type: ERR_CONFIG_INVALID };
+const CODES = { missing: ERR_CONFIG_INVALID, unknownKey: ERR_CONFIG_INVALID, type: ERR_CONFIG_INVALID } as const;
 
 function checkUrl(ctx: FieldContext, field: (string | number)[], value: string): string {
   try {

@@ -160,7 +160,7 @@ const CODES = {
   unknownKey: ERR_LOCKFILE_UNKNOWN_KEY,
   type: ERR_LOCKFILE_INVALID_TYPE,
   tooLarge: ERR_LOCKFILE_TOO_LARGE,
-};
+} as const;
 
 /** pkg.lock as a whole (README: Limits): only absurd sizes are refused, a lock grows with its graph. */
 export const LOCKFILE_LIMIT: SizeLimit = {

@@ -174,7 +174,7 @@ const CODES = {
   unknownKey: ERR_MANIFEST_UNKNOWN_KEY,
   type: ERR_MANIFEST_INVALID_TYPE,
   tooLarge: ERR_MANIFEST_TOO_LARGE,
-};
+} as const;
 
 /** pkg.toml as a whole, as written and as published (README: Limits). */
 export const MANIFEST_LIMIT: SizeLimit = {

@@ -117,7 +117,7 @@ const CODES = {
   unknownKey: ERR_REPOLOCK_UNKNOWN_KEY,
   type: ERR_REPOLOCK_INVALID_TYPE,
   tooLarge: ERR_REPOLOCK_TOO_LARGE,
-};
+} as const;
 const REGENERATE = "run `repo lock NAME -o repo.lock` to regenerate it";
 
 /** repo.lock as a whole (README: Limits): a published repository version's meta; only absurd sizes are refused. */

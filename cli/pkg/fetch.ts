@@ -2,7 +2,6 @@ import path from "node:path";
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../base";
 import { lockCheckFor, offlineFlag, offlineWithIdError } from "../lock-check";
-import { progressBar } from "../progress";
 import { load } from "../lazy";
 import type { ContentStore } from "../../src/content";
 import type { Session } from "../../src/session";
@@ -51,7 +50,7 @@ export default class Fetch extends BaseCommand<typeof Fetch> {
     }
     const content: ContentStore = session?.content ?? (await this.openContent());
     try {
-      const bar = await progressBar(!this.jsonEnabled() && !flags.quiet, "fetching");
+      const bar = await this.progress("fetching");
       const result = await fetchLocked({ lock, content, onProgress: (done, total, key) => bar.update(done, total, key) });
       bar.stop();
       if (!this.jsonEnabled()) this.log(`fetched and pinned ${result.pinned} dependencies of ${file}`);

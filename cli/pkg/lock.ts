@@ -1,6 +1,5 @@
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../base";
-import { progressBar } from "../progress";
 import { load } from "../lazy";
 
 export default class Lock extends BaseCommand<typeof Lock> {
@@ -23,7 +22,7 @@ export default class Lock extends BaseCommand<typeof Lock> {
     const session = await this.session();
     const { lockDirectory, lockPublished, formatLockChanges } = load.lock();
     const { serializeLockfile } = load.lockfile();
-    const bar = await progressBar(!this.jsonEnabled() && !flags.quiet, "resolving");
+    const bar = await this.progress("resolving");
     const outcome = args.id
       ? await lockPublished({ session, spec: load.ids().parsePackageSpec(args.id), block: flags.block })
       : await lockDirectory({ session, dir: flags.dir, block: flags.block, onProgress: (e) => bar.update(e.level, e.level + 1, `level ${e.level}, ${e.packages} packages`) });

@@ -1,6 +1,5 @@
 import { Args, Flags } from "@oclif/core";
 import { BaseCommand } from "../base";
-import { progressBar } from "../progress";
 import { load } from "../lazy";
 
 export default class Fetch extends BaseCommand<typeof Fetch> {
@@ -21,7 +20,7 @@ export default class Fetch extends BaseCommand<typeof Fetch> {
     const { args, flags } = await this.parse(Fetch);
     const spec = load.ids().parseRepositorySpec(args.id);
     const session = await this.session();
-    const bar = await progressBar(!this.jsonEnabled() && !flags.quiet, "fetching");
+    const bar = await this.progress("fetching");
     const result = await load.repository().fetchRepository({
       client: session.client,
       content: session.content,

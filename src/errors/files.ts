@@ -1,4 +1,4 @@
-import { PkgError } from "./index";
+import { PkgError, type ErrorCode } from "./index";
 
 /**
  * Where in a package, lock or build file a problem is. `line` is 1-based and absent when the
@@ -22,7 +22,7 @@ export interface FileErrorDetails {
 export class FileFormatError extends PkgError {
   declare readonly details: FileErrorDetails;
 
-  constructor(code: string, message: string, details: FileErrorDetails, hint?: string, cause?: unknown) {
+  constructor(code: ErrorCode, message: string, details: FileErrorDetails, hint?: string, cause?: unknown) {
     super(code, message, { details, hint, cause });
     this.name = "FileFormatError";
   }
@@ -41,7 +41,7 @@ export interface IdErrorDetails {
 export class IdError extends PkgError {
   declare readonly details: IdErrorDetails;
 
-  constructor(code: string, message: string, details: IdErrorDetails, hint?: string) {
+  constructor(code: ErrorCode, message: string, details: IdErrorDetails, hint?: string) {
     super(code, message, { details, hint });
     this.name = "IdError";
   }

@@ -2,7 +2,7 @@
  * Errors of the local chain node (src/node/): `pkg node` and the CLI's zero-configuration lookup of the
  * local registry. Codes are stable; the CLI maps them to exit codes and `--json` output.
  */
-import { PkgError, type PkgErrorOptions } from "./index";
+import { PkgError, type ErrorCode, type PkgErrorOptions } from "./index";
 
 /** The proxy's port is taken: most likely another `pkg node` (or `hardhat node`) already listens there. */
 export const ERR_NODE_PORT_IN_USE = "ERR_NODE_PORT_IN_USE";
@@ -24,7 +24,7 @@ export const ERR_NODE_INVALID_OPTION = "ERR_NODE_INVALID_OPTION";
 export const ERR_NODE_DEPLOYMENT_CORRUPT = "ERR_NODE_DEPLOYMENT_CORRUPT";
 
 export class NodeError extends PkgError {
-  constructor(code: string, message: string, options: PkgErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: PkgErrorOptions = {}) {
     super(code, message, options);
     this.name = "NodeError";
   }

@@ -3,6 +3,7 @@
  * Shared by manifest.ts, lockfile.ts and buildfile.ts; each passes its own error codes so that a
  * caller can tell a bad lock file from a bad manifest by code alone.
  */
+import type { ErrorCode } from "../errors/codes";
 import { FileFormatError } from "../errors/files";
 import { lengthProblem, MAX_STRING_BYTES } from "./limits";
 import { locateLine, type FieldPath } from "./locate";
@@ -12,13 +13,13 @@ import type { TomlTable, TomlValue } from "./toml";
 /** The error codes one file format uses for problems every format has. */
 export interface FormatCodes {
   /** A required key or table is absent. */
-  missing: string;
+  missing: ErrorCode;
   /** A key nobody reads: a typo, or a field from a newer format. */
-  unknownKey: string;
+  unknownKey: ErrorCode;
   /** A value of the wrong TOML type (a number where a string belongs, ...). */
-  type: string;
+  type: ErrorCode;
   /** A string over its size limit (default: {@link FormatCodes.type}). */
-  tooLarge?: string;
+  tooLarge?: ErrorCode;
 }
 
 /** What a reader needs to report errors: the file name to print, and the text to find lines in. */
@@ -51,14 +52,14 @@ export function formatField(path: FieldPath): string {
 }
 
 /** Builds (does not throw) the error for `path`: `file:line: field: problem`, hint apart. */
-export function fieldError(ctx: FieldContext, code: string, path: FieldPath, problem: string, hint?: string): FileFormatError {
+export function fieldError(ctx: FieldContext, code: ErrorCode, path: FieldPath, problem: string, hint?: string): FileFormatError {
   const line = ctx.text === null ? undefined : locateLine(ctx.text, path);
   const field = formatField(path);
   const where = line === undefined ? ctx.file : `${ctx.file}:${line}`;
   return new FileFormatError(code, `${where}: ${field}: ${problem}`, { file: ctx.file, line, field }, hint);
 }
 
-export function fail(ctx: FieldContext, code: string, path: FieldPath, problem: string, hint?: string): never {
+export function fail(ctx: FieldContext, code: ErrorCode, path: FieldPath, problem: string, hint?: string): never {
   throw fieldError(ctx, code, path, problem, hint);
 }
 

@@ -9,6 +9,7 @@
  * builds, so theirs only refuse absurd sizes.
  */
 import { promises as fs } from "node:fs";
+import type { ErrorCode } from "../errors/codes";
 import { FileFormatError } from "../errors/files";
 import { quoteValue } from "./name";
 
@@ -42,7 +43,7 @@ function mib(bytes: number): string {
 /** How one file format is limited: its error code, its name in messages and the hint of a refusal. */
 export interface SizeLimit {
   max: number;
-  code: string;
+  code: ErrorCode;
   /** `a pkg.toml`, `a lock file`. */
   what: string;
   hint: string;

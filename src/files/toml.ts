@@ -6,6 +6,7 @@
  * not by a library version — a lock file that changes layout on `npm update` makes noisy diffs.
  */
 import { parse, TomlError, type TomlTable } from "smol-toml";
+import type { ErrorCode } from "../errors/codes";
 import { FileFormatError } from "../errors/files";
 
 export type { TomlTable, TomlValue } from "smol-toml";
@@ -27,7 +28,7 @@ const BARE_COLON_KEY = /^(\s*)([a-z0-9][a-z0-9._-]*:[a-z0-9][a-z0-9._-]*)(\s*=)/
  * Integers beyond 2^53 come back as bigint so that callers can reject them instead of silently
  * losing digits.
  */
-export function parseToml(text: string, file: string, code: string, options: ParseTomlOptions = {}): TomlTable {
+export function parseToml(text: string, file: string, code: ErrorCode, options: ParseTomlOptions = {}): TomlTable {
   // A UTF-8 byte order mark (some Windows editors add one) is not part of the document.
   let source = text.startsWith("\uFEFF") ? text.slice(1) : text;
   // Each retry quotes exactly the key the parser stopped at, so a line inside a multi-line string

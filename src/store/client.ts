@@ -11,8 +11,8 @@ import { spawn } from "node:child_process";
 import { mkdirSync, openSync, closeSync, readFileSync } from "node:fs";
 import net from "node:net";
 import path from "node:path";
-import type { PkgError } from "../errors";
-import { ERR_STORE_DAEMON_GONE, ERR_STORE_DAEMON_MISMATCH, ERR_STORE_DAEMON_UNREACHABLE, errorFromData, StoreError } from "./errors";
+import { exitCodeOf, type PkgError } from "../errors";
+import { ERR_STORE_DAEMON_GONE, ERR_STORE_DAEMON_MISMATCH, ERR_STORE_DAEMON_UNREACHABLE, ERR_STORE_LOCKED, errorFromData, StoreError } from "./errors";
 import { DAEMON_PROTOCOL_VERSION, defaultStoreDir, storeLayout, storeSocketPath } from "./paths";
 import { ndjsonReader } from "./ndjson";
 
@@ -77,8 +77,8 @@ function pkgBin(): string {
   return path.resolve(__dirname, "../../bin/pkg.js");
 }
 
-/** Exit code of a daemon that found another one holding the store (cli/base.ts: ERR_STORE_LOCKED). */
-const LOCKED_EXIT_CODE = 10;
+/** Exit code of a daemon that found another one holding the store (src/errors/codes.ts). */
+const LOCKED_EXIT_CODE = exitCodeOf(ERR_STORE_LOCKED);
 
 /** The on-demand daemon's idle timeout: `$PKG_STORE_IDLE_TIMEOUT` seconds, default 30 minutes (0: never). */
 export function defaultIdleTimeoutSeconds(env: NodeJS.ProcessEnv = process.env): number {

@@ -1,8 +1,8 @@
 /**
- * Errors of the local store, its daemon and builds (src/store/). Codes are stable: the CLI maps the
- * ERR_STORE_ and ERR_BUILD_ families to exit codes (cli/base.ts) and prints them under --json.
+ * Errors of the local store, its daemon and builds (src/store/). Codes are stable: their exit codes are in
+ * the one table of src/errors/codes.ts, and the CLI prints them under --json.
  */
-import { PkgError, type PkgErrorOptions } from "../errors";
+import { isErrorCode, PkgError, type ErrorCode, type PkgErrorOptions } from "../errors";
 
 /** The request named something that is not a CID (or not a derivation CID). */
 export const ERR_STORE_BAD_CID = "ERR_STORE_BAD_CID";
@@ -44,16 +44,22 @@ export const ERR_BUILD_NO_RUNNER = "ERR_BUILD_NO_RUNNER";
 export const ERR_BUILD_INCOMPLETE = "ERR_BUILD_INCOMPLETE";
 
 export class StoreError extends PkgError {
-  constructor(code: string, message: string, options: PkgErrorOptions = {}) {
+  constructor(code: ErrorCode, message: string, options: PkgErrorOptions = {}) {
     super(code, message, options);
     this.name = "StoreError";
   }
 }
 
-/** A PkgError sent over the socket as data, made an error again on the client's side. */
+/**
+ * A PkgError sent over the socket as data, made an error again on the client's side. The code is checked
+ * against the table (src/errors/codes.ts) where it enters: one this pkg does not know (a daemon of another
+ * version, a garbled answer) becomes ERR_INTERNAL, the daemon's code kept in `details.code`.
+ */
 export function errorFromData(data: { code?: unknown; message?: unknown; hint?: unknown; details?: unknown }): PkgError {
-  const details = typeof data.details === "object" && data.details !== null ? (data.details as Record<string, unknown>) : {};
-  return new PkgError(typeof data.code === "string" ? data.code : "ERR_INTERNAL", typeof data.message === "string" ? data.message : "unknown daemon error", {
+  const { code } = data;
+  const sent = typeof data.details === "object" && data.details !== null ? (data.details as Record<string, unknown>) : {};
+  const details = isErrorCode(code) || code === undefined ? sent : { ...sent, code: typeof code === "string" ? code.slice(0, 200) : typeof code };
+  return new PkgError(isErrorCode(code) ? code : "ERR_INTERNAL", typeof data.message === "string" ? data.message : "unknown daemon error", {
     details,
     hint: typeof data.hint === "string" ? data.hint : undefined,
   });

@@ -601,6 +601,27 @@ describe("e2e: the built pkg and repo CLIs against a local node", function () {
       expect(h.fileExists(path.join(dir, "pkg.lock"))).to.equal(false);
     });
 
+    it("at a terminal, a command that fails with its progress bar running stops the bar: the error starts a clean line", async function () {
+      if (!h.canRunInTerminal()) this.skip();
+      const dir = path.join(await scratch("bar-then-error"), "hello");
+      await cp(path.join(EXAMPLES, "hello"), dir, { recursive: true });
+      await withoutToolchains(path.join(dir, "pkg.toml"));
+      const text = await readFile(path.join(dir, "pkg.toml"), "utf8");
+      await writeFile(path.join(dir, "pkg.toml"), text.replace('"crates:dep" = "0.2"', '"crates:dep" = "^9"'));
+      // `pkg lock` starts its "resolving" bar at the first level, then finds no version of crates:dep
+      const result = await h.runInTerminal("pkg", ["lock"], env, { cwd: dir });
+      const context = `${h.showRun(result)}\n--- as shown\n${h.screenLines(result.stdout).join("\n")}`;
+      expect(result.code, context).to.equal(h.exitCodeOf("ERR_RESOLVE_NO_MATCH"));
+      expect(result.stdout, `the bar was drawn (a terminal was there)\n${context}`).to.contain("resolving [");
+      const shown = h.screenLines(result.stdout);
+      const errorLines = shown.filter((line) => line.includes("error: "));
+      expect(errorLines, context).to.have.lengthOf(1);
+      expect(errorLines[0], `the error line starts clean, not after the bar's text\n${context}`).to.match(/^error: no version of crates:dep/);
+      expect(shown.filter((line) => line.includes("resolving")), `the bar is cleared\n${context}`).to.deep.equal([]);
+      const hidden = result.stdout.lastIndexOf("\u001b[?25l");
+      expect(result.stdout.indexOf("\u001b[?25h", hidden), `the cursor is shown again\n${context}`).to.be.above(hidden);
+    });
+
     it("corrupt content: a flipped byte in a block file → ERR_CONTENT_INTEGRITY, exit 8, DIR not created", async function () {
       const dir = await scratch("corrupt");
       const crate = path.join(dir, "fragile");

@@ -15,6 +15,8 @@ import * as raw from "multiformats/codecs/raw";
 import { create as createDigest } from "multiformats/hashes/digest";
 import { exitCodeOf } from "../../cli/base";
 
+export { exitCodeOf };
+
 export const ROOT = path.resolve(__dirname, "../..");
 export const BIN = { pkg: path.join(ROOT, "bin", "pkg.js"), repo: path.join(ROOT, "bin", "repo.js") } as const;
 export type Bin = keyof typeof BIN;
@@ -140,6 +142,80 @@ export function run(bin: Bin, args: readonly string[], env: NodeJS.ProcessEnv, o
 
 export function showRun(result: RunResult): string {
   return `$ ${result.command}   (in ${result.cwd}; exit ${result.code ?? result.signal}, ${result.ms} ms)\n--- stdout\n${result.stdout}--- stderr\n${result.stderr}`;
+}
+
+/** Whether util-linux `script` is there to give a command a terminal ({@link runInTerminal}). */
+export function canRunInTerminal(): boolean {
+  return process.platform === "linux" && spawnSync("script", ["--version"], { stdio: "ignore" }).status === 0;
+}
+
+/**
+ * Runs a built binary on a pseudo-terminal (util-linux `script`), as a person at a terminal would: stdout and
+ * stderr both go to the terminal, so `stdout` holds what the terminal received (with its escape sequences) and
+ * `stderr` is empty; see {@link screenLines} for what the person saw.
+ */
+export function runInTerminal(bin: Bin, args: readonly string[], env: NodeJS.ProcessEnv, options: RunOptions): Promise<RunResult> {
+  const started = Date.now();
+  const quote = (word: string): string => `'${word.replace(/'/g, `'\\''`)}'`;
+  const line = [process.execPath, BIN[bin], ...args].map(quote).join(" ");
+  return new Promise((resolve, reject) => {
+    const child = spawn("script", ["--quiet", "--return", "--flush", "--command", line, "/dev/null"], {
+      cwd: options.cwd,
+      env: applyPatch(env, { ...options.env, CI: "true" }),
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (chunk: Buffer) => out.push(chunk));
+    child.stderr.on("data", (chunk: Buffer) => err.push(chunk));
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
+    child.once("error", (error) => {
+      clearTimeout(timer);
+      reject(error);
+    });
+    child.once("close", (code, signal) => {
+      clearTimeout(timer);
+      const stdout = Buffer.concat(out).toString("utf8");
+      resolve({ command: `(terminal) ${bin} ${args.join(" ")}`, cwd: options.cwd, code, signal, stdout, stderr: Buffer.concat(err).toString("utf8"), ms: Date.now() - started });
+    });
+  });
+}
+
+/**
+ * The lines a terminal shows for `output`: a carriage return and CSI `n G` move the cursor within the line,
+ * CSI `2 K` clears it, CSI `K` clears to its end; text overwrites what is under the cursor; other escape
+ * sequences (cursor shown or hidden, colours) show nothing.
+ */
+export function screenLines(output: string): string[] {
+  const lines: string[][] = [[]];
+  let col = 0;
+  for (let i = 0; i < output.length; i++) {
+    const line = lines[lines.length - 1];
+    const char = output[i];
+    if (char === "\n") {
+      lines.push([]);
+      col = 0;
+    } else if (char === "\r") {
+      col = 0;
+    } else if (char === "\u001b") {
+      const csi = /^\[([?0-9;]*)([A-Za-z])/.exec(output.slice(i + 1, i + 20));
+      if (csi === null) {
+        i += 1; // a two-character escape (ESC 7, ESC 8)
+        continue;
+      }
+      i += csi[0].length;
+      const n = Number(csi[1] || "0");
+      if (csi[2] === "G") col = Math.max(n - 1, 0);
+      else if (csi[2] === "K" && n === 2) line.length = 0;
+      else if (csi[2] === "K" && n === 0) line.length = Math.min(line.length, col);
+    } else {
+      while (line.length < col) line.push(" ");
+      line[col++] = char;
+    }
+  }
+  const shown = lines.map((line) => line.join("").trimEnd());
+  while (shown.length > 0 && shown[shown.length - 1] === "") shown.pop();
+  return shown;
 }
 
 /** The one JSON document on stdout (fails, showing the run, if stdout is anything else). */

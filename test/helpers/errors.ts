@@ -1,9 +1,9 @@
 /** Assertions on the core's coded errors, shared by the tests. */
 import { expect } from "chai";
-import { isPkgError, type PkgError } from "../../src/errors";
+import { isPkgError, type ErrorCode, type PkgError } from "../../src/errors";
 
 /** Awaits `promise`, expecting it to fail with a PkgError of `code`; returns the error for more checks. */
-export async function rejectsWith(promise: Promise<unknown>, code: string): Promise<PkgError> {
+export async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): Promise<PkgError> {
   try {
     await promise;
   } catch (error) {
@@ -14,7 +14,7 @@ export async function rejectsWith(promise: Promise<unknown>, code: string): Prom
 }
 
 /** Runs `run`, expecting it to throw a PkgError of `code`. */
-export function throwsWith(run: () => unknown, code: string): PkgError {
+export function throwsWith(run: () => unknown, code: ErrorCode): PkgError {
   try {
     run();
   } catch (error) {

@@ -38,6 +38,7 @@ import {
 import { compareUtf8 } from "../../src/files/order";
 import { isWellFormedUnicode } from "../../src/files/toml";
 import type { InputKind } from "../../src/manifest";
+import type { ErrorCode } from "../../src/errors";
 import { throwsWith } from "../helpers/errors";
 
 const RAW = 0x55;
@@ -153,7 +154,7 @@ describe("derivation validation", () => {
   const v0 = CID.createV0(createDigest(0x12, createHash("sha256").update("x").digest()));
   const srcOnly = () => plainValue(depDerivation());
 
-  const table: [string, () => unknown, string][] = [
+  const table: [string, () => unknown, ErrorCode][] = [
     ["not a map", () => ["a"], ERR_DERIVATION_INVALID_TYPE],
     ["an unknown field", () => ({ ...hello(), extra: 1 }), ERR_DERIVATION_EXTRA_FIELD],
     ["a missing field", () => { const d = hello(); delete d.env; return d; }, ERR_DERIVATION_MISSING_FIELD],

@@ -15,11 +15,11 @@ import { CID } from "multiformats/cid";
 import * as raw from "multiformats/codecs/raw";
 import { create as createDigest } from "multiformats/hashes/digest";
 import { sha256 } from "multiformats/hashes/sha2";
-import { isPkgError } from "../../../src/errors";
+import { isPkgError, type ErrorCode } from "../../../src/errors";
 import { CHUNK_SIZE, MAX_CHILDREN_PER_NODE, importerOptions, openEmbeddedStore, type EmbeddedContentStore, type TreeEntry } from "../../../src/content";
 import { blockFiles, corrupt, pseudoRandomBytes, tempDir } from "./helpers";
 
-async function expectError(promise: Promise<unknown>, code: string): Promise<Error & { details: Record<string, unknown> }> {
+async function expectError(promise: Promise<unknown>, code: ErrorCode): Promise<Error & { details: Record<string, unknown> }> {
   try {
     await promise;
   } catch (error) {

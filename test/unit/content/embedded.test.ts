@@ -6,11 +6,11 @@ import { exporter } from "ipfs-unixfs-exporter";
 import { CID } from "multiformats/cid";
 import * as raw from "multiformats/codecs/raw";
 import { sha256 } from "multiformats/hashes/sha2";
-import { isPkgError } from "../../../src/errors";
+import { isPkgError, type ErrorCode } from "../../../src/errors";
 import { CHUNK_SIZE, defaultContentDir, openEmbeddedStore, type EmbeddedContentStore } from "../../../src/content";
 import { blockFiles, chunked, collect, corrupt, pseudoRandomBytes, tempDir } from "./helpers";
 
-async function expectError(promise: Promise<unknown>, code: string): Promise<Error & { details: Record<string, unknown> }> {
+async function expectError(promise: Promise<unknown>, code: ErrorCode): Promise<Error & { details: Record<string, unknown> }> {
   try {
     await promise;
   } catch (error) {

@@ -14,7 +14,7 @@ import { expect } from "chai";
 import { UnixFS } from "ipfs-unixfs";
 import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
-import { isPkgError } from "../../../src/errors";
+import { isPkgError, type ErrorCode } from "../../../src/errors";
 import { openEmbeddedStore, type EmbeddedContentStore } from "../../../src/content";
 import {
   ERR_FETCH_CORRUPT_TREE,
@@ -29,7 +29,7 @@ import type { PackageRecord } from "../../../src/chain/registry";
 import { tempDir } from "./helpers";
 import { DAG_PB, encodePbNode } from "../../helpers/dag-pb";
 
-async function expectError(promise: Promise<unknown>, code: string): Promise<Error & { details: Record<string, unknown> }> {
+async function expectError(promise: Promise<unknown>, code: ErrorCode): Promise<Error & { details: Record<string, unknown> }> {
   expect(code, "an error code").to.match(/^ERR_/);
   try {
     await promise;

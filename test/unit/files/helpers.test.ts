@@ -92,7 +92,7 @@ describe("file helpers", () => {
 
     it("writes strings that smol-toml reads back identically", () => {
       for (const s of ["", '"', "\\", "\u0000\u0001\u001f\u007f", "\b\f\n\r\t", "é🦀", "'''", '"""']) {
-        expect(parseToml(`v = ${tomlString(s)}`, "t.toml", "ERR").v).to.equal(s);
+        expect(parseToml(`v = ${tomlString(s)}`, "t.toml", "ERR_MANIFEST_TOML").v).to.equal(s);
       }
     });
 

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import * as path from "node:path";
 import { exitCodeOf } from "../../../cli/base";
 import * as B from "../../../src/buildfile";
-import { isPkgError, type PkgError } from "../../../src/errors";
+import { isPkgError, type ErrorCode, type PkgError } from "../../../src/errors";
 import * as L from "../../../src/lockfile";
 import * as M from "../../../src/manifest";
 import * as R from "../../../src/repolock";
@@ -90,7 +90,7 @@ describe("hostile values: size limits and one-line errors", () => {
     });
 
     it("keeps values with newlines and escape sequences on one line, escaped", () => {
-      const cases: [string, string, string][] = [
+      const cases: [string, string, ErrorCode][] = [
         ['"1.0.0"', '"1.0.0\\n\\u001b[31mlooks fine"', M.ERR_MANIFEST_INVALID_VERSION],
         ['"hello"', '"hel\\nlo"', M.ERR_MANIFEST_INVALID_NAME],
         ['"ISC"', '"MIT OR \\u001b[2J"', M.ERR_MANIFEST_INVALID_LICENSE],

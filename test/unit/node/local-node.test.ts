@@ -17,7 +17,7 @@ import { Registry__factory } from "../../../typechain-types";
 import { createRegistryClient, type PackageRecord, type RegistryClient, type RepositoryRecord } from "../../../src/chain/registry";
 import { cidToHex } from "../../../src/chain/cid";
 import { hashRepositoryId } from "../../../src/ids";
-import { isPkgError } from "../../../src/errors";
+import { isPkgError, type ErrorCode } from "../../../src/errors";
 import {
   ERR_NODE_EXITED,
   ERR_NODE_INVALID_OPTION,
@@ -38,7 +38,7 @@ async function cid(text: string): Promise<string> {
   return CID.createV1(raw.code, await sha256.digest(new TextEncoder().encode(text))).toString();
 }
 
-async function rejectsWith(promise: Promise<unknown>, code: string): Promise<Error> {
+async function rejectsWith(promise: Promise<unknown>, code: ErrorCode): Promise<Error> {
   try {
     await promise;
   } catch (error) {
