@@ -8,15 +8,12 @@ import type { Session } from "../src/session";
 export type AccessAction = "add" | "remove" | "transfer" | "accept";
 
 export async function changeAccess(session: Session, id: string, action: AccessAction, account?: string) {
-  const { getAddress } = await import("ethers");
   const { PkgError } = load.errors();
   let address: string | null = null;
   if (action !== "accept") {
-    try {
-      address = getAddress(account ?? "");
-    } catch {
-      throw new PkgError("ERR_ID_SYNTAX", `${load.name().quoteValue(account ?? "")} is not an address`, { hint: "write 0x and 40 hex digits" });
-    }
+    const checked = load.ids().checkAddress(account ?? "");
+    if (checked.kind !== "address") throw new PkgError("ERR_ID_SYNTAX", checked.problem, { details: { problem: checked.kind }, hint: checked.hint });
+    address = checked.address;
   }
   const { client } = session;
   const tx =

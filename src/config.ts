@@ -20,7 +20,7 @@ import { defaultDataDir } from "./files/dirs";
 import { readFile } from "node:fs/promises";
 import { homedir } from "node:os";
 import path from "node:path";
-import { getAddress, isAddress } from "ethers";
+import { checkAddress as checkTypedAddress } from "./ids";
 import { PkgError } from "./errors";
 import { fail, optionalString, optionalStringArray, optionalTable, checkKeys, type FieldContext } from "./files/fields";
 import { parseToml, type TomlTable } from "./files/toml";
@@ -89,8 +89,9 @@ function checkUrl(ctx: FieldContext, field: (string | number)[], value: string):
 }
 
 function checkAddress(ctx: FieldContext, field: (string | number)[], value: string): string {
-  if (!isAddress(value)) fail(ctx, ERR_CONFIG_INVALID, field, `${JSON.stringify(value)} is not an address`, "write 0x and 40 hex digits");
-  return getAddress(value);
+  const checked = checkTypedAddress(value);
+  if (checked.kind !== "address") fail(ctx, ERR_CONFIG_INVALID, field, checked.problem, checked.hint);
+  return checked.address;
 }
 
 interface FileNetwork {
@@ -177,8 +178,9 @@ export async function resolveConfig(flags: ConfigFlags = {}, env: NodeJS.Process
     });
   }
   const registry = flags.registry ?? env.PKG_REGISTRY ?? fromFile?.registry ?? null;
-  if (registry !== null && !isAddress(registry)) {
-    throw new PkgError(ERR_CONFIG_INVALID, `registry ${JSON.stringify(registry)} is not an address`, { hint: "pass 0x and 40 hex digits" });
+  const checkedRegistry = registry === null ? null : checkTypedAddress(registry);
+  if (checkedRegistry !== null && checkedRegistry.kind !== "address") {
+    throw new PkgError(ERR_CONFIG_INVALID, `registry: ${checkedRegistry.problem}`, { details: { problem: checkedRegistry.kind }, hint: checkedRegistry.hint });
   }
   const isLocal = name === LOCAL_NETWORK;
   const keystore = flags.keystore ?? env.PKG_KEYSTORE ?? fromFile?.keystore;
@@ -197,7 +199,7 @@ export async function resolveConfig(flags: ConfigFlags = {}, env: NodeJS.Process
     network: {
       name,
       rpcUrl: flags.rpcUrl ?? env.PKG_RPC_URL ?? fromFile?.rpcUrl ?? LOCAL_RPC_URL,
-      registry: registry === null ? null : getAddress(registry),
+      registry: checkedRegistry === null ? null : checkedRegistry.address,
       chainId: fromFile?.chainId ?? (isLocal ? LOCAL_CHAIN_ID : null),
       key,
     },

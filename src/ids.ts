@@ -11,7 +11,7 @@
  * Names and versions follow exactly what contracts/libraries/Validation.sol accepts, so anything
  * that parses here can be sent in a transaction, and anything the registry holds parses here.
  */
-import { AbiCoder, keccak256, toUtf8Bytes } from "ethers";
+import { AbiCoder, getAddress, keccak256, toUtf8Bytes } from "ethers";
 import * as semver from "semver";
 import { IdError } from "./errors/files";
 import { quoteValue } from "./files/name";
@@ -298,4 +298,27 @@ export interface OnChainIds {
 export function hashPackageKey(key: PackageKey): OnChainIds {
   const repositoryId = hashRepositoryId(key.repository);
   return { repositoryId, packageId: hashPackageId(repositoryId, key.name) };
+}
+
+/** An address as typed (an account, a registry): its checksummed form, or what is wrong with it. */
+export type AddressCheck = { kind: "address"; address: string } | { kind: "syntax"; problem: string; hint: string } | { kind: "checksum"; problem: string; hint: string };
+
+/**
+ * Checks an address as typed: `0x` and 40 hex digits, and, when its letters mix upper and lower case, its
+ * EIP-55 checksum (all-lower or all-upper case carries none). A wrong checksum is said as such, never as
+ * "not an address": it most often means a mistyped digit, so the right form is not suggested.
+ */
+export function checkAddress(text: string): AddressCheck {
+  if (!/^0x[0-9a-fA-F]{40}$/.test(text)) {
+    return { kind: "syntax", problem: `${quoteValue(text)} is not an address`, hint: "write 0x and 40 hex digits" };
+  }
+  const digits = text.slice(2);
+  if (digits !== digits.toLowerCase() && digits !== digits.toUpperCase() && getAddress(text.toLowerCase()) !== text) {
+    return {
+      kind: "checksum",
+      problem: `${text} has a wrong checksum: the upper and lower case of its letters is not the address's EIP-55 checksum`,
+      hint: "a wrong checksum most often means a mistyped digit: copy the address again from where it came from",
+    };
+  }
+  return { kind: "address", address: getAddress(text.toLowerCase()) };
 }

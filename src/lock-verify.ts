@@ -75,6 +75,13 @@ function baseOf(key: string): { repository: string; name: string } {
 /** The lock's block is one the registry can answer for, else ERR_LOCK_UNKNOWN_BLOCK. */
 function unknownBlock(lock: Lockfile, file: string, head: number | null, cause?: unknown): PkgError {
   const past = head !== null && lock.block > head;
+  if ((cause as PkgError | undefined)?.details?.reason === "state-unavailable") {
+    return new PkgError(ERR_LOCK_UNKNOWN_BLOCK, `${file}: the node no longer has its block ${lock.block}: old blocks need an archive node`, {
+      details: { file, block: lock.block, head },
+      hint: "pass the --rpc-url of an archive node, run `pkg lock` to lock at the latest block, or pass --offline to use the lock unchecked",
+      cause,
+    });
+  }
   return new PkgError(
     ERR_LOCK_UNKNOWN_BLOCK,
     past

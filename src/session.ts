@@ -7,6 +7,7 @@ import { PkgError } from "./errors";
 import { LOCAL_NETWORK, ERR_CONFIG_NO_REGISTRY, type Config } from "./config";
 import { createProvider, createRegistryClient, probeChainId, type RegistryClient } from "./chain/registry";
 import { ERR_CHAIN_WRONG_NETWORK } from "./chain/errors";
+import { managedNonces } from "./chain/nonces";
 import { openContentStore, type ContentStore } from "./content";
 import { resolveSigner, type PasswordPrompt } from "./keys";
 import { readLocalDeployment } from "./node";
@@ -55,7 +56,8 @@ export async function openSession(config: Config, options: SessionOptions = {}):
     });
   }
   const provider = createProvider(network.rpcUrl, chainId);
-  const signer = options.signer ? await resolveSigner(network.key, provider, { prompt: options.prompt }) : undefined;
+  // one nonce count per command: consecutive writes (register, then publish) never take the same nonce
+  const signer = options.signer ? managedNonces(await resolveSigner(network.key, provider, { prompt: options.prompt })) : undefined;
   const client = createRegistryClient({ rpcUrl: network.rpcUrl, address: registry, signer, provider, expectedChainId: chainId });
   try {
     await client.checkDeployed();

@@ -3,9 +3,9 @@
  * there gives the same answer), writes with a signer, failures as PkgErrors. Names and CID strings go in,
  * names and CID strings come out; ids and binary CIDs stay in here.
  */
-import { JsonRpcProvider, Network, ZeroHash, isError, toQuantity, type Signer, type JsonRpcPayload, type JsonRpcResult } from "ethers";
+import { JsonRpcProvider, Network, Transaction, ZeroHash, isError, toQuantity, type Signer, type JsonRpcPayload, type JsonRpcResult } from "ethers";
 import { Registry__factory, type Registry } from "../../typechain-types";
-import { PkgError } from "../errors";
+import { PkgError, isPkgError } from "../errors";
 import { hashPackageId, hashRepositoryId, type PackageKey } from "../ids";
 import { cidFromHex, cidToHex } from "./cid";
 import {
@@ -14,9 +14,12 @@ import {
   ERR_CHAIN_NO_SIGNER,
   ERR_CHAIN_UNREACHABLE,
   ERR_CHAIN_WRONG_NETWORK,
+  insufficientFundsError,
+  isInsufficientFunds,
   isOutOfGas,
   isUnknownBlock,
   unknownBlockError,
+  type UnknownBlockReason,
 } from "./errors";
 import { decodeGetPackages, encodeGetPackages, ZERO_ADDRESS, ZERO_WORD, type RawPackageView } from "./packages";
 
@@ -121,7 +124,8 @@ export function createRegistryClient(options: RegistryClientOptions) {
     try {
       return await run();
     } catch (error) {
-      if (blockTag !== undefined && (isUnknownBlock(error) || isEmptyAnswer(error))) throw await unknownBlock(blockTag);
+      if (blockTag !== undefined && isUnknownBlock(error)) throw await unknownBlock(blockTag, "node-refused");
+      if (blockTag !== undefined && isEmptyAnswer(error)) throw await unknownBlock(blockTag, "no-code");
       throw chainError(error, { rpcUrl, action });
     }
   }
@@ -146,8 +150,35 @@ export function createRegistryClient(options: RegistryClientOptions) {
       const receipt = (await tx.wait()) as { blockNumber: number; gasUsed: bigint; hash: string };
       return { hash: receipt.hash ?? tx.hash, blockNumber: receipt.blockNumber, gasUsed: receipt.gasUsed };
     } catch (error) {
+      if (isInsufficientFunds(error)) throw await insufficientFunds(action, error);
       throw chainError(error, { rpcUrl, action });
     }
+  }
+
+  /**
+   * The account that cannot pay, with about what it needs: the gas limit and fee of the transaction ethers
+   * signed (it comes with the error), else the gas price the node asks now (the gas unknown), and the balance.
+   */
+  async function insufficientFunds(action: string, error: unknown): Promise<PkgError> {
+    let tx: Transaction | null = null;
+    const raw = (error as { transaction?: unknown }).transaction;
+    if (typeof raw === "string") {
+      try {
+        tx = Transaction.from(raw);
+      } catch {
+        tx = null;
+      }
+    }
+    const account = tx?.from ?? (await options.signer!.getAddress());
+    // the error of a failed estimate carries the request ({ to, data }): estimated again without fees
+    const request = !tx && raw && typeof raw === "object" ? (raw as { to?: string; data?: string }) : null;
+    const [balance, fees, gas] = await Promise.all([
+      provider.getBalance(account).catch(() => null),
+      tx ? null : provider.getFeeData().catch(() => null),
+      request?.to ? provider.estimateGas({ to: request.to, data: request.data, from: account }).catch(() => null) : null,
+    ]);
+    const price = tx ? (tx.maxFeePerGas ?? tx.gasPrice) : (fees?.maxFeePerGas ?? fees?.gasPrice ?? null);
+    return insufficientFundsError(action, { account, balance, gas: tx?.gasLimit ?? gas, price, value: tx?.value ?? 0n }, error);
   }
 
   function toVersion(view: { version: string; metaCid: string; srcCid: string; yanked: boolean }): VersionRecord {
@@ -205,11 +236,11 @@ export function createRegistryClient(options: RegistryClientOptions) {
         const [a, b] = await Promise.all([callGetPackages(ids.slice(0, half), versionLimit, blockTag), callGetPackages(ids.slice(half), versionLimit, blockTag)]);
         return [...a, ...b];
       }
-      if (blockTag !== undefined && isUnknownBlock(error)) throw await unknownBlock(blockTag);
+      if (blockTag !== undefined && isUnknownBlock(error)) throw await unknownBlock(blockTag, "node-refused");
       throw chainError(error, { rpcUrl, action: "reading packages" });
     }
     // a call to an address without code answers nothing: the registry did not exist yet at that block
-    if (result === "0x" && blockTag !== undefined) throw await unknownBlock(blockTag);
+    if (result === "0x" && blockTag !== undefined) throw await unknownBlock(blockTag, "no-code");
     try {
       const views = decodeGetPackages(result);
       if (views.length !== ids.length) throw new Error(`${views.length} packages for ${ids.length} ids`);
@@ -217,18 +248,23 @@ export function createRegistryClient(options: RegistryClientOptions) {
       if (noMeta) throw new Error(`version ${noMeta.version} has no meta CID`);
       return views;
     } catch (cause) {
-      throw new PkgError(ERR_CHAIN_NO_REGISTRY, `the contract at ${options.address} does not answer getPackages as a registry does`, {
-        details: { address: options.address },
-        hint: "check --registry: it must be the address of a chainpkg registry",
-        cause,
-      });
+      throw notARegistry(cause);
     }
   }
 
+  /** ERR_CHAIN_NO_REGISTRY for a contract that does not answer as a registry does. */
+  function notARegistry(cause: unknown): PkgError {
+    return new PkgError(ERR_CHAIN_NO_REGISTRY, `the contract at ${options.address} is not a registry: it does not answer getPackages as a registry does`, {
+      details: { address: options.address },
+      hint: "check --registry (or the network's registry in the config file): it must be the address of a chainpkg registry",
+      cause,
+    });
+  }
+
   /** The error for a read at `block` that the node could not answer (asks for the head to say which case). */
-  async function unknownBlock(block: number): Promise<PkgError> {
+  async function unknownBlock(block: number, reason: UnknownBlockReason): Promise<PkgError> {
     const head = await client.blockNumber().catch(() => null);
-    return unknownBlockError(block, head, options.address);
+    return unknownBlockError(block, head, options.address, reason);
   }
 
   /** The remaining versions of a package after `cursor`. */
@@ -267,13 +303,24 @@ export function createRegistryClient(options: RegistryClientOptions) {
           hint: "pass the --rpc-url of the right network, or the --network it belongs to",
         });
       }
-      const code = await read("reading the registry's code", () => provider.getCode(options.address));
-      if (code === "0x") {
+      // the code, and a getPackages call that only a registry answers (asked at once): a contract that is
+      // not a registry fails here, before the command's first call, not with "could not decode result data"
+      const [code, probe] = await Promise.allSettled([
+        read("reading the registry's code", () => provider.getCode(options.address)),
+        callGetPackages([ZeroHash], 0, undefined),
+      ]);
+      if (code.status === "rejected") throw code.reason;
+      if (code.value === "0x") {
         throw new PkgError(ERR_CHAIN_NO_REGISTRY, `no registry is deployed at ${options.address} on chain ${chainId}`, {
           details: { address: options.address, chainId: String(chainId) },
           hint: "start the local node with `pkg node` (it deploys one), or pass --registry with the right address",
         });
       }
+      if (probe.status === "rejected") {
+        if (isPkgError(probe.reason, ERR_CHAIN_UNREACHABLE) || isPkgError(probe.reason, ERR_CHAIN_NO_REGISTRY)) throw probe.reason;
+        throw notARegistry(probe.reason);
+      }
+      if (probe.value.length !== 1 || probe.value[0].owner !== ZERO_ADDRESS) throw notARegistry(new Error("a package without an id has an owner"));
     },
 
     /**

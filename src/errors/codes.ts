@@ -31,6 +31,7 @@ export const ERROR_CODES = {
   ERR_CHAIN_NO_REGISTRY: { exit: 3, summary: "the contract at the registry address is not a registry" },
   ERR_CHAIN_WRONG_NETWORK: { exit: 3, summary: "the node is on another chain than the network configured for it" },
   ERR_CHAIN_NO_SIGNER: { exit: 5, summary: "the command sends a transaction but no key is configured" },
+  ERR_CHAIN_INSUFFICIENT_FUNDS: { exit: 5, summary: "the signing account has too little ETH to pay for the transaction (its gas and value)" },
   ERR_CHAIN_UNAUTHORIZED: { exit: 5, summary: "the signing account may not change this repository or package" },
   ERR_CHAIN_VERSION_EXISTS: { exit: 6, summary: "the version (or one equal to it under semver) is already published" },
   ERR_CHAIN_UNKNOWN_REPOSITORY: { exit: 4, summary: "the repository is not in the registry" },
@@ -39,7 +40,7 @@ export const ERROR_CODES = {
   ERR_CHAIN_EXISTS: { exit: 6, summary: "a repository or package of that name exists already" },
   ERR_CHAIN_INVALID_INPUT: { exit: 1, summary: "the registry refused the transaction's input" },
   ERR_CHAIN_REVERTED: { exit: 1, summary: "the transaction or call failed on chain for a reason the registry does not name" },
-  ERR_CHAIN_UNKNOWN_BLOCK: { exit: 4, summary: "the block is past the chain's head or before the registry was deployed" },
+  ERR_CHAIN_UNKNOWN_BLOCK: { exit: 4, summary: "the block is past the chain's head, before the registry, or gone from a non-archive node" },
   ERR_CID_INVALID: { exit: 7, summary: "a text given as a CID is not one" },
 
   // --- keys and accounts (src/keys.ts, `pkg key`)

@@ -15,6 +15,8 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { freePort } from "../helpers/node";
 import * as h from "./helpers";
+import { uniqueSuffix } from "../helpers/random";
+import { skipBecause } from "../helpers/skip";
 
 const KEEP = process.env.E2E_KEEP === "1";
 const EXAMPLES = path.join(h.ROOT, "examples");
@@ -81,8 +83,8 @@ function manifest(fields: { repository?: string; name: string; version: string; 
 async function writeCrate(dir: string, fields: Parameters<typeof manifest>[0]): Promise<void> {
   await mkdir(path.join(dir, "src"), { recursive: true });
   await writeFile(path.join(dir, "pkg.toml"), manifest(fields));
-  await writeFile(path.join(dir, "Cargo.toml"), `[package]\nname = "${fields.name}"\nversion = "${fields.version}"\nedition = "2021"\n# ${Math.random()}\n`);
-  await writeFile(path.join(dir, "src", "lib.rs"), `//! ${fields.name} ${fields.version}, written by the e2e test at ${Date.now()} (${Math.random()})\npub fn id() -> &'static str { "${fields.name}" }\n`);
+  await writeFile(path.join(dir, "Cargo.toml"), `[package]\nname = "${fields.name}"\nversion = "${fields.version}"\nedition = "2021"\n# ${uniqueSuffix()}\n`);
+  await writeFile(path.join(dir, "src", "lib.rs"), `//! ${fields.name} ${fields.version}, written by the e2e test at ${Date.now()} (${uniqueSuffix()})\npub fn id() -> &'static str { "${fields.name}" }\n`);
 }
 
 async function setVersion(dir: string, from: string, to: string): Promise<void> {
@@ -602,7 +604,7 @@ describe("e2e: the built pkg and repo CLIs against a local node", function () {
     });
 
     it("at a terminal, a command that fails with its progress bar running stops the bar: the error starts a clean line", async function () {
-      if (!h.canRunInTerminal()) this.skip();
+      if (!h.canRunInTerminal()) skipBecause(this, "no pseudo-terminal here (util-linux `script` on Linux)");
       const dir = path.join(await scratch("bar-then-error"), "hello");
       await cp(path.join(EXAMPLES, "hello"), dir, { recursive: true });
       await withoutToolchains(path.join(dir, "pkg.toml"));

@@ -5,7 +5,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
-import { existsSync, readdirSync, readFileSync, statSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { readdir, readFile, stat } from "node:fs/promises";
 import path from "node:path";
 import { expect } from "chai";
@@ -42,37 +42,7 @@ export interface RunResult {
 
 /* ------------------------------------------------------------------------------------------------ build */
 
-function newestMtime(dir: string, pattern: RegExp): number {
-  let newest = 0;
-  if (!existsSync(dir)) return newest;
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    const full = path.join(dir, entry.name);
-    if (entry.isDirectory()) newest = Math.max(newest, newestMtime(full, pattern));
-    else if (pattern.test(entry.name)) newest = Math.max(newest, statSync(full).mtimeMs);
-  }
-  return newest;
-}
-
-/** Whether dist/ must be rebuilt: dist/cli/pkg/publish.js missing or older than a source it is built from. */
-export function distIsStale(): boolean {
-  const marker = path.join(ROOT, "dist", "cli", "pkg", "publish.js");
-  if (!existsSync(marker)) return true;
-  const built = statSync(marker).mtimeMs;
-  const sources = Math.max(
-    newestMtime(path.join(ROOT, "cli"), /\.ts$/),
-    newestMtime(path.join(ROOT, "src"), /\.ts$/),
-    newestMtime(path.join(ROOT, "contracts"), /\.sol$/),
-  );
-  return sources > built || !existsSync(path.join(ROOT, "typechain-types"));
-}
-
-/** Runs `npm run build` when dist/ is stale (CI builds before the tests, so there it is a no-op). */
-export function ensureBuilt(): void {
-  if (!distIsStale()) return;
-  const npm = process.platform === "win32" ? "npm.cmd" : "npm";
-  const result = spawnSync(npm, ["run", "--silent", "build"], { cwd: ROOT, encoding: "utf8", stdio: ["ignore", "pipe", "pipe"] });
-  if (result.status !== 0) throw new Error(`npm run build failed (${result.status ?? result.signal}):\n${result.stdout}\n${result.stderr}`);
-}
+export { distIsStale, ensureBuilt } from "../helpers/dist";
 
 /* ------------------------------------------------------------------------------------------- environment */
 

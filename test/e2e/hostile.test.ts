@@ -20,6 +20,9 @@ import { openSession, type Session } from "../../src/session";
 import { freePort } from "../helpers/node";
 import * as h from "./helpers";
 import { encodePbNode } from "../helpers/dag-pb";
+import { requireBuilt } from "../helpers/dist";
+import { uniqueSuffix } from "../helpers/random";
+import { skipBecause } from "../helpers/skip";
 
 const KEEP = process.env.E2E_KEEP === "1";
 
@@ -77,14 +80,14 @@ describe("e2e: hostile published trees and edited locks (built binary, real pkg 
     const lines = ["[package]", 'repository = "crates"', `name = "${name}"`, 'version = "1.0.0"', 'license = "MIT"', 'src = ["lib.rs"]'];
     if (Object.keys(inputs).length > 0) lines.push("", "[inputs]", ...Object.entries(inputs).map(([k, v]) => `"${k}" = "${v}"`));
     await writeFile(path.join(dir, "pkg.toml"), `${lines.join("\n")}\n`);
-    await writeFile(path.join(dir, "lib.rs"), `// ${name} ${Math.random()}\n`);
+    await writeFile(path.join(dir, "lib.rs"), `// ${name} ${uniqueSuffix()}\n`);
     if (publish) h.expectJsonSuccess(await pkg(["publish", "--json"], dir));
     return dir;
   }
 
   before(async function () {
     this.timeout(600_000);
-    expect(existsSync(path.join(h.ROOT, "dist", "src", "lock-verify.js")), "run `npx tsc -p tsconfig.build.json` first").to.equal(true);
+    requireBuilt("dist/src/lock-verify.js"); // builds dist/ when it is missing
     root = await mkdtemp(path.join(tmpdir(), "chainpkg-hostile-"));
     work = path.join(root, "work");
     victim = path.join(root, "victim");
@@ -162,7 +165,7 @@ describe("e2e: hostile published trees and edited locks (built binary, real pkg 
     });
 
     it("-o /proc/new: the destination cannot be created, with the OS reason (not blamed on the content)", async function () {
-      if (!existsSync("/proc/self")) this.skip();
+      if (!existsSync("/proc/self")) skipBecause(this, "no /proc here");
       const { human } = await expectFailure(["fetch", "crates/legit:1.0.0", "-o", "/proc/chainpkg-new"], {
         code: "ERR_FETCH_DESTINATION_UNWRITABLE",
         message: [/^cannot create \/proc\/chainpkg-new: E[A-Z]+: /],

@@ -17,7 +17,8 @@ const ROOT = path.resolve(__dirname, "../..");
 /** A free port on 127.0.0.1 (the local node's own finder). */
 export const freePort = freeLoopbackPort;
 
-async function rpcAnswers(url: string): Promise<boolean> {
+/** Whether a JSON-RPC node answers at `url` (eth_chainId). */
+export async function rpcAnswers(url: string): Promise<boolean> {
   try {
     const response = await fetch(url, {
       method: "POST",

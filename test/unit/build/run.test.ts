@@ -21,7 +21,10 @@ import {
   runBuild,
 } from "../../../src/build/run";
 import { buildUser, detectSandbox } from "../../../src/build/sandbox";
+import { requireBuilt } from "../../helpers/dist";
 import { rejectsWith } from "../../helpers/errors";
+import { skipBecause } from "../../helpers/skip";
+import { waitFor } from "../../helpers/wait";
 import { derivation, processesWith, readOnly, request, script, tempDir } from "./helpers";
 
 /** A node script that writes JSON of what it saw to $out. */
@@ -29,6 +32,14 @@ const DUMP = `#!/usr/bin/node
 const fs = require("fs");
 fs.writeFileSync(process.env.out, JSON.stringify({ env: process.env, argv: process.argv.slice(2), cwd: process.cwd() }));
 `;
+
+/**
+ * A `sleep` argument no other test (nor another run at the same time) uses, to find a build's processes by
+ * their command line: this process's pid, and a fraction of each test's own.
+ */
+function sleepMarker(fraction: string): string {
+  return `${1000 + process.pid}.${fraction}`;
+}
 
 async function dumpInput(root: string): Promise<string> {
   const dir = path.join(root, "inputs", "tools");
@@ -195,7 +206,7 @@ describe("build/run: runBuild", function () {
   });
 
   it("without namespaces, a stopped build's process group is killed (its background jobs too)", async () => {
-    const marker = `${Math.floor(Math.random() * 1e6) + 1000}.5`;
+    const marker = sleepMarker("5");
     const src = path.join(root, "src");
     await script(path.join(src, "build.sh"), `#!/bin/sh\nsleep ${marker} &\necho started\nwait\n`);
     const req = request(root, derivation({ kind: "source", path: "build.sh" }), { src, sandbox: "off", timeoutMs: 1000 });
@@ -216,10 +227,7 @@ describe("build/run: runBuild", function () {
   describe("the sandbox (namespaces)", function () {
     before(async function () {
       const support = await detectSandbox();
-      if (!support.available) {
-        console.log(`    (skipped: ${support.reason})`);
-        this.skip();
-      }
+      if (!support.available) skipBecause(this, support.reason ?? "the build sandbox is not available here");
     });
 
     it("has no network: a TCP server on the host's 127.0.0.1 cannot be reached (it can without the sandbox)", async () => {
@@ -296,11 +304,11 @@ s.on("error", (e) => { console.error(e.message); process.exit(1); });
     });
 
     it("for a user who is not root: the same sandbox inside a user namespace (no network, read-only file system, no capabilities)", async function () {
-      this.timeout(60_000);
+      this.timeout(600_000); // builds dist/ first when it is missing
       // Needs root to become another user, and the built runBuild (dist/), copied to where that user can read it
       // (a checkout may sit in a directory only root can enter). It needs node's built-ins only.
-      const dist = path.resolve(__dirname, "../../../dist/src");
-      if (typeof process.getuid !== "function" || process.getuid() !== 0 || !(await fs.stat(path.join(dist, "build", "run.js")).then(() => true, () => false))) this.skip();
+      if (typeof process.getuid !== "function" || process.getuid() !== 0) skipBecause(this, "not root: cannot become another user");
+      const dist = path.dirname(path.dirname(requireBuilt("dist/src/build/run.js")[0]));
       await fs.cp(path.join(dist, "build"), path.join(root, "dist", "build"), { recursive: true });
       await fs.cp(path.join(dist, "errors"), path.join(root, "dist", "errors"), { recursive: true });
       await fs.cp(path.join(dist, "files"), path.join(root, "dist", "files"), { recursive: true });
@@ -309,10 +317,7 @@ s.on("error", (e) => { console.error(e.message); process.exit(1); });
       const userns = await new Promise<boolean>((resolve) =>
         spawn("setpriv", [...nobody, "unshare", "--user", "--map-root-user", "true"], { stdio: "ignore" }).on("exit", (code) => resolve(code === 0)),
       );
-      if (!userns) {
-        console.log("    (skipped: unprivileged user namespaces are disabled here)");
-        this.skip();
-      }
+      if (!userns) skipBecause(this, "unprivileged user namespaces are disabled here");
       const server = net.createServer((socket) => socket.end("hi\n"));
       await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
       const port = (server.address() as net.AddressInfo).port;
@@ -362,7 +367,7 @@ s.on("error", (e) => { console.error(e.message); process.exit(1); });
 
     it("a build whose daemon is killed (SIGKILL) leaves no process behind", async function () {
       this.timeout(60_000);
-      const marker = `${Math.floor(Math.random() * 1e6) + 1000}.125`;
+      const marker = sleepMarker("125");
       const src = path.join(root, "src");
       await script(path.join(src, "build.sh"), `#!/bin/sh\nsleep ${marker} &\necho started\nwait\n`);
       const req = request(root, derivation({ kind: "source", path: "build.sh" }), { src, sandbox: "strict" });
@@ -383,7 +388,7 @@ s.on("error", (e) => { console.error(e.message); process.exit(1); });
         });
         daemon.on("exit", () => reject(new Error(`the daemon stand-in exited: ${out}`)));
       });
-      expect(await processesWith(`sleep ${marker}`)).to.have.length(1);
+      await waitFor(async () => (await processesWith(`sleep ${marker}`)).length === 1, { what: `the build's \`sleep ${marker}\` to start` });
       daemon.kill("SIGKILL");
       let left: number[] = [];
       for (let i = 0; i < 30 && (left = await processesWith(`sleep ${marker}`)).length > 0; i++) await new Promise((r) => setTimeout(r, 100));
@@ -392,23 +397,31 @@ s.on("error", (e) => { console.error(e.message); process.exit(1); });
 
     for (const how of ["abort", "timeout"] as const) {
       it(`a build stopped by ${how} leaves no process behind (even ones that left its process group)`, async () => {
-        const marker = `${Math.floor(Math.random() * 1e6) + 1000}.${how === "abort" ? 25 : 75}`;
+        const marker = sleepMarker(how === "abort" ? "25" : "75");
         const src = path.join(root, "src");
+        // GNU timeout moves itself (and so its sleep) to a process group of its own; setsid is not among the base's tools
         await script(
           path.join(src, "build.sh"),
-          `#!/bin/sh\nsleep ${marker} &\nsetsid sleep ${marker} &\necho started\nwait\n`,
+          `#!/bin/sh\nsleep ${marker} &\ntimeout 99999 sleep ${marker} &\necho started\nwait\n`,
         );
         const controller = new AbortController();
+        let notStarted: Error | undefined;
         const req = request(root, derivation({ kind: "source", path: "build.sh" }), {
           src,
           sandbox: "strict",
           signal: controller.signal,
           timeoutMs: how === "timeout" ? 1500 : undefined,
           log: (line) => {
-            if (line === "started" && how === "abort") setTimeout(() => controller.abort(), 300);
+            // aborted once both sleeps run, and the timeout that left the process group (its command line names the marker too)
+            if (line === "started" && how === "abort") {
+              void waitFor(async () => (await processesWith(`sleep ${marker}`)).length === 3, { what: `both \`sleep ${marker}\` and the timeout to start` })
+                .catch((error: Error) => (notStarted = error))
+                .finally(() => controller.abort());
+            }
           },
         });
         await rejectsWith(runBuild(req), how === "abort" ? ERR_BUILD_ABORTED : ERR_BUILD_TIMEOUT);
+        if (notStarted) throw notStarted;
         let left: number[] = [];
         for (let i = 0; i < 20; i++) {
           left = await processesWith(`sleep ${marker}`);

@@ -18,6 +18,7 @@ import { sha256 } from "multiformats/hashes/sha2";
 import { isPkgError, type ErrorCode } from "../../../src/errors";
 import { CHUNK_SIZE, MAX_CHILDREN_PER_NODE, importerOptions, openEmbeddedStore, type EmbeddedContentStore, type TreeEntry } from "../../../src/content";
 import { blockFiles, corrupt, pseudoRandomBytes, tempDir } from "./helpers";
+import { uniqueSuffix } from "../../helpers/random";
 
 async function expectError(promise: Promise<unknown>, code: ErrorCode): Promise<Error & { details: Record<string, unknown> }> {
   try {
@@ -75,7 +76,7 @@ describe("content: bulk add and get (block worker threads)", function () {
     await dir.remove();
   });
   beforeEach(async function () {
-    store = await openEmbeddedStore({ directory: join(dir.path, `store-${Math.random().toString(36).slice(2)}`) });
+    store = await openEmbeddedStore({ directory: join(dir.path, `store-${uniqueSuffix()}`) });
   });
   afterEach(async function () {
     await rm(store.directory, { recursive: true, force: true });

@@ -8,6 +8,7 @@ import * as raw from "multiformats/codecs/raw";
 import { create as createDigest } from "multiformats/hashes/digest";
 import { CHUNK_SIZE, MAX_CHILDREN_PER_NODE, importerOptions, openEmbeddedStore, type EmbeddedContentStore } from "../../../src/content";
 import { chunked, ensureIpfsCid, ipfsCidV0, pseudoRandomBytes, tempDir } from "./helpers";
+import { skipBecause } from "../../helpers/skip";
 
 /** The importer with our parameters, storing nothing: just the root CID. */
 async function rootCid(bytes: Uint8Array, overrides: Parameters<typeof importerOptions>[0] = {}): Promise<CID> {
@@ -67,10 +68,7 @@ describe("content: CIDs match `ipfs add --cid-version=1 --raw-leaves`", function
     before(function () {
       this.timeout(180_000);
       tool = ensureIpfsCid();
-      if (tool === undefined) {
-        console.warn("      ipfs_cid unavailable (apt package ipfs-cid): skipping the cross-check");
-        this.skip();
-      }
+      if (tool === undefined) skipBecause(this, "ipfs_cid unavailable (apt package ipfs-cid): no cross-check");
     });
 
     // ipfs_cid computes `ipfs add`'s default DAG (CIDv0, UnixFS leaves). Chunking and tree shape

@@ -28,6 +28,7 @@ import { parsePackageSpec } from "../../../src/ids";
 import type { PackageRecord } from "../../../src/chain/registry";
 import { tempDir } from "./helpers";
 import { DAG_PB, encodePbNode } from "../../helpers/dag-pb";
+import { skipBecause } from "../../helpers/skip";
 
 async function expectError(promise: Promise<unknown>, code: ErrorCode): Promise<Error & { details: Record<string, unknown> }> {
   expect(code, "an error code").to.match(/^ERR_/);
@@ -233,7 +234,7 @@ describe("hostile published trees: getTree and fetchPackage never write through 
     });
 
     it("-o /proc/new: the destination cannot be created, with the OS reason (not blamed on the content)", async function () {
-      if (!existsSync("/proc/self")) this.skip();
+      if (!existsSync("/proc/self")) skipBecause(this, "no /proc here");
       const src = await directoryNode([["lib.rs", await file("x")]]);
       const error = await expectError(fetchInto(src, "/proc/chainpkg-test-new"), ERR_FETCH_DESTINATION_UNWRITABLE);
       expect(error.message).to.match(/^cannot create \/proc\/chainpkg-test-new: E[A-Z]+: /);

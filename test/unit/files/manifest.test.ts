@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { execFileSync } from "node:child_process";
 import { FileFormatError } from "../../../src/errors/files";
+import { skipBecause } from "../../helpers/skip";
 import {
   ERR_MANIFEST_INVALID_BUILDER,
   ERR_MANIFEST_INVALID_SRC,
@@ -282,8 +283,8 @@ args = ["build"]
     it("rejects a file that is neither a regular file nor a directory", async function () {
       try {
         execFileSync("mkfifo", [path.join(dir, "pipe")]);
-      } catch {
-        this.skip();
+      } catch (error) {
+        skipBecause(this, `mkfifo failed: ${(error as Error).message.split("\n")[0]}`);
       }
       expect((await rejection(resolveSources(manifest(["pipe"]), dir))).code).to.equal(ERR_MANIFEST_SRC_UNSUPPORTED);
     });

@@ -15,6 +15,7 @@ import { buildNativeShim } from "../../../src/build/meta/native";
 import { openEmbeddedStore, type EmbeddedContentStore } from "../../../src/content/embedded";
 import { readDerivation } from "../../../src/derivation";
 import { runDaemon, type RunningDaemon } from "../../../src/store/daemon";
+import { skipBecause } from "../../helpers/skip";
 import { cargoEnv, run, type LogLine, type RunResult } from "./workspace";
 
 const FILES: Record<string, string> = {
@@ -35,7 +36,7 @@ describe("meta-cc (make, the C compiler and the store daemon)", function () {
   let project: string;
 
   before(async function () {
-    if ((await run("sh", ["-c", "command -v make && command -v cc"], { cwd: tmpdir(), env: process.env })).code !== 0) this.skip();
+    if ((await run("sh", ["-c", "command -v make && command -v cc"], { cwd: tmpdir(), env: process.env })).code !== 0) skipBecause(this, "no make or no cc here");
     dir = mkdtempSync(path.join(tmpdir(), "chainpkg-meta-cc-"));
     content = await openEmbeddedStore({ directory: path.join(dir, "content") });
     daemon = await runDaemon({ root: path.join(dir, "store"), socket: path.join(dir, "store.sock"), content, log: () => {} });

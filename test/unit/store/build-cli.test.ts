@@ -5,15 +5,15 @@
  */
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
+import { readFileSync, readdirSync, readlinkSync, statSync } from "node:fs";
 import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { CID } from "multiformats/cid";
 import { parseBuildfile } from "../../../src/buildfile";
 import { parseNoopArgs } from "../../../src/build/noop";
 import { makeSandbox, pkg, writeScriptPackage, type Sandbox } from "./helpers";
+import { requireBuilt } from "../../helpers/dist";
 
-const ROOT = path.resolve(__dirname, "../../..");
 /** The test package: `build.sh` runs `script`; `greeting.txt` is a source too (globs may be given as `src`). */
 async function writePackage(s: Sandbox, dir: string, script: string, src = '["build.sh", "greeting.txt"]'): Promise<void> {
   await writeScriptPackage(s, dir, { script, src: JSON.parse(src) as string[], files: { "greeting.txt": "hello\n" } });
@@ -23,7 +23,8 @@ describe("pkg build (built binary, package directory, no chain)", function () {
   this.timeout(300_000);
   let s: Sandbox;
   before(function () {
-    if (!existsSync(path.join(ROOT, "dist", "cli", "pkg", "build.js"))) this.skip();
+    this.timeout(600_000); // builds dist/ when it is missing
+    requireBuilt("dist/cli/pkg/build.js");
   });
   beforeEach(async () => {
     s = await makeSandbox();
@@ -117,9 +118,9 @@ for (const entry of ["node", "sh"] as const) describe(`pkg build's fast path (a 
   let dir: string;
   let probe: string;
   before(function () {
-    if (!existsSync(path.join(ROOT, "dist", "src", "build", "noop-client.js"))) this.skip();
+    this.timeout(600_000); // builds dist/ when it is missing
     // The native client is built by npm run build wherever there is a C compiler (CI has one): missing, it is a failure.
-    if (entry === "sh") expect(existsSync(path.join(ROOT, "dist", "native", "pkg-noop")), "dist/native/pkg-noop (npm run build)").to.equal(true);
+    requireBuilt("dist/src/build/noop-client.js", ...(entry === "sh" ? ["dist/native/pkg-noop"] : []));
   });
   beforeEach(async () => {
     s = await makeSandbox();

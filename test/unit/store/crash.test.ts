@@ -5,6 +5,9 @@
  * cargo build through meta-rustc or while the daemon settles what it stored. After each, a (re)started daemon recovers the store:
  * `verify` is clean (nothing unregistered under paths/, every path complete, read-only, with its CID)
  * and realising the derivation again gives a complete output.
+ *
+ * The kill points are drawn from a seeded generator whose seed each test prints; STORE_CRASH_SEED=<n>
+ * replays one (the timing of the machine still varies) or explores another.
  */
 import { expect } from "chai";
 import { spawn, type ChildProcess } from "node:child_process";
@@ -15,10 +18,13 @@ import { buildNativeShim } from "../../../src/build/meta/native";
 import { connectStore, type StoreClient } from "../../../src/store/client";
 import { APP_OUTPUT, WORKSPACE_FILES, cargoEnv, run, writeWorkspace, type RunResult } from "../meta/workspace";
 import { makeSandbox, sandboxEnv, scriptDerivation, type Sandbox } from "./helpers";
+import { requireBuilt } from "../../helpers/dist";
+import { announcedRandom, seedFromEnv } from "../../helpers/random";
+import { letTimePass, waitFor } from "../../helpers/wait";
 
 const ROOT = path.resolve(__dirname, "../../..");
 const PKG = path.join(ROOT, "bin", "pkg.js");
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+const SEED = seedFromEnv("STORE_CRASH_SEED", 0x5eed_c4a5);
 
 interface Daemon {
   child: ChildProcess;
@@ -42,7 +48,7 @@ async function connect(s: Sandbox, timeoutMs = 20_000): Promise<StoreClient> {
       return await connectStore({ root: s.storeDir, socket: s.socket, start: false });
     } catch (error) {
       if (Date.now() > deadline) throw error;
-      await sleep(25);
+      await new Promise((resolve) => setTimeout(resolve, 25)); // retried until the deadline
     }
   }
 }
@@ -94,7 +100,7 @@ function crashScript(i: number): string {
   return [
     "mkdir -p $out/sub",
     `echo ${i} > $out/id`,
-    "for n in 1 2 3 4 5 6; do echo $n > $out/sub/f$n; sleep 0.03; done",
+    "for n in 1 2 3 4 5 6; do echo $n > $out/sub/f$n; sleep 0.03; done", // time passes between files: kills land between them
     `head -c ${200_000 + (i % 5) * 300_000} /dev/zero | tr '\\0' 'a' > $out/big`,
     "echo done > $out/complete",
   ].join("\n");
@@ -126,7 +132,8 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
   let daemon: Daemon | null = null;
 
   before(function () {
-    if (!existsSync(path.join(ROOT, "dist", "cli", "pkg", "store", "daemon.js"))) this.skip();
+    this.timeout(600_000); // builds dist/ when it is missing
+    requireBuilt("dist/cli/pkg/store/daemon.js");
   });
   beforeEach(async () => {
     s = await makeSandbox();
@@ -138,6 +145,7 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
   });
 
   it("kill -9 of the daemon at 30 random points: the restarted daemon recovers, verify is clean, the build completes", async () => {
+    const random = announcedRandom("STORE_CRASH_SEED", SEED);
     let interrupted = 0;
     for (let i = 0; i < 30; i++) {
       const drv = (await scriptDerivation(s.content, { name: `crash-${i}`, script: crashScript(i) })).toString();
@@ -145,8 +153,8 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
       const client = await connect(s);
       if (i > 0) await expectClean(client); // recovery of the previous kill
       const pending = client.request("realise", { drv }).then(() => "done", () => "failed");
-      await sleep(Math.floor(Math.random() * 700));
-      const outcome = await Promise.race([pending, sleep(0).then(() => "running")]);
+      await letTimePass(Math.floor(random() * 700)); // the kill point: some time into the build
+      const outcome = await Promise.race([pending, letTimePass(0).then(() => "running")]);
       if (outcome === "running") interrupted++;
       await killGroup(daemon);
       await pending;
@@ -164,16 +172,17 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
   });
 
   it("kill -9 of the builder at 20 random points: the build fails or completes, never half; verify stays clean", async () => {
+    const random = announcedRandom("STORE_CRASH_SEED", SEED);
     daemon = startDaemon(s);
     const client = await connect(s);
     let killedBuilds = 0;
     for (let i = 0; i < 20; i++) {
       const drv = (await scriptDerivation(s.content, { name: `victim-${i}`, script: crashScript(i) })).toString();
       const pending = client.request("realise", { drv }).then(() => null, (error: { code: string }) => error.code);
-      await sleep(50 + Math.floor(Math.random() * 300));
+      await letTimePass(50 + Math.floor(random() * 300)); // the kill point: some time into the build
       const victims = descendants(daemon.child.pid!);
       if (victims.length > 0) {
-        const victim = victims[Math.floor(Math.random() * victims.length)];
+        const victim = victims[Math.floor(random() * victims.length)];
         try {
           process.kill(victim, "SIGKILL");
         } catch {
@@ -195,6 +204,7 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
   });
 
   it("kill -9 of the daemon during gc, 5 times: nothing is left half-deleted, verify is clean", async () => {
+    const random = announcedRandom("STORE_CRASH_SEED", SEED);
     for (let round = 0; round < 5; round++) {
       const { started: fresh, client } = await startClean(s);
       daemon = fresh;
@@ -202,7 +212,7 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
         scriptDerivation(s.content, { name: `garbage-${round}-${j}`, script: "mkdir -p $out/d; for n in $(seq 1 60); do echo $n > $out/d/f$n; done" })));
       await Promise.all(drvs.map((d) => client.request("realise", { drv: d.toString() })));
       const pending = client.request("gc").then(() => "done", () => "failed");
-      await sleep(Math.floor(Math.random() * 40));
+      await letTimePass(Math.floor(random() * 40)); // the kill point: some time into gc
       await killGroup(daemon);
       await pending;
       client.close();
@@ -217,6 +227,7 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
 
   it("kill -9 of the daemon during a cargo build through meta-rustc or while it settles, 6 times: the build succeeds anyway, verify is clean, the next build is right", async function () {
     // The store work a cold build defers (settling: derivations, source trees, moving outputs in) must be as crash-safe as builds.
+    const random = announcedRandom("STORE_CRASH_SEED", SEED);
     const shim = buildNativeShim(path.join(s.dir, "bin", "meta-rustc"));
     const cargo = existsSync("/root/.cargo/bin/cargo") ? "/root/.cargo/bin/cargo" : "cargo";
     const env = cargoEnv({ ...sandboxEnv(s), RUSTC_WRAPPER: shim, CARGO_BUILD_JOBS: "2" });
@@ -236,13 +247,13 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
       if (round < 3) {
         // while cargo runs: once a shim is running (a lookup, a rustc run, a store), a little later
         const shimRunning = () => descendants(process.pid).some((pid) => cmdline(pid).startsWith(shim));
-        for (const until = Date.now() + 30_000; built === null && !shimRunning() && Date.now() < until; ) await sleep(5);
-        await sleep(Math.floor(Math.random() * 300));
+        await waitFor(() => built !== null || shimRunning(), { what: `cargo to run ${shim} (round ${round})`, timeoutMs: 60_000, intervalMs: 5 });
+        await letTimePass(Math.floor(random() * 300)); // the kill point: some time into the shim's work
         if (built === null) duringBuild++;
       } else {
         // after it: the daemon settles once idle for 300 ms
         await building;
-        await sleep(200 + Math.floor(Math.random() * 600));
+        await letTimePass(200 + Math.floor(random() * 600)); // the kill point: before, while or after it settles
       }
       await killGroup(daemon);
       const first = await building;
@@ -302,7 +313,6 @@ describe("store crash safety (real daemon processes, kill -9)", function () {
     // the first still answers; then it shuts down on request and removes its socket
     await clients[0].request("shutdown");
     for (const c of clients) c.close();
-    for (let i = 0; i < 100 && existsSync(s.socket); i++) await sleep(20);
-    expect(existsSync(s.socket)).to.equal(false);
+    await waitFor(() => !existsSync(s.socket), { what: "the daemon to remove its socket after shutdown", timeoutMs: 10_000, intervalMs: 20 });
   });
 });

@@ -13,6 +13,8 @@ import { DAEMON_PROTOCOL_VERSION, runDaemon, type RunningDaemon } from "../../..
 import { addRoot, removeRoot } from "../../../src/store/store";
 import { makeSandbox, scriptDerivation, sourceDerivation, withDaemon, type Sandbox } from "./helpers";
 import { rejection } from "../../helpers/errors";
+import { requireBuilt } from "../../helpers/dist";
+import { letTimePass, waitFor } from "../../helpers/wait";
 
 interface Realised {
   outputs: Record<string, string>;
@@ -103,8 +105,8 @@ describe("store daemon (in process, real socket, real builder)", function () {
   });
 
   it("gives eight client processes asking for one derivation at once one build", async function () {
-    const client = path.resolve(__dirname, "../../../dist/src/store/client.js");
-    if (!existsSync(client)) this.skip();
+    this.timeout(600_000); // builds dist/ when it is missing
+    const [client] = requireBuilt("dist/src/store/client.js");
     const drv = await scriptDerivation(s.content, { name: "shared-1.0.0", script: "sleep 1; mkdir $out; echo once > $out/x" });
     const program = `require(${JSON.stringify(client)}).connectStore({ root: process.argv[1], socket: process.argv[2], start: false })
       .then((c) => c.request("realise", { drv: process.argv[3] })).then((r) => { console.log(JSON.stringify(r)); process.exit(0); },
@@ -185,7 +187,7 @@ describe("store daemon (in process, real socket, real builder)", function () {
     const lib = await sourceDerivation(s.content, "lib-0.2.0", { "lib.txt": "library\n" });
     const app = await scriptDerivation(s.content, { name: "app-2.0.0", script: "sleep 1; mkdir $out; cat $lib/lib.txt > $out/copy", inputs: { lib } });
     const building = client.request<Realised>("realise", { drv: app.toString() });
-    await new Promise((resolve) => setTimeout(resolve, 400));
+    await waitFor(() => daemon.realiser.building().includes(app.toString()), { what: "app's builder to run" });
     const gc = await client.request<{ removed: string[] }>("gc");
     expect(gc.removed).to.deep.equal([]); // lib's source and app's src are in use
     const r = await building;
@@ -276,12 +278,12 @@ describe("store daemon, one per test started here: the client's handshake, the i
     // a client that stays connected, with a build that outlives it
     const client = await connectStore({ root: s.storeDir, socket: s.socket, start: false });
     const slow = await scriptDerivation(s.content, { name: "slow", script: "sleep 1.5; mkdir $out" });
-    await new Promise((resolve) => setTimeout(resolve, 900));
+    await letTimePass(900); // more than the idle timeout (400 ms), with a client connected
     expect(closed, "closed with a client connected").to.equal(false);
     client.request<Realised>("realise", { drv: slow.toString() }).catch(() => undefined); // its client goes away
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await waitFor(() => daemon.realiser.building().includes(slow.toString()), { what: "the slow builder to run" });
     client.close();
-    await new Promise((resolve) => setTimeout(resolve, 700));
+    await letTimePass(700); // more than the idle timeout, with no client connected but the build running (1.5 s)
     expect(closed, "closed during a build whose client went away").to.equal(false);
     // the build ends, nobody is connected: it stops, removes its socket, and the build's output was kept
     const started = Date.now();

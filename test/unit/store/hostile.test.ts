@@ -20,6 +20,7 @@ import { exitCodeOf } from "../../../cli/base";
 import { makeSandbox, scriptDerivation, withDaemon } from "./helpers";
 import { firstLinkOf } from "../../helpers/dag-pb";
 import { rejection } from "../../helpers/errors";
+import { skipBecause } from "../../helpers/skip";
 
 /** Sends raw bytes on a fresh connection; resolves with every line received until the daemon closes it (or `ms`). */
 function rawExchange(socketPath: string, payload: string | Buffer, ms = 10_000): Promise<{ lines: string[]; closedByDaemon: boolean }> {
@@ -117,7 +118,7 @@ describe("hostile clients of the store daemon (direct socket requests)", functio
   });
 
   it("another uid cannot connect to the daemon's socket (the full API serves only this user's CLI)", async function () {
-    if (typeof process.getuid !== "function" || process.getuid() !== 0) this.skip();
+    if (typeof process.getuid !== "function" || process.getuid() !== 0) skipBecause(this, "not root: cannot become another uid");
     const code = `require("net").connect(${JSON.stringify(f.s.socket)}).on("connect", () => { console.log("connected"); process.exit(0); }).on("error", (e) => { console.log(e.code); process.exit(0); });`;
     const child = spawn("setpriv", ["--reuid=65534", "--regid=65534", "--clear-groups", process.execPath, "-e", code], { stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
@@ -170,12 +171,10 @@ describe("hostile builds (real sandbox)", function () {
   const f = withDaemon();
 
   before(async function () {
-    if (!(await detectSandbox()).available) {
-      console.log("    (skipped: the build sandbox is not available here)");
-      this.skip();
-    }
+    const sandbox = await detectSandbox();
+    if (!sandbox.available) skipBecause(this, `the build sandbox is not available here: ${sandbox.reason ?? "no reason given"}`);
     // node must be inside the build's root (the system's /usr, or a trusted host path)
-    if (!process.execPath.startsWith("/usr/")) this.skip();
+    if (!process.execPath.startsWith("/usr/")) skipBecause(this, `node (${process.execPath}) is not under /usr/, so not inside a build's root`);
   });
 
   it("a build's socket answers only invoke, as that build: get-path, add-path, add-substitute, gc, status and shutdown are refused; the main socket is not in its root", async () => {

@@ -4,13 +4,13 @@
  * built binary (bin/pkg.js over dist/) with a real daemon and content store, no chain, as build-cli.test.ts.
  */
 import { expect } from "chai";
-import { existsSync, readFileSync } from "node:fs";
+import { readFileSync } from "node:fs";
 import { readFile, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { parseBuildfile, type BuildRecord } from "../../../src/buildfile";
 import { makeSandbox, pkg, writeScriptPackage, type Sandbox } from "./helpers";
+import { requireBuilt } from "../../helpers/dist";
 
-const ROOT = path.resolve(__dirname, "../../..");
 /** A package whose builder writes its arguments ("$@") into $out/args; pkg.toml's own args are ["base"]. */
 async function writePackage(s: Sandbox, dir: string): Promise<void> {
   await writeScriptPackage(s, dir, { script: 'mkdir -p $out\necho "$@" > $out/args', src: ["build.sh"], args: ["base"] });
@@ -21,7 +21,8 @@ describe("pkg build variants (--name with --arg; built binary, no chain)", funct
   let s: Sandbox;
   let dir: string;
   before(function () {
-    if (!existsSync(path.join(ROOT, "dist", "cli", "pkg", "build.js"))) this.skip();
+    this.timeout(600_000); // builds dist/ when it is missing
+    requireBuilt("dist/cli/pkg/build.js");
   });
   beforeEach(async () => {
     s = await makeSandbox();
