@@ -12,7 +12,7 @@ import { putManifest } from "./publish";
 import { resolveLock, type ResolveResult } from "./resolve";
 import type { Session } from "./session";
 import type { PackageSpec } from "./ids";
-import { PkgError } from "./errors";
+import { isPkgError, PkgError } from "./errors";
 import { pickVersion } from "./fetch";
 import { unknownBlockError } from "./chain/errors";
 
@@ -139,6 +139,23 @@ async function checkedPrevious(
   return { lock: { ...previous, dependencies }, restored, warnings: [] };
 }
 
+/**
+ * The lock `pkg lock` / `pkg update` start from. Its parse errors say "run `pkg lock`", which is what the user
+ * just did: here they say how to get past the file instead.
+ */
+async function readExistingLock(file: string): Promise<Lockfile> {
+  try {
+    return await readLockfile(file);
+  } catch (error) {
+    if (!isPkgError(error) || !error.code.startsWith("ERR_LOCKFILE_")) throw error;
+    throw new PkgError(error.code, error.message, {
+      details: error.details,
+      hint: `fix what it names, or remove ${path.basename(file)} and run \`pkg lock\` again to resolve from scratch (the versions it pinned are not kept then)`,
+      cause: error,
+    });
+  }
+}
+
 export async function lockDirectory(params: {
   session: Pick<Session, "client" | "content" | "chain">;
   dir: string;
@@ -148,7 +165,7 @@ export async function lockDirectory(params: {
 }): Promise<LockOutcome> {
   const { session } = params;
   const file = path.resolve(params.dir, LOCKFILE_FILE_NAME); // absolute: commands print it (--json too)
-  const previous = (await exists(file)) ? await readLockfile(file) : null;
+  const previous = (await exists(file)) ? await readExistingLock(file) : null;
   if (previous) checkLockfileChain(previous, session.chain, file);
   if (previous && Array.isArray(params.update)) {
     const locked = new Set(Object.keys(previous.dependencies).map((k) => k.split("@")[0]));

@@ -84,7 +84,7 @@ export async function publishPackage(params: PublishParams): Promise<PublishResu
       });
   }
 
-  step(`adding ${files.length} source files to the content store`);
+  step(`adding ${files.length} source file${files.length === 1 ? "" : "s"} to the content store`);
   const src = (await content.putTree(files.map((file) => ({ path: file, source: path.join(dir, file) })), { pin: true })).toString();
   const { meta } = await putManifest(dir, content);
   if (params.dryRun) {

@@ -49,7 +49,7 @@ export async function openSession(config: Config, options: SessionOptions = {}):
         : `set registry in [networks.${network.name}] of ${config.configFile}, or pass --registry`,
     });
   }
-  const chainId = await probeChainId(network.rpcUrl);
+  const chainId = await probeChainId(network.rpcUrl, network.name);
   if (network.chainId !== null && chainId !== network.chainId) {
     throw new PkgError(ERR_CHAIN_WRONG_NETWORK, `the node at ${network.rpcUrl} is chain ${chainId}, but network ${network.name} is chain ${network.chainId}`, {
       hint: "pass the --rpc-url of the right network",

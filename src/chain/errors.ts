@@ -152,13 +152,23 @@ export function insufficientFundsError(action: string, estimate: FundsEstimate, 
   });
 }
 
+/**
+ * What to do when no node answers: start the local one, for the local network; for a configured network the node
+ * is not ours to start: check that it is up and that its URL is right.
+ */
+export function unreachableHint(network: string = "local"): string {
+  return network === "local"
+    ? "start the local node with `pkg node` (or `npm run chain`), or pass --rpc-url"
+    : `check that the node of network ${network} is up and that its rpc-url (config file, PKG_RPC_URL or --rpc-url) is right`;
+}
+
 /** Turns a failure of a registry call into a PkgError; `context` says what was being done. */
-export function chainError(error: unknown, context: { rpcUrl?: string; action: string }): PkgError {
+export function chainError(error: unknown, context: { rpcUrl?: string; network?: string; action: string }): PkgError {
   if (error instanceof PkgError) return error;
   if (isTransportFailure(error)) {
     return new PkgError(ERR_CHAIN_UNREACHABLE, `no chain node answers at ${context.rpcUrl ?? "the RPC URL"}`, {
       details: { rpcUrl: context.rpcUrl },
-      hint: "start the local node with `pkg node` (or `npm run chain`), or pass --rpc-url",
+      hint: unreachableHint(context.network),
       cause: error,
     });
   }

@@ -19,6 +19,7 @@ import {
   isOutOfGas,
   isUnknownBlock,
   unknownBlockError,
+  unreachableHint,
   type UnknownBlockReason,
 } from "./errors";
 import { decodeGetPackages, encodeGetPackages, ZERO_ADDRESS, ZERO_WORD, type RawPackageView } from "./packages";
@@ -463,7 +464,7 @@ export function createRegistryClient(options: RegistryClientOptions) {
 }
 
 /** The node's chain id, by one plain request that fails fast (ERR_CHAIN_UNREACHABLE) when nothing listens. */
-export async function probeChainId(rpcUrl: string): Promise<bigint> {
+export async function probeChainId(rpcUrl: string, network: string = "local"): Promise<bigint> {
   try {
     const response = await fetch(rpcUrl, {
       method: "POST",
@@ -475,9 +476,9 @@ export async function probeChainId(rpcUrl: string): Promise<bigint> {
     if (!body.result) throw new Error(`no chain id in ${JSON.stringify(body)}`);
     return BigInt(body.result);
   } catch (cause) {
-    throw new PkgError(ERR_CHAIN_UNREACHABLE, `no chain node answers at ${rpcUrl}`, {
-      details: { rpcUrl },
-      hint: "start the local node with `pkg node` (or `npm run chain`), or pass --rpc-url",
+    throw new PkgError(ERR_CHAIN_UNREACHABLE, `no chain node answers at ${rpcUrl}${network === "local" ? "" : ` (network ${network})`}`, {
+      details: { rpcUrl, network },
+      hint: unreachableHint(network),
       cause,
     });
   }

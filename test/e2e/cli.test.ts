@@ -534,6 +534,9 @@ describe("e2e: the built pkg and repo CLIs against a local node", function () {
       await writeFile(path.join(dir, "pkg.lock"), lock.slice(0, lock.indexOf("[dependencies.")));
       const { json } = await expectFailure("pkg", ["instantiate"], { code: "ERR_LOCKFILE_MISSING_FIELD", message: ["pkg.lock: [dependencies]: missing table"], hint: "pkg lock", progressFirst: true }, { cwd: dir });
       expect(json.details).to.include({ file: "pkg.lock", field: "[dependencies]" });
+      // `pkg lock` itself does not answer "run pkg lock": it says how to get past the file
+      const relock = await expectFailure("pkg", ["lock"], { code: "ERR_LOCKFILE_MISSING_FIELD", message: ["[dependencies]: missing table"], hint: /remove pkg\.lock and run `pkg lock` again/, progressFirst: true }, { cwd: dir });
+      expect(relock.human.hint).to.not.match(/^run `pkg lock`/);
       await writeFile(path.join(dir, "pkg.lock"), lock.replace('inputs = ["crates:dep2"]', 'inputs = ["crates:nope"]'));
       const dangling = await pkg(["instantiate"], { cwd: dir });
       h.expectHumanError(dangling, { code: "ERR_LOCKFILE_UNKNOWN_DEPENDENCY", message: ['"crates:nope" is not in [dependencies]'], progressFirst: true });

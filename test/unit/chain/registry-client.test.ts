@@ -4,7 +4,7 @@ import { CID } from "multiformats/cid";
 import * as raw from "multiformats/codecs/raw";
 import { sha256 } from "multiformats/hashes/sha2";
 import { Registry__factory } from "../../../typechain-types";
-import { connectRegistry, createRegistryClient, type RegistryClient } from "../../../src/chain/registry";
+import { connectRegistry, createRegistryClient, probeChainId, type RegistryClient } from "../../../src/chain/registry";
 import { cidFromHex, cidToHex, ERR_CID_INVALID } from "../../../src/chain/cid";
 import { decodeGetPackages, encodeGetPackages } from "../../../src/chain/packages";
 import {
@@ -169,6 +169,18 @@ describe("chain client (real hardhat node over JSON-RPC)", function () {
     // one eth_call for both packages, one more for the 8 versions of "big" past the first page
     expect(counting.provider.requests).to.equal(2);
     counting.close();
+  });
+});
+
+describe("a node that does not answer (probeChainId)", function () {
+  it("for the local network, the hint is to start `pkg node`; for a configured network, to check that node and its URL", async () => {
+    const url = `http://127.0.0.1:${await freePort()}`;
+    const local = await rejectsWith(probeChainId(url), "ERR_CHAIN_UNREACHABLE");
+    expect(local.hint).to.match(/pkg node/);
+    const configured = await rejectsWith(probeChainId(url, "sepolia"), "ERR_CHAIN_UNREACHABLE");
+    expect(configured.message).to.contain("network sepolia");
+    expect(configured.hint).to.not.match(/pkg node/);
+    expect(configured.hint).to.match(/network sepolia is up.*rpc-url/);
   });
 });
 
