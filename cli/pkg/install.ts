@@ -76,21 +76,21 @@ export default class Install extends BaseCommand<typeof Install> {
     const core = load.buildPackage();
     const client = await load.storeClient().connectStore({ root: storeRoot });
     const onLog = printLogs && !this.jsonEnabled() ? (_drv: string, text: string) => process.stderr.write(`${text}\n`) : undefined;
+    // "building" only for what is really built (as pkg build says it), nothing when the output is there already
+    const onProgress = (drv: string, name: string, phase: string) => (phase === "build" ? this.step(`building ${name} (${drv})`) : undefined);
     try {
       if (id !== undefined) {
-        this.step(`building ${id}`);
-        const result = await core.buildPublished({ client, id, session: await this.session(), onLog });
+        const result = await core.buildPublished({ client, id, session: await this.session(), onLog, onProgress });
         return { path: result.outputs.out, drv: result.drv, naming: this.namingOf(result.id) };
       }
       const { readManifest, MANIFEST_FILE_NAME } = load.manifest();
       const manifest = await readManifest(path.resolve(dir, MANIFEST_FILE_NAME));
-      this.step(`building ${manifest.repository}/${manifest.name}:${manifest.version}`);
       // The local case needs the content store only: no chain session, no chain node (as `pkg build`).
       const { resolveConfig } = load.config();
       const content = await load.session().openContent(await resolveConfig({ network: this.flags.network, config: this.flags.config }));
       try {
         const lockCheck = lockCheckFor(offline, () => this.session({ content: false }), (m) => this.warning(m));
-        const result = await core.buildDirectory({ client, dir, content, onLog, lockCheck });
+        const result = await core.buildDirectory({ client, dir, content, onLog, onProgress, lockCheck });
         return { path: result.outputs.out, drv: result.drv, naming: { name: manifest.name, repository: manifest.repository, version: manifest.version } };
       } finally {
         await content.close();

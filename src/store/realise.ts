@@ -103,7 +103,12 @@ export interface Realiser {
 export type BuildPhase = "build" | "built" | "failed";
 
 /** Log lines (no phase) and progress (a phase; `text` is then the derivation's name). */
-type Listener = (drv: string, text: string, phase?: BuildPhase) => void;
+/**
+ * `seen`: the listeners an event has reached already. A derivation reached by two paths of one request's graph
+ * (a diamond: gcc is an input of hello and of meta-rustc) is followed by both parents, whose events meet again
+ * at the request's own listener: each listener hears each event once.
+ */
+type Listener = (drv: string, text: string, phase?: BuildPhase, seen?: Set<Listener>) => void;
 
 interface InFlight {
   promise: Promise<RealiseResult>;
@@ -248,8 +253,12 @@ export function createRealiser(options: RealiserOptions): Realiser {
       });
     }
     const listeners = new Set<Listener>([listener]);
-    const fanout: Listener = (d, text, phase) => {
-      for (const l of listeners) l(d, text, phase);
+    const fanout: Listener = (d, text, phase, seen = new Set<Listener>()) => {
+      for (const l of listeners) {
+        if (seen.has(l)) continue;
+        seen.add(l);
+        l(d, text, phase, seen);
+      }
     };
     const own = new Set<string>();
     const promise = (async () => {

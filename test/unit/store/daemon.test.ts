@@ -54,6 +54,19 @@ describe("store daemon (in process, real socket, real builder)", function () {
     expect((await stat(path.dirname(s.socket))).mode & 0o777).to.equal(0o700);
   });
 
+  it("a diamond (two inputs sharing one): the shared input's progress and log reach the client once", async () => {
+    const shared = await scriptDerivation(s.content, { name: "shared-1.0.0", script: 'mkdir $out; echo "shared log line"' });
+    const left = await scriptDerivation(s.content, { name: "left-1.0.0", script: "mkdir $out", inputs: { shared } });
+    const right = await scriptDerivation(s.content, { name: "right-1.0.0", script: "mkdir $out", inputs: { shared } });
+    const top = await scriptDerivation(s.content, { name: "top-1.0.0", script: "mkdir $out", inputs: { left, right } });
+    const logs: string[] = [];
+    const progress: string[] = [];
+    await client.request<Realised>("realise", { drv: top.toString() }, (e) => (e.event === "log" ? logs.push(String(e.text)) : progress.push(`${String(e.phase)} ${String(e.name)}`)));
+    expect(progress.filter((p) => p.endsWith("shared-1.0.0"))).to.deep.equal(["build shared-1.0.0", "built shared-1.0.0"]);
+    expect(logs.filter((l) => l === "shared log line")).to.have.length(1);
+    expect(progress.filter((p) => p.startsWith("build "))).to.have.length(4);
+  });
+
   it("realises inputs first and passes them as $name; a none builder's output is its src", async () => {
     const lib = await sourceDerivation(s.content, "lib-0.1.0", { "lib.txt": "library\n" });
     const tool = await scriptDerivation(s.content, { name: "tool-1.0.0", script: "mkdir $out; echo tool > $out/t" });
