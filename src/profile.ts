@@ -22,6 +22,7 @@ import { promises as fs } from "node:fs";
 import * as path from "node:path";
 import { homedir } from "node:os";
 import { quoteValue } from "./files/name";
+import { lexists } from "./files/nofollow";
 import { PkgError } from "./errors";
 import { syncDirectory, writeFileAtomic } from "./files/atomic";
 import { defaultDataDir } from "./files/dirs";
@@ -267,7 +268,7 @@ export async function readGeneration(options: ProfileOptions, generation: number
     text = await fs.readFile(file, "utf8");
   } catch (error) {
     if (isErrno(error, "ENOENT")) {
-      if (await exists(generationDir(options, generation))) throw corrupt(options, `${file} is missing`);
+      if (await lexists(generationDir(options, generation))) throw corrupt(options, `${file} is missing`);
       throw generationNotFound(options, generation, await generationNumbers(options));
     }
     throw error;
@@ -305,10 +306,6 @@ function generationNotFound(options: ProfileOptions, generation: number, existin
     details: { generation, existing },
     hint: existing.length ? `existing generations: ${existing.join(", ")}` : "nothing is installed yet (pkg install)",
   });
-}
-
-async function exists(p: string): Promise<boolean> {
-  return fs.lstat(p).then(() => true, () => false);
 }
 
 /** The packages installed in the current generation ([] before the first install). */
@@ -716,7 +713,7 @@ async function switchUnlocked(options: ProfileOptions, generation: number): Prom
   const from = await currentGenerationNumber(options);
   const manifest = await readGeneration(options, generation);
   for (const entry of manifest.packages) {
-    if (!(await exists(entry.path))) {
+    if (!(await lexists(entry.path))) {
       throw new PkgError(ERR_PROFILE_PATH_NOT_FOUND, `generation ${generation} needs ${entry.path} (${entry.id}), which is gone from the store`, {
         details: { generation, path: entry.path },
         hint: "switch to another generation, or install the package again",
@@ -793,7 +790,7 @@ export function parseAge(text: string): number {
  */
 export async function takePathHint(options: ProfileOptions, env: NodeJS.ProcessEnv = process.env): Promise<string | null> {
   const marker = path.join(path.resolve(options.dir), PATH_HINT_MARKER);
-  if (await exists(marker)) return null;
+  if (await lexists(marker)) return null;
   await fs.mkdir(path.resolve(options.dir), { recursive: true });
   await writeFileAtomic(marker, `${new Date().toISOString()}\n`);
   const bin = profileBinDir(options);

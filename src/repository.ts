@@ -12,7 +12,7 @@
  * - A published lock is not checked against the current chain when read: migrated registries keep their
  *   repository versions, whose locks name the chain they were made on. Its CIDs are valid anywhere.
  */
-import { lstat, mkdir, rename, rm, writeFile } from "node:fs/promises";
+import { mkdir, rename, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { getAddress } from "ethers";
 import { CID } from "multiformats/cid";
@@ -21,6 +21,7 @@ import { isPkgError, PkgError } from "./errors";
 import { IdError } from "./errors/files";
 import { ERR_FETCH_META_CONFLICT, pickVersion, removeStaleStaging, stagingName, writePackageTree } from "./fetch";
 import { collectBytes } from "./files/limits";
+import { lexists } from "./files/nofollow";
 import { quoteValue } from "./files/name";
 import { compareUtf8 } from "./files/order";
 import { checkRepositoryVersion, ERR_ID_INVALID_VERSION, ERR_ID_SYNTAX, hashRepositoryId, parseRepositorySpec, versionHint } from "./ids";
@@ -463,11 +464,6 @@ export interface FetchRepositoryResult {
   warnings: string[];
 }
 
-/** lstat: a symlink (even a dangling one) at the destination exists. */
-async function exists(file: string): Promise<boolean> {
-  return lstat(file).then(() => true, () => false);
-}
-
 /** One pinned package's sources and pkg.toml into `dir` (which must not exist), as `pkg fetch` lays them out (and checks them: a hostile tree is refused the same way). */
 async function fetchPinned(content: FetchRepositoryParams["content"], id: string, entry: LockedPackage, dir: string): Promise<void> {
   try {
@@ -536,7 +532,7 @@ export async function fetchRepository(params: FetchRepositoryParams): Promise<Fe
   }
   const { published, lock, text, warnings } = await lockToFetch(params);
   const destination = path.resolve(params.destination, `${name}-${published?.version ?? `rolling-${lock.block}`}`);
-  if (await exists(destination)) {
+  if (await lexists(destination)) {
     throw new PkgError(ERR_REPO_DESTINATION_EXISTS, `${destination} exists already`, {
       details: { destination },
       hint: "pass --output with another directory, or remove it",

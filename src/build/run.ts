@@ -33,7 +33,7 @@ import { promises as fs } from "node:fs";
 import path from "node:path";
 import { PkgError } from "../errors";
 import type { Derivation } from "../derivation";
-import { chmodNoFollow } from "../files/nofollow";
+import { chmodNoFollow, lexists } from "../files/nofollow";
 import { ensureBase } from "./base";
 import { trustedHostPaths } from "./host-paths";
 import { buildUser, chooseSandbox, sandboxedCommand, type SandboxKind, type SandboxMode } from "./sandbox";
@@ -164,15 +164,6 @@ export function buildEnvironment(request: BuildRequest, dirs: { home: string; tm
   env.PKG_BUILD_ID = request.buildId;
   env.PKG_SYSTEM = request.drv.system;
   return env;
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await fs.lstat(file);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function isDir(file: string): Promise<boolean> {
@@ -335,7 +326,7 @@ export async function runBuild(request: BuildRequest): Promise<BuildResult> {
   }
 
   for (const [name, out] of Object.entries(request.outputs)) {
-    if (!(await exists(out))) {
+    if (!(await lexists(out))) {
       throw new PkgError(ERR_BUILD_NO_OUTPUT, `build of ${drv.name} succeeded but did not create output ${name} (${out})`, {
         hint: `the builder must create $${name}`,
         details: { drv: request.drvCid, output: name, path: out },

@@ -294,6 +294,11 @@ async function systemView(): Promise<{ readOnly: string[]; links: Array<[string,
   return { readOnly, links };
 }
 
+/** The host's system program directories a build sees (`/usr`, and `/bin`, `/lib`… where they are directories, not links into it). */
+export async function systemProgramDirs(): Promise<string[]> {
+  return (await systemView()).readOnly.filter((p) => !p.startsWith("/etc/"));
+}
+
 /** The lockable flags of the host mount `p` lives on (a user namespace cannot clear them on a bind of it). */
 function flagsOf(p: string, mounts: HostMount[]): string {
   let best: HostMount | undefined;

@@ -32,10 +32,9 @@ import { ERR_STORE_BAD_REQUEST, ERR_STORE_LOCKED, ERR_STORE_SOCKET_DIR_UNSAFE, E
 import { DAEMON_PROTOCOL_VERSION, defaultStoreDir, storeLayout, storeSocketPath } from "./paths";
 import { MAX_NDJSON_LINE, ndjsonReader } from "./ndjson";
 import { checkPathComponent, quoteValue } from "../files/name";
-import { buildUser } from "../build/sandbox";
+import { buildUser, systemProgramDirs } from "../build/sandbox";
 import { trustedHostPaths } from "../build/host-paths";
 import { resolveReal, type InvokeConfinement } from "../build/meta/confine";
-import { existsSync } from "node:fs";
 import { answerNoopBuild, type NoopRequest } from "../build/noop";
 import type { RealiseAnswer } from "../build/package";
 
@@ -134,10 +133,6 @@ interface BuildScope {
   hitsDir: string;
 }
 
-/** The system's program directories (`/usr`, and `/bin`, `/lib`… where they are not links into it). */
-async function systemRoots(): Promise<string[]> {
-  return ["/usr", "/bin", "/sbin", "/lib", "/lib64"].filter((p) => existsSync(p));
-}
 
 export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDaemon> {
   const layout = storeLayout(options.root ?? defaultStoreDir());
@@ -161,7 +156,7 @@ export async function runDaemon(options: DaemonOptions = {}): Promise<RunningDae
   async function openBuildSocket(buildId: string, dirs: { buildDir: string; outDir: string }): Promise<{ path: string; dir: string; close(): Promise<void> }> {
     const real = (ps: string[]) => Promise.all(ps.map((p) => resolveReal(p)));
     const confine: InvokeConfinement = {
-      exec: await real([...(await systemRoots()), ...(await trustedHostPaths())]),
+      exec: await real([...(await systemProgramDirs()), ...(await trustedHostPaths())]),
       read: await real([dirs.buildDir, dirs.outDir, layout.paths]),
       write: await real([dirs.buildDir, dirs.outDir]),
     };

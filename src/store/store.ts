@@ -16,7 +16,7 @@
 import { randomBytes } from "node:crypto";
 import { createReadStream, mkdirSync } from "node:fs";
 import { chmod, lchown, lstat, mkdir, readdir, readFile, readlink, realpath, rename, rm, stat, utimes } from "node:fs/promises";
-import { chmodNoFollow } from "../files/nofollow";
+import { chmodNoFollow, lexists } from "../files/nofollow";
 import path from "node:path";
 import Database from "better-sqlite3";
 import { CID } from "multiformats/cid";
@@ -171,15 +171,6 @@ export async function removeTree(p: string): Promise<void> {
   await rm(p, { recursive: true, force: true });
 }
 
-async function exists(p: string): Promise<boolean> {
-  try {
-    await lstat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 const SCAN_CHUNK = 1 << 20;
 
 /**
@@ -244,7 +235,7 @@ export async function recoverStore(layout: StoreLayout, db: Database.Database): 
     }
   }
   const dropped: string[] = [];
-  for (const p of known) if (!(await exists(p))) dropped.push(p);
+  for (const p of known) if (!(await lexists(p))) dropped.push(p);
   if (dropped.length > 0) dropRows(db, dropped);
   return { removed, dropped };
 }
@@ -317,7 +308,7 @@ export async function openStore(options: OpenStoreOptions = {}): Promise<Store> 
       db.transaction(() => register(valid.cid))();
       return valid.cid;
     }
-    if (await exists(final)) {
+    if (await lexists(final)) {
       // Unregistered leftover (a crash without recovery since): never trusted, replaced.
       const trash = path.join(layout.trash, `${path.basename(final)}.${randomBytes(4).toString("hex")}`);
       await rename(final, trash);
