@@ -18,6 +18,10 @@ pragma solidity 0.8.28;
  *
  * A repository or package is controlled by one owner (two-step transfer) and a set of maintainers.
  * Maintainers and the owner publish and yank; only the owner manages maintainers and ownership.
+ *
+ * The deployed {Registry} composes a core ({RegistryCore}: everything above) with two extensions:
+ * {RegistryBatch} ({publishBatch}) and {RegistryImport} (a migration account's powers, ended by `sealImport()`).
+ * This interface declares the events and errors of all three.
  */
 interface IRegistry {
     // ---------------------------------------------------------------- views' types
@@ -114,6 +118,9 @@ interface IRegistry {
     /// @dev Ownership of `id` moved to `newOwner`.
     event OwnershipTransferred(bytes32 indexed id, address indexed previousOwner, address indexed newOwner);
 
+    /// @dev A registry was deployed with `importer` as its migration account (see {RegistryImport}).
+    event ImportOpened(address indexed importer);
+
     /// @dev The importer gave up its migration powers for good.
     event ImportSealed(address indexed importer);
 
@@ -172,6 +179,12 @@ interface IRegistry {
     /// @dev The zero address cannot own or maintain anything.
     error RegistryZeroAddress();
 
+    /// @dev No import is open: its importer sealed it already, or the registry was deployed without an importer.
+    error RegistryImportSealed();
+
+    /// @dev `account` is not the importer of the open import; only the importer may seal it.
+    error RegistryNotImporter(address account);
+
     // ---------------------------------------------------------------- repositories
 
     /// @dev Creates the repository `name` owned by the caller. Open repositories let anyone register packages.
@@ -211,42 +224,56 @@ interface IRegistry {
     /// @dev Sets the yanked flag of a package version. Owner or maintainer of the package.
     function setYanked(bytes32 repositoryId_, string calldata name, string calldata version, bool yanked) external;
 
-    // ---------------------------------------------------------------- owners and maintainers (repositories and packages)
+    // -------------------------------------------------------------- owners and maintainers (repositories and packages)
 
+    /// @dev Makes `account` a maintainer of the repository or package `id`. Owner only.
     function addMaintainer(bytes32 id, address account) external;
 
+    /// @dev Removes `account` from the maintainers of the repository or package `id`. Owner only.
     function removeMaintainer(bytes32 id, address account) external;
 
     /// @dev Offers ownership of `id` to `newOwner`, who must {acceptOwnership}; zero cancels the offer.
     function transferOwnership(bytes32 id, address newOwner) external;
 
+    /// @dev Completes the transfer of `id` that {transferOwnership} offered to the caller.
     function acceptOwnership(bytes32 id) external;
 
     // ---------------------------------------------------------------- views
 
+    /// @dev The id of the repository `name`: `keccak256(bytes(name))`, whether it exists or not.
     function repositoryId(string calldata name) external pure returns (bytes32);
 
+    /// @dev The id of the package `name` of a repository: `keccak256(abi.encode(repositoryId_, name))`.
     function packageId(bytes32 repositoryId_, string calldata name) external pure returns (bytes32);
 
+    /// @dev The owner of the repository or package `id`; zero when `id` does not exist.
     function owner(bytes32 id) external view returns (address);
 
+    /// @dev The account {transferOwnership} offered `id` to; zero when there is no offer.
     function pendingOwner(bytes32 id) external view returns (address);
 
+    /// @dev Whether `account` is a maintainer of `id` (the owner is not one unless added).
     function isMaintainer(bytes32 id, address account) external view returns (bool);
 
+    /// @dev The maintainers of `id`, in no particular order.
     function getMaintainers(bytes32 id) external view returns (address[] memory);
 
+    /// @dev How many repositories exist.
     function repositoryCount() external view returns (uint256);
 
+    /// @dev Up to `limit` repository ids from `offset` on, in creation order.
     function getRepositoryIds(uint256 offset, uint256 limit) external view returns (bytes32[] memory);
 
+    /// @dev A repository's header; its `owner` is zero for an unknown id (or a package's id).
     function getRepository(bytes32 repositoryId_) external view returns (RepositoryView memory);
 
+    /// @dev Up to `limit` ids of a repository's packages from `offset` on, in registration order.
     function getRepositoryPackages(bytes32 repositoryId_, uint256 offset, uint256 limit)
         external
         view
         returns (bytes32[] memory);
 
+    /// @dev One repository version. Reverts with {RegistryUnknownVersion} when it was never published.
     function getRepositoryVersion(bytes32 repositoryId_, string calldata version)
         external
         view
@@ -258,6 +285,7 @@ interface IRegistry {
         view
         returns (VersionView[] memory page, bytes32 nextCursor);
 
+    /// @dev One package version. Reverts with {RegistryUnknownVersion} when it was never published.
     function getPackageVersion(bytes32 packageId_, string calldata version) external view returns (VersionView memory);
 
     /// @dev One page of a package's versions, newest first; `cursor` 0 starts at the newest.

@@ -18,6 +18,7 @@ import {IRegistry} from "../IRegistry.sol";
  * anyway, so versions without build metadata pay only for a mask and a branch.
  */
 library VersionList {
+    /// @dev One version. Slots (3): two digests of 32 bytes each alone in theirs, then one shared by the rest.
     struct Record {
         bytes32 metaDigest; // slot 0
         bytes32 srcDigest; // slot 1 (unused by repository versions)
@@ -29,12 +30,14 @@ library VersionList {
         bool buildVariant; // set on the (never published) record of V once a V+BUILD was added
     }
 
+    /// @dev The versions of one package or repository. Slots (3): head and count share the first, so that adding a
+    /// version reads and writes one slot of the list; the two maps take a slot each (their entries live elsewhere).
     struct List {
         // slot 0: 28 + 4 bytes
         bytes28 head; // key of the newest version; zero when empty
         uint32 count;
-        mapping(bytes28 key => Record) records;
-        mapping(bytes28 key => string) longVersions;
+        mapping(bytes28 key => Record) records; // slot 1
+        mapping(bytes28 key => string) longVersions; // slot 2: versions of 29..64 bytes, by their hashed key
     }
 
     uint256 private constant _INLINE_LENGTH = 28;

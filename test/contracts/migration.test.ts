@@ -344,7 +344,7 @@ describe("migration (scripts/lib/migrate.ts)", function () {
         target,
         "RegistryUnauthorized",
       );
-      await expect(target.connect(migrator).sealImport()).to.be.revertedWithCustomError(target, "RegistryUnauthorized");
+      await expect(target.connect(migrator).sealImport()).to.be.revertedWithCustomError(target, "RegistryImportSealed");
       // maintainers came along: carol maintains crates/serde, bob does not maintain nixos any more
       await expect(target.connect(carol).publish(crates, "serde", "2.0.0", meta, src)).to.emit(target, "Published");
       await expect(target.connect(bob).publishRepository(repositoryIdOf("nixos"), "25.5.0", meta))

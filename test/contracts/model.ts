@@ -1,7 +1,8 @@
 /**
- * A plain in-memory model of the Registry contract (contracts/Registry.sol, IRegistry.sol) for the
- * model-based property test: repositories, packages, versions with their CIDs as published, yanked flags,
- * owners, pending owners, maintainers, the curated flag and the importer.
+ * A plain in-memory model of the Registry contract (contracts/Registry.sol: RegistryCore.sol with the extensions
+ * RegistryBatch.sol and RegistryImport.sol; IRegistry.sol) for the model-based property test: repositories,
+ * packages, versions with their CIDs as published, yanked flags, owners, pending owners, maintainers, the curated
+ * flag and the importer.
  *
  * Every operation takes the model and the caller, and returns the {@link Outcome} the contract should have:
  * a revert with the exact custom error and arguments, or success with the events it should emit. On success
@@ -12,7 +13,7 @@
  * the compact batch encoding) instead of reusing contract code, and follows the contract's order of checks
  * where one call breaks several rules at once.
  */
-import { AbiCoder, ZeroAddress, ZeroHash, getAddress, getBytes, hexlify, keccak256, toUtf8Bytes } from "ethers";
+import { AbiCoder, ZeroAddress, getAddress, getBytes, hexlify, keccak256, toUtf8Bytes } from "ethers";
 
 // ---------------------------------------------------------------- state
 
@@ -88,7 +89,9 @@ export type RegistryErrorName =
   | "RegistryInvalidCursor"
   | "RegistryUnauthorized"
   | "RegistryNotPendingOwner"
-  | "RegistryZeroAddress";
+  | "RegistryZeroAddress"
+  | "RegistryImportSealed"
+  | "RegistryNotImporter";
 
 export type RegistryEventName =
   | "RepositoryCreated"
@@ -521,7 +524,7 @@ export function removeMaintainer(model: RegistryModel, caller: string, id: strin
 }
 
 /**
- * The owner offers ownership (zero cancels); the importer sets the owner at once, as Registry.sol documents
+ * The owner offers ownership (zero cancels); the importer sets the owner at once, as RegistryImport.sol documents
  * ("the importer sets the owner at once instead, since the accounts it copies cannot answer during a migration").
  *
  * That includes ids the importer owns itself (everything a migration creates).
@@ -556,7 +559,8 @@ export function acceptOwnership(model: RegistryModel, caller: string, id: string
 
 export function sealImport(model: RegistryModel, caller: string): Outcome {
   return attempt(model, (m) => {
-    if (!isImporter(m, caller)) fail("RegistryUnauthorized", ZeroHash, caller);
+    if (m.importer === ZeroAddress) fail("RegistryImportSealed");
+    if (caller !== m.importer) fail("RegistryNotImporter", caller);
     m.importer = ZeroAddress;
     return ok(event("ImportSealed", caller));
   });

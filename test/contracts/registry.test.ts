@@ -627,20 +627,20 @@ describe("Registry", () => {
         "RegistryZeroAddress",
       );
       await expect(registry.connect(bob).sealImport())
-        .to.be.revertedWithCustomError(registry, "RegistryUnauthorized")
-        .withArgs(ethers.ZeroHash, bob.address);
+        .to.be.revertedWithCustomError(registry, "RegistryNotImporter")
+        .withArgs(bob.address);
       await expect(registry.connect(deployer).sealImport()).to.emit(registry, "ImportSealed").withArgs(deployer.address);
       expect(await registry.importer()).to.equal(ethers.ZeroAddress);
       await expect(registry.connect(deployer).publish(repo, "hello", "1.0.1", a.meta, a.src))
         .to.be.revertedWithCustomError(registry, "RegistryUnauthorized")
         .withArgs(pkg, deployer.address);
-      await expect(registry.connect(deployer).sealImport()).to.be.revertedWithCustomError(registry, "RegistryUnauthorized");
+      await expect(registry.connect(deployer).sealImport()).to.be.revertedWithCustomError(registry, "RegistryImportSealed");
     });
 
     it("does not exist on a registry deployed without one", async () => {
       const { registry, deployer } = await loadFixture(deployWithPackage);
       expect(await registry.importer()).to.equal(ethers.ZeroAddress);
-      await expect(registry.connect(deployer).sealImport()).to.be.revertedWithCustomError(registry, "RegistryUnauthorized");
+      await expect(registry.connect(deployer).sealImport()).to.be.revertedWithCustomError(registry, "RegistryImportSealed");
       await expect(
         registry.connect(deployer).setYanked(repositoryIdOf("crates"), "hello", "1.0.0", true),
       ).to.be.revertedWithCustomError(registry, "RegistryUnauthorized");
