@@ -10,7 +10,7 @@ if (argv[0] === "build" && !declined) {
   // than the whole no-op); whenever the daemon is not sure, it declines and the command runs as always.
   let client = null;
   try {
-    client = require("../dist/src/build/noop-client");
+    client = require("../dist/src/noop/client");
   } catch {
     // not built (or broken): the full command says what is wrong
   }

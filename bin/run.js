@@ -7,7 +7,7 @@ const TOPICS = {
     owner: { description: "Manage who may publish and yank a package: maintainers and ownership." },
     key: { description: "Signing keys for real networks (encrypted JSON keystores)." },
     profile: { description: "Profiles: generations of installed packages (list, history, rollback, switch, wipe-history)." },
-    store: { description: "The local store and its daemon: status, gc, verify." },
+    store: { description: "The local store and its daemon: daemon, status, gc, verify, substitute." },
   },
   repo: {
     maintainer: { description: "Manage who may publish and yank a repository's versions (and register packages in a curated one)." },

@@ -15,17 +15,33 @@ export const ERR_USAGE = "ERR_USAGE";
 /** Exit codes by error code: a lookup in the one table, src/errors/codes.ts (stable; documented in the README). */
 export { exitCodeOf };
 
-export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)["baseFlags"] & T["flags"]>;
+/**
+ * Flags of the commands that talk to the chain (read the registry): which network, node and registry. Not on
+ * commands that never do (the store, profiles, `pkg node`, `pkg key`): there they would be accepted and ignored.
+ */
+export const chainFlags = {
+  network: Flags.string({ char: "n", summary: "Network name from the config file (default: local).", env: "PKG_NETWORK", helpGroup: "CHAIN" }),
+  "rpc-url": Flags.string({ summary: "JSON-RPC URL of the chain node.", env: "PKG_RPC_URL", helpGroup: "CHAIN" }),
+  registry: Flags.string({ summary: "Registry contract address.", env: "PKG_REGISTRY", helpGroup: "CHAIN" }),
+};
+
+/** Flags of the commands that send transactions: which key signs. Commands that only read never offer them. */
+export const signerFlags = {
+  keystore: Flags.string({ summary: "Encrypted JSON keystore to sign with (password: PKG_KEYSTORE_PASSWORD or a prompt).", env: "PKG_KEYSTORE", helpGroup: "SIGNER" }),
+  account: Flags.integer({ summary: "Local node only: which dev account signs (0-19).", helpGroup: "SIGNER" }),
+};
+
+/** The flags a command may have of the chain and signer groups (absent where a command does not offer them). */
+type SessionFlags = Partial<Interfaces.InferredFlags<typeof chainFlags & typeof signerFlags>>;
+
+/** A command's parsed flags; those of the chain and signer groups are there (maybe undefined) on every command. */
+export type BaseFlags<T extends typeof Command> = Interfaces.InferredFlags<(typeof BaseCommand)["baseFlags"] & T["flags"]> & SessionFlags;
 
 export abstract class BaseCommand<T extends typeof Command> extends Command {
   static override enableJsonFlag = true;
 
+  /** Every command's flags; the chain and signer groups above are added by the commands that use them. */
   static override baseFlags = {
-    network: Flags.string({ char: "n", summary: "Network name from the config file (default: local).", env: "PKG_NETWORK", helpGroup: "GLOBAL" }),
-    "rpc-url": Flags.string({ summary: "JSON-RPC URL of the chain node.", env: "PKG_RPC_URL", helpGroup: "GLOBAL" }),
-    registry: Flags.string({ summary: "Registry contract address.", env: "PKG_REGISTRY", helpGroup: "GLOBAL" }),
-    keystore: Flags.string({ summary: "Encrypted JSON keystore to sign with (password: PKG_KEYSTORE_PASSWORD or a prompt).", env: "PKG_KEYSTORE", helpGroup: "GLOBAL" }),
-    account: Flags.integer({ summary: "Local node only: which dev account signs (0-19).", helpGroup: "GLOBAL" }),
     config: Flags.string({ summary: "Config file (default: $XDG_CONFIG_HOME/chainpkg/config.toml).", env: "PKG_CONFIG", helpGroup: "GLOBAL" }),
     quiet: Flags.boolean({ char: "q", summary: "Print only errors and the result.", helpGroup: "GLOBAL" }),
   };
@@ -51,13 +67,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   protected async session(options: SessionOptions = {}): Promise<Session> {
     const { resolveConfig } = load.config();
     const { openSession } = load.session();
+    const flags = this.flags;
     const config = await resolveConfig({
-      network: this.flags.network,
-      rpcUrl: this.flags["rpc-url"],
-      registry: this.flags.registry,
-      keystore: this.flags.keystore,
-      account: this.flags.account,
-      config: this.flags.config,
+      network: flags.network,
+      rpcUrl: flags["rpc-url"],
+      registry: flags.registry,
+      keystore: flags.keystore,
+      account: flags.account,
+      config: flags.config,
     });
     const session = await openSession(config, { prompt: (question) => this.promptHidden(question), ...options });
     this.openSessions.push(session);

@@ -5,10 +5,12 @@
  */
 /* eslint-disable @typescript-eslint/no-require-imports */
 export const load = {
+  access: () => require("../src/access") as typeof import("../src/access"),
   config: () => require("../src/config") as typeof import("../src/config"),
   errors: () => require("../src/errors") as typeof import("../src/errors"),
   fetch: () => require("../src/fetch") as typeof import("../src/fetch"),
   ids: () => require("../src/ids") as typeof import("../src/ids"),
+  install: () => require("../src/install") as typeof import("../src/install"),
   instantiate: () => require("../src/instantiate") as typeof import("../src/instantiate"),
   keys: () => require("../src/keys") as typeof import("../src/keys"),
   lock: () => require("../src/lock") as typeof import("../src/lock"),
@@ -22,9 +24,13 @@ export const load = {
   repolock: () => require("../src/repolock") as typeof import("../src/repolock"),
   repository: () => require("../src/repository") as typeof import("../src/repository"),
   session: () => require("../src/session") as typeof import("../src/session"),
+  yank: () => require("../src/yank") as typeof import("../src/yank"),
   content: () => require("../src/content") as typeof import("../src/content"),
-  storeClient: () => require("../src/store/client") as typeof import("../src/store/client"),
-  storeDaemon: () => require("../src/store/daemon") as typeof import("../src/store/daemon"),
+  storeClient: () => require("../src/daemon/client") as typeof import("../src/daemon/client"),
+  storeDaemon: () => require("../src/daemon/daemon") as typeof import("../src/daemon/daemon"),
   storeErrors: () => require("../src/store/errors") as typeof import("../src/store/errors"),
-  buildPackage: () => require("../src/build/package") as typeof import("../src/build/package"),
+  buildDirectory: () => require("../src/build-directory") as typeof import("../src/build-directory"),
+  buildPublished: () => require("../src/build-published") as typeof import("../src/build-published"),
+  buildRepository: () => require("../src/repository/build") as typeof import("../src/repository/build"),
+  instantiateRepository: () => require("../src/repository/instantiate") as typeof import("../src/repository/instantiate"),
 };

@@ -25,10 +25,7 @@ export function offlineFlagExcluding(exclusive: string[]) {
 export function lockCheckFor(offline: boolean, open: () => Promise<Pick<Session, "client" | "chain">>, warn: (message: string) => void): LockCheck {
   return load.lockVerify().lockCheck({
     offline,
-    registry: async () => {
-      const session = await open();
-      return { client: session.client, chain: session.chain };
-    },
+    registry: open,
     warn,
   });
 }

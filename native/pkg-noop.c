@@ -4,14 +4,14 @@
  *   pkg-noop <path of bin/pkg.js> build [args...]
  *
  * bin/pkg runs it for `pkg build ...`. It sends the command line, the working directory and the
- * environment the answer depends on to the store daemon (`noop-build`, answered by src/build/noop.ts)
+ * environment the answer depends on to the store daemon (`noop-build`, answered by src/noop/answer.ts)
  * and prints what the daemon says `pkg build` would print. When the daemon declines, or cannot be
  * reached, or anything here is unusual, it runs the full command instead: `node <pkg.js> build
  * [args...]` with PKG_NOOP_DECLINED=1 (bin/pkg.js then does not ask again). It never prints on stdout
  * unless it answers, so the full command's output is never mixed with anything.
  *
  * Why C: starting node costs ~60 ms here, more than cargo's whole no-op (~40 ms); this costs ~1 ms
- * plus the daemon's few ms. Its twin in TypeScript is src/build/noop-client.ts (the same request,
+ * plus the daemon's few ms. Its twin in TypeScript is src/noop/client.ts (the same request,
  * the same trace with PKG_TRACE_FASTPATH=1); test/unit/store/build-cli.test.ts runs both.
  *
  * No JSON parser: the answer's text comes as hex (`{"id":1,"ok":true,"result":{"answered":true,
@@ -114,7 +114,7 @@ static void put_json(struct buf *b, const char *s) {
   put(b, "\"", 1);
 }
 
-/* The variables the answer depends on: src/build/noop-env.ts says the same. */
+/* The variables the answer depends on: src/noop/env.ts says the same. */
 static int sent_env(const char *entry) {
   return strncmp(entry, "PKG_", 4) == 0 || strncmp(entry, "XDG_", 4) == 0 || strncmp(entry, "HOME=", 5) == 0 ||
          strncmp(entry, "DEBUG=", 6) == 0 || strncmp(entry, "CLI_FLAGS_DEBUG=", 16) == 0;

@@ -28,7 +28,8 @@
 import { FileFormatError } from "./errors/files";
 import { writeFileAtomic } from "./files/atomic";
 import { checkCid } from "./files/cid";
-import { checkTextSize, MAX_BUILDFILE_BYTES, readTextFile, type SizeLimit } from "./files/limits";
+import { checkTextSize, MAX_BUILDFILE_BYTES, type SizeLimit } from "./files/limits";
+import { readTextFileOrNull } from "./files/read";
 import {
   checkKeys,
   fail,
@@ -215,13 +216,8 @@ export function findBuild(buildfile: Buildfile, name: string): BuildRecord | und
 
 /** Reads a pkg.build.toml. @throws FileFormatError ERR_BUILDFILE_NOT_FOUND, or any error of {@link parseBuildfile}. */
 export async function readBuildfile(file: string): Promise<Buildfile> {
-  let text: string;
-  try {
-    text = await readTextFile(file, BUILDFILE_LIMIT);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    throw new FileFormatError(ERR_BUILDFILE_NOT_FOUND, `${file}: no such file`, { file }, "run `pkg build` first", error);
-  }
+  const text = await readTextFileOrNull(file, BUILDFILE_LIMIT);
+  if (text === null) throw new FileFormatError(ERR_BUILDFILE_NOT_FOUND, `${file}: no such file`, { file }, "run `pkg build` first");
   return parseBuildfile(text, file);
 }
 

@@ -17,7 +17,7 @@
  *   gateways = ["http://127.0.0.1:8080"]
  */
 import { defaultDataDir } from "./files/dirs";
-import { readFile } from "node:fs/promises";
+import { readTextFileOrNull } from "./files/read";
 import { homedir } from "node:os";
 import path from "node:path";
 import { checkAddress as checkTypedAddress } from "./ids";
@@ -153,14 +153,8 @@ export function parseConfigFile(text: string, file: string): ConfigFile {
 }
 
 async function readConfigFile(file: string): Promise<ConfigFile | null> {
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw error;
-  }
-  return parseConfigFile(text, file);
+  const text = await readTextFileOrNull(file);
+  return text === null ? null : parseConfigFile(text, file);
 }
 
 /** Flags, then PKG_* environment, then the config file, then the zero-configuration defaults. */

@@ -15,12 +15,13 @@ import * as semver from "semver";
 import { CID } from "multiformats/cid";
 import { isPkgError, PkgError } from "./errors";
 import { checkPathComponent } from "./files/name";
+import { processAlive } from "./files/pidlock";
 import { MANIFEST_FILE_NAME, MANIFEST_LIMIT } from "./manifest";
 import { collectBytes } from "./files/limits";
 import type { Lockfile } from "./lockfile";
 import type { ContentStore } from "./content";
 import type { RegistryClient, VersionRecord } from "./chain/registry";
-import type { PackageSpec } from "./ids";
+import { packageVersionId, type PackageSpec } from "./ids";
 
 export const ERR_FETCH_UNKNOWN_PACKAGE = "ERR_FETCH_UNKNOWN_PACKAGE";
 export const ERR_FETCH_UNKNOWN_VERSION = "ERR_FETCH_UNKNOWN_VERSION";
@@ -117,16 +118,6 @@ async function existingParent(destination: string): Promise<string> {
   return current;
 }
 
-/** Whether a process with this pid is alive on this machine (EPERM: it is, another user's). */
-function pidAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (error) {
-    return (error as NodeJS.ErrnoException).code === "EPERM";
-  }
-}
-
 /** `.NAME.partial-PID-RANDOM`: the staging directory of a fetch into NAME by process PID. */
 export function stagingName(name: string): string {
   return `.${name}.partial-${process.pid}-${randomBytes(6).toString("hex")}`;
@@ -146,7 +137,7 @@ export async function removeStaleStaging(parent: string, name: string): Promise<
     const match = /^(\d+)-[0-9a-f]{12}$/.exec(entry.slice(prefix.length));
     if (match === null) continue;
     const pid = Number(match[1]);
-    if (pid === process.pid || pidAlive(pid)) continue;
+    if (pid === process.pid || processAlive(pid)) continue;
     const full = path.join(parent, entry);
     if (!(await lstatOrNull(full))?.isDirectory()) continue;
     await rm(full, { recursive: true, force: true }).then(() => removed.push(full), () => undefined);
@@ -221,9 +212,15 @@ async function readNoFollow(file: string): Promise<Buffer> {
   }
 }
 
+/**
+ * A published version's sources and pkg.toml into `destination` (created; it must not exist), or with a null
+ * destination into `./NAME-VERSION` ({@link defaultFetchDestination}). Everything is written into a staging
+ * directory first and moved into place when complete and verified.
+ */
 export async function fetchPackage(params: {
   spec: PackageSpec;
-  destination: string;
+  /** The directory to create; null: `NAME-VERSION` in the current directory. */
+  destination: string | null;
   client: Pick<RegistryClient, "getPackage">;
   content: Pick<ContentStore, "getTree" | "getBytes">;
   blockTag?: number;
@@ -242,7 +239,7 @@ export async function fetchPackage(params: {
       details: { package: id, version: spec.version, available },
     });
   }
-  const destination = path.resolve(params.destination);
+  const destination = params.destination === null ? defaultFetchDestination(spec.name, version.version) : path.resolve(params.destination);
   if ((await lstatOrNull(destination)) !== null) {
     throw new PkgError(ERR_FETCH_DESTINATION_EXISTS, `${destination} exists already`, { hint: "pass --output with a new directory, or remove it" });
   }
@@ -295,12 +292,12 @@ export async function fetchLocked(params: {
   return { pinned: entries.length };
 }
 
-/** Locked versions that are yanked now (the lock still works; users should hear about it). */
-export async function yankedInLock(lock: Lockfile, client: Pick<RegistryClient, "getPackages">): Promise<string[]> {
+/** Locked versions that are yanked now, as `crates/dep:0.2.1` (the lock still works; users should hear about it). */
+export async function yankedInLock(lock: Lockfile, registry: { client: Pick<RegistryClient, "getPackages"> }): Promise<string[]> {
   const entries = Object.entries(lock.dependencies);
   const keys = entries.map(([key]) => ({ repository: key.split(":")[0], name: key.split(":")[1].split("@")[0] }));
-  const records = await client.getPackages(keys);
+  const records = await registry.client.getPackages(keys);
   return entries
     .filter(([, entry], i) => records[i]?.versions.find((v) => v.version === entry.version)?.yanked)
-    .map(([key, entry]) => `${key.split("@")[0]}@${entry.version}`);
+    .map(([, entry], i) => packageVersionId({ ...keys[i], version: entry.version }));
 }

@@ -11,8 +11,8 @@
  * Names and versions follow exactly what contracts/libraries/Validation.sol accepts, so anything
  * that parses here can be sent in a transaction, and anything the registry holds parses here.
  */
-import { AbiCoder, getAddress, keccak256, toUtf8Bytes } from "ethers";
 import * as semver from "semver";
+import { checksumAddress, keccak256Bytes32String, keccak256Utf8, type Bytes32 } from "./chain/hash";
 import { IdError } from "./errors/files";
 import { quoteValue } from "./files/name";
 
@@ -46,8 +46,8 @@ export interface PackageKey {
   name: string;
 }
 
-/** A 0x-prefixed 32-byte hex string, as returned by ethers' keccak256. */
-export type Bytes32 = string;
+/** A 0x-prefixed 32-byte hex string (chain/hash.ts). */
+export type { Bytes32 };
 
 // [a-z0-9] first so that no name can be `.`, `..` or look like a flag; the rest as the registry.
 const NAME = /^[a-z0-9][a-z0-9._-]{0,63}$/;
@@ -231,6 +231,14 @@ export function formatPackageSpec(spec: PackageSpec): string {
 }
 
 /**
+ * How output names one version of a package: `crates/hello:1.0.0`, the command line's id (never a lock key,
+ * `crates:hello`, which names a package in pkg.toml and pkg.lock). Takes names that were parsed already.
+ */
+export function packageVersionId(p: { repository: string; name: string; version: string }): string {
+  return `${p.repository}/${p.name}:${p.version}`;
+}
+
+/**
  * Parses a repository id for the `repo` commands: `crates`, `nixos:23.05`.
  *
  * @throws IdError ERR_ID_SYNTAX (a '/' means a package id was given), ERR_ID_INVALID_NAME,
@@ -279,13 +287,13 @@ export function formatPackageKey(key: PackageKey): string {
 /** The registry's id of a repository: keccak256 of the UTF-8 name (Registry.sol `_repositoryId`). */
 export function hashRepositoryId(repository: string): Bytes32 {
   checkedName(repository, "repository", repository);
-  return keccak256(toUtf8Bytes(repository));
+  return keccak256Utf8(repository);
 }
 
 /** The registry's id of a package: keccak256(abi.encode(repositoryId, name)) (Registry.sol `packageId`). */
 export function hashPackageId(repositoryId: Bytes32, name: string): Bytes32 {
   checkedName(name, "name", name);
-  return keccak256(AbiCoder.defaultAbiCoder().encode(["bytes32", "string"], [repositoryId, name]));
+  return keccak256Bytes32String(repositoryId, name);
 }
 
 /** The registry's ids of one package. */
@@ -313,12 +321,12 @@ export function checkAddress(text: string): AddressCheck {
     return { kind: "syntax", problem: `${quoteValue(text)} is not an address`, hint: "write 0x and 40 hex digits" };
   }
   const digits = text.slice(2);
-  if (digits !== digits.toLowerCase() && digits !== digits.toUpperCase() && getAddress(text.toLowerCase()) !== text) {
+  if (digits !== digits.toLowerCase() && digits !== digits.toUpperCase() && checksumAddress(text.toLowerCase()) !== text) {
     return {
       kind: "checksum",
       problem: `${text} has a wrong checksum: the upper and lower case of its letters is not the address's EIP-55 checksum`,
       hint: "a wrong checksum most often means a mistyped digit: copy the address again from where it came from",
     };
   }
-  return { kind: "address", address: getAddress(text.toLowerCase()) };
+  return { kind: "address", address: checksumAddress(text.toLowerCase()) };
 }

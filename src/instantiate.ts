@@ -19,14 +19,8 @@
  *   (quadratic) for no extra protection. Pinning fetches what is missing, so after instantiate the
  *   sources of the whole graph are local (as after `pkg fetch`); pass `pin: false` to only store blocks.
  *
- * `repo instantiate` (instantiateRepository) works from a repo.lock alone, which pins one version per
- * package of one repository and no edges: each package's inputs are looked up in that same lock, by name,
- * and must satisfy their ranges. Limits, on purpose for now: an input from another repository, or one the
- * repository does not pin, is an error for that package (named), not resolved; every failure is reported
- * and the other packages are still instantiated. Packages that need other repositories go through
- * `pkg lock` + `pkg instantiate`.
+ * `repo instantiate` (src/repository/instantiate.ts) uses the same graph, made from a repo.lock.
  */
-import { readFile } from "node:fs/promises";
 import path from "node:path";
 import * as semver from "semver";
 import { CID } from "multiformats/cid";
@@ -34,12 +28,11 @@ import { isPkgError, PkgError } from "./errors";
 import { currentSystem, DERIVATION_FORMAT, encodeDerivation, dagCborCid, type Derivation, type DerivationBuilder, type DerivationInput } from "./derivation";
 import { LOCKFILE_FILE_NAME, parseLockKey, readLockfile, type LockEdges, type Lockfile } from "./lockfile";
 import { FileFormatError } from "./errors/files";
-import { INPUT_TABLES, listInputs, MANIFEST_FILE_NAME, readManifest, readPublishedManifest, resolveSources, type InputKind, type Manifest } from "./manifest";
-import type { RepositoryLock } from "./repolock";
+import { INPUT_TABLES, MANIFEST_FILE_NAME, readManifestFile, readPublishedManifest, resolveSources, type InputKind, type Manifest } from "./manifest";
 import { compareUtf8 } from "./files/order";
 import type { ContentStore } from "./content/types";
-import type { RegistryClient } from "./chain/registry";
-import { lockRepository, pickRepositoryVersion, readRepositoryVersion, requireRepository, ERR_REPO_NO_MATCHING_VERSION } from "./repository";
+import { packageVersionId } from "./ids";
+import { mapLimit } from "./concurrency";
 
 export const ERR_INSTANTIATE_NAME_CONFLICT = "ERR_INSTANTIATE_NAME_CONFLICT";
 export const ERR_INSTANTIATE_BAD_META = "ERR_INSTANTIATE_BAD_META";
@@ -97,8 +90,8 @@ export interface Instantiation {
   derivations: Map<string, InstantiatedDerivation>;
 }
 
-/** One package of the graph, as instantiation sees it. */
-interface Vertex {
+/** One package of the graph, as instantiation sees it (shared with src/repository/instantiate.ts). */
+export interface Vertex {
   /** `crates:dep@0.2.0`: how messages name it. */
   label: string;
   manifest: Manifest;
@@ -108,37 +101,19 @@ interface Vertex {
   edges: { id: string; kind: InputKind }[];
 }
 
-type Outcome = { ok: true; cid: CID; derivation: Derivation; bytes: Uint8Array } | { ok: false; error: PkgError };
+export type Outcome = { ok: true; cid: CID; derivation: Derivation; bytes: Uint8Array } | { ok: false; error: PkgError };
 
-const READ_CONCURRENCY = 8;
+/** Published pkg.toml files read at once. */
+export const READ_CONCURRENCY = 8;
 const ROOT = ""; // never a lock key or a package name
 
-/** Runs `run` over `items`, `limit` at a time, keeping order; stops taking new items after a failure. */
-async function mapLimit<T, R>(items: readonly T[], limit: number, run: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async () => {
-    while (!failed && next < items.length) {
-      const i = next++;
-      try {
-        results[i] = await run(items[i]);
-      } catch (error) {
-        failed = true;
-        throw error;
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
-function label(m: Pick<Manifest, "repository" | "name" | "version">): string {
-  return `${m.repository}:${m.name}@${m.version}`;
+/** How messages name a package version: `crates/dep:0.2.0` (src/ids.ts). */
+export function label(m: Pick<Manifest, "repository" | "name" | "version">): string {
+  return packageVersionId(m);
 }
 
 /** A published pkg.toml, read by CID (verified by the store) and parsed; it must be the package expected. */
-async function readMeta(content: Pick<ContentStore, "getBytes">, meta: string, expected: { repository: string; name: string; version: string }): Promise<Manifest> {
+export async function readMeta(content: Pick<ContentStore, "getBytes">, meta: string, expected: { repository: string; name: string; version: string }): Promise<Manifest> {
   const what = label(expected);
   let manifest: Manifest;
   try {
@@ -251,7 +226,7 @@ function makeDerivation(vertex: Vertex, inputs: { id: string; label: string; nam
  * Derivations of the vertices reachable from `starts`, bottom up. A vertex whose input failed fails with
  * ERR_INSTANTIATE_INPUT_FAILED (the input's error as cause); cycles fail with ERR_INSTANTIATE_CYCLE.
  */
-function deriveGraph(vertices: Map<string, Vertex | PkgError>, starts: readonly string[], system: string): Map<string, Outcome> {
+export function deriveGraph(vertices: Map<string, Vertex | PkgError>, starts: readonly string[], system: string): Map<string, Outcome> {
   const outcomes = new Map<string, Outcome>();
   const stack: string[] = [];
   const labelOf = (id: string) => {
@@ -323,13 +298,14 @@ function deriveGraph(vertices: Map<string, Vertex | PkgError>, starts: readonly 
 }
 
 /** The error that started a chain of ERR_INSTANTIATE_INPUT_FAILED. */
-function rootCause(error: PkgError): PkgError {
+export function rootCause(error: PkgError): PkgError {
   let current = error;
   while (current.code === ERR_INSTANTIATE_INPUT_FAILED && isPkgError(current.cause)) current = current.cause;
   return current;
 }
 
-async function store(content: InstantiateContent, outcomes: Iterable<Outcome>): Promise<void> {
+/** Puts the derivations made into the content store (DAG-CBOR blocks). */
+export async function storeDerivations(content: InstantiateContent, outcomes: Iterable<Outcome>): Promise<void> {
   const blocks = [...outcomes].filter((o): o is Extract<Outcome, { ok: true }> => o.ok);
   await mapLimit(blocks, READ_CONCURRENCY, (o) => content.putBlock(o.cid, o.bytes));
 }
@@ -377,7 +353,7 @@ export async function instantiate(params: InstantiateParams): Promise<Instantiat
   const outcomes = deriveGraph(vertices, [ROOT], system);
   const root = outcomes.get(ROOT)!;
   if (!root.ok) throw rootCause(root.error);
-  await store(content, outcomes.values());
+  await storeDerivations(content, outcomes.values());
   if (params.pin !== false) await content.pin(root.cid);
   const derivations = new Map<string, InstantiatedDerivation>();
   for (const key of keys) {
@@ -400,6 +376,37 @@ export interface InstantiateDirectoryParams {
    * its block, or trusted under --offline). Commands always pass one; without it the lock is used as it is.
    */
   checkLock?: (lock: Lockfile, file: string) => Promise<void>;
+  /** The directory as the caller read it already ({@link readPackageDirectory}); default: read now. */
+  directory?: PackageDirectory;
+}
+
+/**
+ * A package directory as one build reads it, once: pkg.toml's bytes and what they parse to, and the files its
+ * `src` globs match. A glob that fails is kept as its error, thrown where the sources are needed (so that a
+ * missing pkg.lock is still reported first, as `pkg instantiate` always did).
+ */
+export interface PackageDirectory {
+  dir: string;
+  manifestFile: string;
+  /** pkg.toml as read: what goes into the content store (the meta `pkg publish` would publish). */
+  manifestBytes: Uint8Array;
+  manifest: Manifest;
+  /** Sorted paths relative to `dir` ({@link resolveSources}), or the error that expanding `src` gave. */
+  sources: { files: string[] } | { error: unknown };
+}
+
+/** Reads pkg.toml and expands its `src` in `dir`. @throws errors of readManifest (the sources' are kept, see {@link PackageDirectory}). */
+export async function readPackageDirectory(dir: string): Promise<PackageDirectory> {
+  const manifestFile = path.join(dir, MANIFEST_FILE_NAME);
+  const { manifest, text } = await readManifestFile(manifestFile);
+  const sources = await resolveSources(manifest, dir).then((files) => ({ files }), (error: unknown) => ({ error }));
+  return { dir, manifestFile, manifestBytes: Buffer.from(text, "utf8"), manifest, sources };
+}
+
+/** The directory's source files. @throws the error expanding `src` gave. */
+export function sourcesOf(directory: PackageDirectory): string[] {
+  if ("error" in directory.sources) throw directory.sources.error;
+  return directory.sources.files;
 }
 
 export interface DirectoryInstantiation extends Instantiation {
@@ -420,11 +427,11 @@ export interface DirectoryInstantiation extends Instantiation {
  */
 export async function instantiateDirectory(params: InstantiateDirectoryParams): Promise<DirectoryInstantiation> {
   const { dir, content } = params;
-  const manifestFile = path.join(dir, MANIFEST_FILE_NAME);
+  const directory = params.directory ?? (await readPackageDirectory(dir));
+  const { manifest, manifestFile } = directory;
   const lockFile = path.join(dir, LOCKFILE_FILE_NAME);
-  const manifest = await readManifest(manifestFile);
   const lock = await readLockfile(lockFile);
-  const meta = await content.putBytes(await readFile(manifestFile));
+  const meta = await content.putBytes(directory.manifestBytes);
   if (meta.toString() !== lock.package) {
     throw new PkgError(ERR_INSTANTIATE_STALE_LOCK, `${lockFile} was made for another pkg.toml (locked ${lock.package}, ${manifestFile} is now ${meta.toString()})`, {
       details: { lockFile, locked: lock.package, manifest: meta.toString() },
@@ -432,144 +439,8 @@ export async function instantiateDirectory(params: InstantiateDirectoryParams): 
     });
   }
   await params.checkLock?.(lock, lockFile);
-  const files = await resolveSources(manifest, dir);
+  const files = sourcesOf(directory);
   const src = await content.putTree(files.map((file) => ({ path: file, source: path.join(dir, file) })));
   const result = await instantiate({ lock, manifest, src, content, system: params.system, pin: params.pin, extraArgs: params.extraArgs });
   return { ...result, lockFile, meta, src };
-}
-
-export interface InstantiateRepositoryParams {
-  lock: RepositoryLock;
-  content: InstantiateContent;
-  system?: string;
-  /** Pin every derivation no other one of the repository depends on. Default true. */
-  pin?: boolean;
-}
-
-export interface InstantiateFailure {
-  /** Package name within the repository. */
-  name: string;
-  version: string;
-  error: PkgError;
-}
-
-export interface RepositoryInstantiation {
-  repository: string;
-  /** Package name → derivation, for every package that could be instantiated. */
-  derivations: Map<string, InstantiatedDerivation>;
-  /** Every package that could not, sorted by name; each error names the cause. */
-  failures: InstantiateFailure[];
-}
-
-/**
- * Every package a repo.lock pins → a derivation, with inputs looked up in the same lock (see the top of
- * this file). Failures are collected per package, never thrown: one broken package does not hide the rest.
- * @throws only content store errors that are not about one package.
- */
-export async function instantiateRepository(params: InstantiateRepositoryParams): Promise<RepositoryInstantiation> {
-  const { lock, content } = params;
-  const system = params.system ?? currentSystem();
-  const names = Object.keys(lock.packages).sort(compareUtf8);
-  const vertices = new Map<string, Vertex | PkgError>();
-  const manifests = await mapLimit(names, READ_CONCURRENCY, async (name): Promise<Manifest | PkgError> => {
-    const entry = lock.packages[name];
-    try {
-      return await readMeta(content, entry.meta, { repository: lock.name, name, version: entry.version });
-    } catch (error) {
-      if (isPkgError(error)) return error;
-      throw error;
-    }
-  });
-  names.forEach((name, i) => {
-    const m = manifests[i];
-    if (m instanceof PkgError) {
-      vertices.set(name, m);
-      return;
-    }
-    const who = label(m);
-    const edges: { id: string; kind: InputKind }[] = [];
-    for (const input of listInputs(m)) {
-      const pinned = input.repository === lock.name && Object.prototype.hasOwnProperty.call(lock.packages, input.name) ? lock.packages[input.name] : undefined;
-      if (pinned === undefined) {
-        vertices.set(name, new PkgError(ERR_INSTANTIATE_INPUT_NOT_LOCKED, `${who}: its ${input.kind} ${input.key} is not pinned by the repo.lock of ${lock.name}`, {
-          details: { package: who, input: input.key, kind: input.kind },
-          hint: input.repository === lock.name
-            ? `${input.key} is not in this version of ${lock.name}; publish it and lock the repository again`
-            : "repo instantiate uses only the repository's own packages; instantiate this one with `pkg lock` and `pkg instantiate`",
-        }));
-        return;
-      }
-      if (!semver.satisfies(pinned.version, input.range)) {
-        vertices.set(name, new PkgError(ERR_INSTANTIATE_LOCK_MISMATCH, `${who}: [${input.kind}s] "${input.key}" = "${input.range}", but the repo.lock of ${lock.name} pins ${pinned.version}`, {
-          details: { package: who, input: input.key, range: input.range, version: pinned.version },
-          hint: "the repository pins versions that do not fit together; publish a version that accepts it, or pin another one",
-        }));
-        return;
-      }
-      edges.push({ id: input.name, kind: input.kind });
-    }
-    vertices.set(name, { label: who, manifest: m, meta: CID.parse(lock.packages[name].meta).toV1(), src: CID.parse(lock.packages[name].src).toV1(), edges });
-  });
-
-  const outcomes = deriveGraph(vertices, names, system);
-  await store(content, outcomes.values());
-  const derivations = new Map<string, InstantiatedDerivation>();
-  const failures: InstantiateFailure[] = [];
-  const used = new Set<string>(); // derivations some other one depends on
-  for (const name of names) {
-    const o = outcomes.get(name)!;
-    if (o.ok) {
-      derivations.set(name, { cid: o.cid, derivation: o.derivation });
-      for (const input of Object.values(o.derivation.inputDrvs)) used.add(input.drv.toString());
-    } else {
-      failures.push({ name, version: lock.packages[name].version, error: o.error });
-    }
-  }
-  if (params.pin !== false) {
-    for (const { cid } of derivations.values()) if (!used.has(cid.toString())) await content.pin(cid);
-  }
-  return { repository: lock.name, derivations, failures };
-}
-
-export interface RepositoryLockChoice {
-  lock: RepositoryLock;
-  /** The published version used; null for a rolling repository (locked now, or at `block`). */
-  version: string | null;
-  /** CID of the published repo.lock; null for a rolling repository. */
-  meta: string | null;
-  warnings: string[];
-}
-
-/**
- * The repo.lock `repo instantiate NAME[:VERSION]` works from: the version named, else the newest that is not
- * yanked, else (no versions: a rolling release) its packages' newest versions at `block` (default: now).
- * Note: the same choice as `repo fetch` makes (repository.ts keeps its own copy unexported).
- */
-export async function chooseRepositoryLock(params: {
-  client: Parameters<typeof lockRepository>[0]["client"] & Pick<RegistryClient, "getRepositoryVersions">;
-  content: Pick<ContentStore, "getBytes">;
-  name: string;
-  version: string | null;
-  block?: number;
-}): Promise<RepositoryLockChoice> {
-  const { client, content, name } = params;
-  if (params.version !== null) {
-    const published = await readRepositoryVersion({ client, content, name, version: params.version });
-    return { lock: published.lock, version: published.version, meta: published.meta, warnings: published.yanked ? [`${name}:${published.version} is yanked`] : [] };
-  }
-  await requireRepository(client, name);
-  const versions = await client.getRepositoryVersions(name);
-  if (versions.length === 0) {
-    const { lock, warnings } = await lockRepository({ client, name, block: params.block });
-    return { lock, version: null, meta: null, warnings };
-  }
-  const picked = pickRepositoryVersion(versions, null);
-  if (picked === null) {
-    throw new PkgError(ERR_REPO_NO_MATCHING_VERSION, `every version of ${name} is yanked`, {
-      details: { repository: name, available: versions.map((v) => v.version) },
-      hint: `name one explicitly, e.g. \`repo instantiate ${name}:${versions[0].version}\``,
-    });
-  }
-  const published = await readRepositoryVersion({ client, content, name, version: picked.version });
-  return { lock: published.lock, version: published.version, meta: published.meta, warnings: [] };
 }

@@ -3,10 +3,12 @@
  * private key from the environment (CI), or an encrypted JSON keystore (ethers) unlocked with a password
  * from the environment or a prompt. Keys and passwords never appear in messages or files.
  */
-import { readFile } from "node:fs/promises";
-import { Wallet, type JsonRpcProvider, type Signer } from "ethers";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { lexists } from "./files/nofollow";
 import { PkgError } from "./errors";
 import type { KeySource } from "./config";
+import { createEncryptedKey, decryptKeystore, devAccountSigner, privateKeySigner, type ChainProvider, type ChainSigner } from "./chain/keystore";
 
 export const ERR_KEY_INVALID = "ERR_KEY_INVALID";
 export const ERR_KEY_NO_ACCOUNT = "ERR_KEY_NO_ACCOUNT";
@@ -19,28 +21,28 @@ export type PasswordPrompt = (question: string) => Promise<string | null>;
 
 export async function resolveSigner(
   key: KeySource,
-  provider: JsonRpcProvider,
+  provider: ChainProvider,
   options: { env?: NodeJS.ProcessEnv; prompt?: PasswordPrompt } = {},
-): Promise<Signer> {
+): Promise<ChainSigner> {
   const env = options.env ?? process.env;
   switch (key.kind) {
     case "dev-account": {
-      const accounts = (await provider.send("eth_accounts", [])) as string[];
-      if (key.index < 0 || key.index >= accounts.length) {
-        throw new PkgError(ERR_KEY_NO_ACCOUNT, `the node has no unlocked account #${key.index} (it has ${accounts.length})`, {
+      const account = await devAccountSigner(provider, key.index);
+      if ("accounts" in account) {
+        throw new PkgError(ERR_KEY_NO_ACCOUNT, `the node has no unlocked account #${key.index} (it has ${account.accounts})`, {
           hint: "on a real network, set PKG_PRIVATE_KEY or pass --keystore; locally, pick --account 0..19",
         });
       }
-      return provider.getSigner(accounts[key.index]);
+      return account.signer;
     }
     case "private-key-env": {
-      try {
-        return new Wallet(env[key.variable] ?? "", provider);
-      } catch {
+      const signer = privateKeySigner(env[key.variable] ?? "", provider);
+      if (signer === null) {
         throw new PkgError(ERR_KEY_INVALID, `${key.variable} does not hold a valid private key`, {
           hint: "set it to 0x and 64 hex digits (the key itself is never printed)",
         });
       }
+      return signer;
     }
     case "keystore": {
       let json: string;
@@ -55,14 +57,13 @@ export async function resolveSigner(
           hint: `set ${key.passwordVariable}`,
         });
       }
-      try {
-        return (await Wallet.fromEncryptedJson(json, password)).connect(provider);
-      } catch (error) {
-        const message = String((error as Error).message ?? error);
-        if (/password/i.test(message)) {
+      const opened = await decryptKeystore(json, password, provider);
+      if ("signer" in opened) return opened.signer;
+      switch (opened.failure) {
+        case "bad-password":
           throw new PkgError(ERR_KEY_BAD_PASSWORD, `wrong password for keystore ${key.file}`, { hint: `check ${key.passwordVariable} or retype it` });
-        }
-        throw new PkgError(ERR_KEY_KEYSTORE, `${key.file} is not an ethers JSON keystore`, { hint: "create one with `pkg key create`" });
+        case "not-a-keystore":
+          throw new PkgError(ERR_KEY_KEYSTORE, `${key.file} is not an ethers JSON keystore`, { hint: "create one with `pkg key create`" });
       }
     }
   }
@@ -70,6 +71,35 @@ export async function resolveSigner(
 
 /** Encrypts a new random key into a keystore JSON (for `pkg key create`); returns the address and JSON. */
 export async function createKeystore(password: string): Promise<{ address: string; json: string }> {
-  const wallet = Wallet.createRandom();
-  return { address: wallet.address, json: await wallet.encrypt(password) };
+  return createEncryptedKey(password);
+}
+
+export const ERR_KEY_KEYSTORE_EXISTS = "ERR_KEY_KEYSTORE_EXISTS";
+
+function keystoreExists(file: string): PkgError {
+  return new PkgError(ERR_KEY_KEYSTORE_EXISTS, `${file} exists already`, { hint: "choose another --output; keystores are never overwritten" });
+}
+
+/** @throws PkgError ERR_KEY_KEYSTORE_EXISTS when something is at `file` already (checked before a password is asked for). */
+export async function checkKeystoreFree(file: string): Promise<void> {
+  if (await lexists(file)) throw keystoreExists(file);
+}
+
+/**
+ * `pkg key create`: a new random key encrypted with `password` into a new keystore file (mode 600, its directory
+ * created 700 if missing). An existing file is never overwritten.
+ * @throws PkgError ERR_KEY_KEYSTORE_EXISTS, ERR_KEY_PASSWORD_REQUIRED for an empty password.
+ */
+export async function createKeystoreFile(file: string, password: string): Promise<{ file: string; address: string }> {
+  if (password === "") throw new PkgError(ERR_KEY_PASSWORD_REQUIRED, "a keystore needs a password", { hint: "set PKG_KEYSTORE_PASSWORD or run in a terminal" });
+  await checkKeystoreFree(file);
+  const { address, json } = await createKeystore(password);
+  await mkdir(path.dirname(file), { recursive: true, mode: 0o700 });
+  try {
+    await writeFile(file, json, { mode: 0o600, flag: "wx" });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === "EEXIST") throw keystoreExists(file);
+    throw error;
+  }
+  return { file, address };
 }

@@ -2,10 +2,9 @@
  * `pkg lock` / `pkg update` for a package directory: resolve its pkg.toml against the registry at one block,
  * keeping what the existing pkg.lock still allows, and write pkg.lock atomically.
  */
-import { access } from "node:fs/promises";
 import path from "node:path";
 import { CID } from "multiformats/cid";
-import { checkLockfileChain, LOCKFILE_FILE_NAME, readLockfile, writeLockfile, type LockedDependency, type Lockfile } from "./lockfile";
+import { checkLockfileChain, ERR_LOCKFILE_NOT_FOUND, LOCKFILE_FILE_NAME, readLockfile, writeLockfile, type LockedDependency, type Lockfile } from "./lockfile";
 import { findLockProblems, lockProblemText } from "./lock-verify";
 import { readPublishedManifest, type Manifest } from "./manifest";
 import { putManifest } from "./publish";
@@ -35,10 +34,6 @@ export interface LockOutcome extends ResolveResult {
   changes: LockChange[];
   /** The lock as it was before (null: there was none), for {@link formatLockChanges}. */
   previous: Lockfile | null;
-}
-
-async function exists(file: string): Promise<boolean> {
-  return access(file).then(() => true, () => false);
 }
 
 function baseKey(key: string): string {
@@ -143,10 +138,11 @@ async function checkedPrevious(
  * The lock `pkg lock` / `pkg update` start from. Its parse errors say "run `pkg lock`", which is what the user
  * just did: here they say how to get past the file instead.
  */
-async function readExistingLock(file: string): Promise<Lockfile> {
+async function readExistingLock(file: string): Promise<Lockfile | null> {
   try {
     return await readLockfile(file);
   } catch (error) {
+    if (isPkgError(error, ERR_LOCKFILE_NOT_FOUND)) return null;
     if (!isPkgError(error) || !error.code.startsWith("ERR_LOCKFILE_")) throw error;
     throw new PkgError(error.code, error.message, {
       details: error.details,
@@ -165,7 +161,7 @@ export async function lockDirectory(params: {
 }): Promise<LockOutcome> {
   const { session } = params;
   const file = path.resolve(params.dir, LOCKFILE_FILE_NAME); // absolute: commands print it (--json too)
-  const previous = (await exists(file)) ? await readExistingLock(file) : null;
+  const previous = await readExistingLock(file);
   if (previous) checkLockfileChain(previous, session.chain, file);
   if (previous && Array.isArray(params.update)) {
     const locked = new Set(Object.keys(previous.dependencies).map((k) => k.split("@")[0]));

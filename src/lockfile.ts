@@ -38,7 +38,7 @@
  *   derivations, and a derivation cannot depend on itself. A hand edit that breaks this is an
  *   error here, not a confusing failure in the builder.
  */
-import { getAddress, isAddress } from "ethers";
+import { checksumAddress, isAddress } from "./chain/hash";
 import * as semver from "semver";
 import { FileFormatError } from "./errors/files";
 import { writeFileAtomic } from "./files/atomic";
@@ -46,9 +46,9 @@ import { checkCid } from "./files/cid";
 import {
   checkTextSize,
   MAX_LOCKFILE_BYTES,
-  readTextFile,
   type SizeLimit,
 } from "./files/limits";
+import { readTextFileOrNull } from "./files/read";
 import {
   checkKeys,
   fail,
@@ -251,8 +251,8 @@ function checkLockfile(ctx: FieldContext, lock: Lockfile): void {
   if (!isAddress(lock.registry)) {
     fail(ctx, ERR_LOCKFILE_INVALID_REGISTRY, ["lock", "registry"], `${quoteValue(lock.registry)} is not an address (or its checksum is wrong)`, "write the 0x-prefixed registry address");
   }
-  if (getAddress(lock.registry) !== lock.registry) {
-    fail(ctx, ERR_LOCKFILE_INVALID_REGISTRY, ["lock", "registry"], `${quoteValue(lock.registry)} is not checksummed`, `write ${getAddress(lock.registry)}`);
+  if (checksumAddress(lock.registry) !== lock.registry) {
+    fail(ctx, ERR_LOCKFILE_INVALID_REGISTRY, ["lock", "registry"], `${quoteValue(lock.registry)} is not checksummed`, `write ${checksumAddress(lock.registry)}`);
   }
 
   const versions = new Map<string, number>(); // repo:name → number of versions locked
@@ -431,7 +431,7 @@ export function serializeLockfile(lock: Lockfile, file: string = LOCKFILE_FILE_N
  * @throws FileFormatError ERR_LOCKFILE_CHAIN_MISMATCH
  */
 export function checkLockfileChain(lock: Lockfile, target: ChainTarget, file: string = LOCKFILE_FILE_NAME): void {
-  const same = lock.chainId === target.chainId && isAddress(target.registry) && getAddress(target.registry) === lock.registry;
+  const same = lock.chainId === target.chainId && isAddress(target.registry) && checksumAddress(target.registry) === lock.registry;
   if (!same) {
     throw new FileFormatError(
       ERR_LOCKFILE_CHAIN_MISMATCH,
@@ -444,13 +444,8 @@ export function checkLockfileChain(lock: Lockfile, target: ChainTarget, file: st
 
 /** Reads a pkg.lock. @throws FileFormatError ERR_LOCKFILE_NOT_FOUND, or any error of {@link parseLockfile}. */
 export async function readLockfile(file: string): Promise<Lockfile> {
-  let text: string;
-  try {
-    text = await readTextFile(file, LOCKFILE_LIMIT);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    throw new FileFormatError(ERR_LOCKFILE_NOT_FOUND, `${file}: no such file`, { file }, "run `pkg lock` first", error);
-  }
+  const text = await readTextFileOrNull(file, LOCKFILE_LIMIT);
+  if (text === null) throw new FileFormatError(ERR_LOCKFILE_NOT_FOUND, `${file}: no such file`, { file }, "run `pkg lock` first");
   return parseLockfile(text, file);
 }
 

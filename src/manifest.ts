@@ -64,11 +64,11 @@ import {
   MAX_PATH_BYTES,
   MAX_RANGE_BYTES,
   MAX_STRING_BYTES,
-  readTextFile,
   type SizeLimit,
 } from "./files/limits";
 import type { FieldPath } from "./files/locate";
 import { quoteValue } from "./files/name";
+import { orNull, readTextFileOrNull } from "./files/read";
 import { compareUtf8 } from "./files/order";
 import { checkSourcePattern, expandSourcePatterns } from "./files/sources";
 import { isSpdxProblem, parseSpdxExpression } from "./files/spdx";
@@ -443,17 +443,17 @@ export function listInputs(m: Manifest): ManifestInput[] {
  * @throws FileFormatError ERR_MANIFEST_NOT_FOUND, or any error of {@link parseManifest}.
  */
 export async function readManifest(file: string): Promise<Manifest> {
-  let target = file;
-  let text: string;
-  try {
-    if ((await fs.stat(file)).isDirectory()) target = path.join(file, MANIFEST_FILE_NAME);
-    text = await readTextFile(target, MANIFEST_LIMIT);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    throw new FileFormatError(ERR_MANIFEST_NOT_FOUND, `${target}: no such file`, { file: target },
-      "run the command in a package directory, or pass a package id", error);
+  return (await readManifestFile(file)).manifest;
+}
+
+/** {@link readManifest}, with the text it parsed (what `pkg publish` and instantiation put into the content store). */
+export async function readManifestFile(file: string): Promise<{ manifest: Manifest; text: string }> {
+  const target = (await orNull(fs.stat(file)))?.isDirectory() ? path.join(file, MANIFEST_FILE_NAME) : file;
+  const text = await readTextFileOrNull(target, MANIFEST_LIMIT);
+  if (text === null) {
+    throw new FileFormatError(ERR_MANIFEST_NOT_FOUND, `${target}: no such file`, { file: target }, "run the command in a package directory, or pass a package id");
   }
-  return parseManifest(text, target);
+  return { manifest: parseManifest(text, target), text };
 }
 
 /**

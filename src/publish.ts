@@ -10,7 +10,7 @@
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import { PkgError } from "./errors";
-import { isSameVersion, withoutBuildMetadata } from "./ids";
+import { isSameVersion, packageVersionId, withoutBuildMetadata } from "./ids";
 import { MANIFEST_FILE_NAME, readManifest, resolveSources, type Manifest } from "./manifest";
 import type { ContentStore } from "./content";
 import type { RegistryClient } from "./chain/registry";
@@ -54,7 +54,7 @@ export async function publishPackage(params: PublishParams): Promise<PublishResu
   const step = params.onStep ?? (() => {});
   const manifest = await readManifest(path.join(dir, MANIFEST_FILE_NAME));
   const key = { repository: manifest.repository, name: manifest.name };
-  const id = `${manifest.repository}:${manifest.name}@${manifest.version}`;
+  const id = packageVersionId(manifest);
   const files = await resolveSources(manifest, dir);
 
   step(`checking ${manifest.repository} and ${id} on chain`);
@@ -77,7 +77,7 @@ export async function publishPackage(params: PublishParams): Promise<PublishResu
   if (equivalent) {
     const base = withoutBuildMetadata(manifest.version);
     throw new PkgError(ERR_PUBLISH_VERSION_EXISTS,
-      `${id} is the version ${base} under semver, and ${manifest.repository}:${manifest.name}@${equivalent.version} is already published; ` +
+      `${id} is the version ${base} under semver, and ${packageVersionId({ ...manifest, version: equivalent.version })} is already published; ` +
         "versions that differ only in build metadata (+...) are one version", {
         details: { package: id, existing: equivalent.version, meta: equivalent.meta, src: equivalent.src },
         hint: `bump [package].version in pkg.toml (the part before '+'): ranges cannot tell ${base} and ${manifest.version} apart`,
@@ -93,7 +93,7 @@ export async function publishPackage(params: PublishParams): Promise<PublishResu
 
   let registered = false;
   if (!existing) {
-    step(`registering ${manifest.repository}:${manifest.name}`);
+    step(`registering ${manifest.repository}/${manifest.name}`);
     await client.registerPackage(key);
     registered = true;
   }

@@ -28,11 +28,12 @@
  * - chain-id and registry are recorded, as in pkg.lock, so that a lock written on one network is not
  *   published on another by accident ({@link checkRepositoryLockChain}).
  */
-import { getAddress, isAddress } from "ethers";
+import { checksumAddress, isAddress } from "./chain/hash";
 import { FileFormatError } from "./errors/files";
 import { writeFileAtomic } from "./files/atomic";
 import { checkCid } from "./files/cid";
-import { checkTextSize, MAX_REPOLOCK_BYTES, readTextFile, type SizeLimit } from "./files/limits";
+import { checkTextSize, MAX_REPOLOCK_BYTES, type SizeLimit } from "./files/limits";
+import { readTextFileOrNull } from "./files/read";
 import {
   checkKeys,
   fail,
@@ -147,8 +148,8 @@ function checkRepositoryLock(ctx: FieldContext, lock: RepositoryLock): void {
     fail(ctx, ERR_REPOLOCK_INVALID_REGISTRY, ["repository", "registry"], `${quoteValue(lock.registry)} is not an address (or its checksum is wrong)`,
       "write the 0x-prefixed registry address");
   }
-  if (getAddress(lock.registry) !== lock.registry) {
-    fail(ctx, ERR_REPOLOCK_INVALID_REGISTRY, ["repository", "registry"], `${quoteValue(lock.registry)} is not checksummed`, `write ${getAddress(lock.registry)}`);
+  if (checksumAddress(lock.registry) !== lock.registry) {
+    fail(ctx, ERR_REPOLOCK_INVALID_REGISTRY, ["repository", "registry"], `${quoteValue(lock.registry)} is not checksummed`, `write ${checksumAddress(lock.registry)}`);
   }
   for (const name of Object.keys(lock.packages).sort(compareUtf8)) {
     const entry = lock.packages[name];
@@ -236,7 +237,7 @@ export function serializeRepositoryLock(lock: RepositoryLock, file: string = REP
  * @throws FileFormatError ERR_REPOLOCK_CHAIN_MISMATCH
  */
 export function checkRepositoryLockChain(lock: RepositoryLock, target: RepositoryLockChain, file: string = REPOLOCK_FILE_NAME): void {
-  const same = lock.chainId === target.chainId && isAddress(target.registry) && getAddress(target.registry) === lock.registry;
+  const same = lock.chainId === target.chainId && isAddress(target.registry) && checksumAddress(target.registry) === lock.registry;
   if (!same) {
     throw new FileFormatError(
       ERR_REPOLOCK_CHAIN_MISMATCH,
@@ -249,13 +250,8 @@ export function checkRepositoryLockChain(lock: RepositoryLock, target: Repositor
 
 /** Reads a repo.lock. @throws FileFormatError ERR_REPOLOCK_NOT_FOUND, or any error of {@link parseRepositoryLock}. */
 export async function readRepositoryLock(file: string): Promise<RepositoryLock> {
-  let text: string;
-  try {
-    text = await readTextFile(file, REPOLOCK_LIMIT);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
-    throw new FileFormatError(ERR_REPOLOCK_NOT_FOUND, `${file}: no such file`, { file }, "write one with `repo lock NAME -o FILE`", error);
-  }
+  const text = await readTextFileOrNull(file, REPOLOCK_LIMIT);
+  if (text === null) throw new FileFormatError(ERR_REPOLOCK_NOT_FOUND, `${file}: no such file`, { file }, "write one with `repo lock NAME -o FILE`");
   return parseRepositoryLock(text, file);
 }
 

@@ -20,7 +20,7 @@ import { assignLockKeys, type LockEdges, type Lockfile } from "./lockfile";
 import { listInputs, readPublishedManifest, type InputKind, type Manifest } from "./manifest";
 import type { PackageRecord, RegistryClient } from "./chain/registry";
 import type { ContentStore } from "./content";
-import type { PackageKey } from "./ids";
+import { packageVersionId, type PackageKey } from "./ids";
 
 export const ERR_RESOLVE_UNKNOWN_PACKAGE = "ERR_RESOLVE_UNKNOWN_PACKAGE";
 export const ERR_RESOLVE_NO_MATCH = "ERR_RESOLVE_NO_MATCH";
@@ -80,11 +80,11 @@ const EDGE_FIELD: Record<InputKind, keyof LockEdges> = {
 };
 
 function label(node: Pick<Node, "repository" | "name" | "version">): string {
-  return `${node.repository}:${node.name}@${node.version}`;
+  return packageVersionId(node);
 }
 
 function requestsOf(manifest: Manifest, from: Node | null): Request[] {
-  const dependent = from ? label(from) : `${manifest.repository}:${manifest.name}@${manifest.version} (the package being locked)`;
+  const dependent = from ? label(from) : `${label(manifest)} (the package being locked)`;
   return listInputs(manifest).map((input) => ({
     dependent,
     from,
@@ -242,12 +242,12 @@ function choose(
     const onChain = versions.find((v) => v.version === locked.version);
     if (!onChain) continue; // not on this chain (any more at this block): resolve afresh
     if (onChain.meta !== locked.meta || onChain.src !== locked.src) {
-      throw new PkgError(ERR_RESOLVE_LOCK_MISMATCH, `${key}@${locked.version}: the lock's CIDs differ from the registry's`, {
+      throw new PkgError(ERR_RESOLVE_LOCK_MISMATCH, `${label({ ...request, version: locked.version })}: the lock's CIDs differ from the registry's`, {
         details: { package: key, version: locked.version, lock: locked, registry: { meta: onChain.meta, src: onChain.src } },
         hint: "the lock was made against another registry or was edited; delete the entry (or the lock) and lock again",
       });
     }
-    if (onChain.yanked) warnings.push(`${key}@${locked.version} is yanked; keeping it because the lock names it (pkg update ${key} moves off it)`);
+    if (onChain.yanked) warnings.push(`${label({ ...request, version: locked.version })} is yanked; keeping it because the lock names it (pkg update ${key} moves off it)`);
     return node(onChain);
   }
   // 3. the highest non-yanked version that fits

@@ -5,7 +5,7 @@
  */
 import path from "node:path";
 import { openEmbeddedStore } from "../../src/content/embedded";
-import { runDaemon, type RunningDaemon } from "../../src/store/daemon";
+import { runDaemon, type RunningDaemon } from "../../src/daemon/daemon";
 
 export interface BenchDaemon {
   socket: string;

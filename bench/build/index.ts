@@ -22,7 +22,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
-import { buildNativeShim } from "../../src/build/meta/native";
+import { buildNativeShim } from "../../src/meta/native";
 import { bench, median, note, run, ROOT, type RunResult } from "../cli/util";
 import { startBenchDaemon, type BenchDaemon } from "./daemon";
 import { BENCH_APP_OUTPUT, DEBIAN_REGISTRY, ensureDebianCrates, ensureSccache, writeBenchWorkspace } from "./workspace";
@@ -277,7 +277,7 @@ async function main(): Promise<void> {
   // The daemon loads its invoke handler on the first request; under ts-node that means transpiling it,
   // which the real daemon (compiled dist/) never does: load it before anything is timed.
   // eslint-disable-next-line @typescript-eslint/no-require-imports
-  require("../../src/build/meta");
+  require("../../src/meta");
   try {
     await run(CARGO, ["generate-lockfile", "--offline"], { cwd: ws, env: plain });
 

@@ -1,5 +1,5 @@
 import { Args, Flags } from "@oclif/core";
-import { BaseCommand } from "../base";
+import { BaseCommand, chainFlags } from "../base";
 import { lockCheckFor, offlineFlag, offlineWithIdError } from "../lock-check";
 import { load } from "../lazy";
 
@@ -15,6 +15,7 @@ export default class Build extends BaseCommand<typeof Build> {
   static override examples = ["<%= config.bin %> build", "<%= config.bin %> build --offline", "<%= config.bin %> build -C ./hello --name linux", "<%= config.bin %> build --name release --arg=--release --arg=--features --arg=a,b", "<%= config.bin %> build --rebuild", "<%= config.bin %> build crates/hello:1.0.0"];
   static override args = { id: Args.string({ description: "repo/name[:version] of a published package (default: the package in --dir)." }) };
   static override flags = {
+    ...chainFlags,
     dir: Flags.directory({ char: "C", summary: "Package directory (holding pkg.toml and pkg.lock).", default: "." }),
     name: Flags.string({ summary: "Build record name in pkg.build.toml.", default: "default" }),
     system: Flags.string({ summary: "System to build for (default: this machine's).", env: "PKG_SYSTEM" }),
@@ -31,7 +32,6 @@ export default class Build extends BaseCommand<typeof Build> {
   async run() {
     const { args, flags } = await this.parse(Build);
     if (args.id && flags.offline) throw offlineWithIdError("build");
-    const core = load.buildPackage();
     const client = await load.storeClient().connectStore();
     const onLog = flags["print-build-logs"] && !this.jsonEnabled() ? (_drv: string, text: string) => process.stderr.write(`${text}\n`) : undefined;
     const onProgress = (drv: string, name: string, phase: string) => (phase === "build" ? this.step(`building ${name} (${drv})`) : undefined);
@@ -41,7 +41,7 @@ export default class Build extends BaseCommand<typeof Build> {
       if (args.id) {
         const session = await this.session();
         this.step(`building ${args.id}`);
-        result = await core.buildPublished({ ...common, id: args.id, session });
+        result = await load.buildPublished().buildPublished({ ...common, id: args.id, session });
       } else {
         // The local case needs the chain only to check pkg.lock's dependencies (not under --offline, not for a
         // no-op build), and the content store only when instantiation cannot be skipped (the no-op build is
@@ -49,7 +49,7 @@ export default class Build extends BaseCommand<typeof Build> {
         let content: Awaited<ReturnType<Build["openContent"]>> | null = null;
         const lockCheck = lockCheckFor(flags.offline, () => this.session({ content: false }), (m) => this.warning(m));
         try {
-          result = await core.buildDirectory({ ...common, dir: flags.dir, lockCheck, content: async () => (content = await this.openContent()) });
+          result = await load.buildDirectory().buildDirectory({ ...common, dir: flags.dir, lockCheck, content: async () => (content = await this.openContent()) });
         } finally {
           await (content as { close(): Promise<void> } | null)?.close();
         }

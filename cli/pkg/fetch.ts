@@ -1,6 +1,6 @@
 import path from "node:path";
 import { Args, Flags } from "@oclif/core";
-import { BaseCommand } from "../base";
+import { BaseCommand, chainFlags } from "../base";
 import { lockCheckFor, offlineFlag, offlineWithIdError } from "../lock-check";
 import { load } from "../lazy";
 import type { ContentStore } from "../../src/content";
@@ -14,6 +14,7 @@ export default class Fetch extends BaseCommand<typeof Fetch> {
   static override examples = ["<%= config.bin %> fetch crates/hello:1.0.0", "<%= config.bin %> fetch crates/hello -o ./hello", "<%= config.bin %> fetch", "<%= config.bin %> fetch --offline"];
   static override args = { id: Args.string({ description: "repo/name[:version] (default: the newest version not yanked)." }) };
   static override flags = {
+    ...chainFlags,
     output: Flags.string({ char: "o", summary: "Directory to create (default: ./NAME-VERSION)." }),
     dir: Flags.directory({ char: "C", summary: "Package directory whose pkg.lock to fetch (no id).", default: "." }),
     offline: offlineFlag,
@@ -23,16 +24,9 @@ export default class Fetch extends BaseCommand<typeof Fetch> {
     const { args, flags } = await this.parse(Fetch);
     if (args.id) {
       if (flags.offline) throw offlineWithIdError("fetch");
-      const session = await this.session();
-      const { parsePackageSpec } = load.ids();
-      const { fetchPackage } = load.fetch();
-      const spec = parsePackageSpec(args.id);
-      const probe = flags.output ?? null;
-      const record = probe ? null : await session.client.getPackage({ repository: spec.repository.name, name: spec.name });
-      const { pickVersion, defaultFetchDestination } = load.fetch();
-      const guessed = record ? pickVersion(record.versions, spec.version)?.version : null;
-      const destination = probe ?? defaultFetchDestination(spec.name, guessed ?? spec.version ?? "latest");
-      const fetched = await fetchPackage({ spec, destination, client: session.client, content: session.content });
+      const spec = load.ids().parsePackageSpec(args.id);
+      const { client, content } = await this.session();
+      const fetched = await load.fetch().fetchPackage({ spec, destination: flags.output ?? null, client, content });
       if (fetched.yanked) this.warning(`${fetched.id} is yanked`);
       if (!this.jsonEnabled()) this.log(`fetched ${fetched.id} → ${fetched.destination}\n  meta ${fetched.meta}\n  src  ${fetched.src}`);
       return fetched;
@@ -46,7 +40,7 @@ export default class Fetch extends BaseCommand<typeof Fetch> {
     await lockCheckFor(flags.offline, async () => session!, (m) => this.warning(m)).verify(lock, file);
     if (session !== null) {
       checkLockfileChain(lock, session.chain, file);
-      for (const id of await yankedInLock(lock, session.client)) this.warning(`${id} is yanked; the lock still uses it (\`pkg update\` moves off it)`);
+      for (const id of await yankedInLock(lock, session)) this.warning(`${id} is yanked; the lock still uses it (\`pkg update\` moves off it)`);
     }
     const content: ContentStore = session?.content ?? (await this.openContent());
     try {

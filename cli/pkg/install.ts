@@ -1,10 +1,9 @@
 import { Args, Flags } from "@oclif/core";
 import path from "node:path";
-import { BaseCommand } from "../base";
+import { BaseCommand, chainFlags } from "../base";
 import { lockCheckFor, offlineFlagExcluding, offlineWithIdError } from "../lock-check";
 import { load } from "../lazy";
 import { profileFlags } from "../profile";
-import type { ProfileEntryInput } from "../../src/profile";
 
 export default class Install extends BaseCommand<typeof Install> {
   static override summary = "Build (or substitute) a package and install it into your profile: a new generation linking its bin/ and share/.";
@@ -25,6 +24,7 @@ export default class Install extends BaseCommand<typeof Install> {
     id: Args.string({ description: "repo/name[:version] of a published package (default: the package in --dir); with --path, names that output." }),
   };
   static override flags = {
+    ...chainFlags,
     ...profileFlags,
     dir: Flags.directory({ char: "C", summary: "Package directory to build and install (holding pkg.toml and pkg.lock).", default: ".", exclusive: ["path"] }),
     path: Flags.string({ summary: "Install this output, already in the store, without building." }),
@@ -36,51 +36,35 @@ export default class Install extends BaseCommand<typeof Install> {
   async run() {
     const { args, flags } = await this.parse(Install);
     if (args.id !== undefined && flags.offline) throw offlineWithIdError("install");
-    const profile = load.profile();
-    const options = profile.defaultProfileOptions(process.env, flags.profile);
+    const options = load.profile().defaultProfileOptions(process.env, flags.profile);
     const built = flags.path === undefined ? await this.build(args.id, flags.dir, flags["print-build-logs"], options.storeRoot, flags.offline) : null;
-    const info = profile.describeStorePath(options.storeRoot, built?.path ?? path.resolve(flags.path!));
-    const naming = built?.naming ?? (args.id !== undefined ? this.namingOf(args.id) : { ...profile.parseStorePathName(info.path), repository: null });
-    const version = naming.version ?? profile.parseStorePathName(info.path).version;
-    const entry: ProfileEntryInput = {
-      name: naming.name,
-      repository: naming.repository,
-      version,
-      id: naming.repository === null ? `${naming.name}:${version}` : `${naming.repository}/${naming.name}:${version}`,
-      drv: built?.drv ?? info.drv,
-      path: info.path,
-      cid: info.cid,
-      priority: flags.priority,
-    };
-    const result = await profile.installPackages(options, [entry]);
-    const pathHint = await profile.takePathHint(options);
+    const result = await load.install().installOutput({ options, built, path: flags.path, id: args.id, priority: flags.priority });
     if (!this.jsonEnabled()) {
-      this.log(result.created ? `installed ${entry.id} (generation ${result.generation})` : `${entry.id} is installed already (generation ${result.generation})`);
-      const programs = (result.provides[entry.id] ?? []).filter((link) => link.startsWith("bin/"));
+      const id = result.installed;
+      this.log(result.created ? `installed ${id} (generation ${result.generation})` : `${id} is installed already (generation ${result.generation})`);
+      const programs = (result.provides[id] ?? []).filter((link) => link.startsWith("bin/"));
       if (programs.length > 0 && !this.flags.quiet) this.log(`  ${programs.join(" ")}`);
-      if (pathHint !== null) {
+      if (result.pathHint !== null) {
         // Once per profiles directory (a marker file remembers); stderr keeps stdout the result.
-        process.stderr.write(`To run installed programs, put the profile on your PATH (e.g. in ~/.profile):\n  ${pathHint}\n`);
+        process.stderr.write(`To run installed programs, put the profile on your PATH (e.g. in ~/.profile):\n  ${result.pathHint}\n`);
       }
     }
-    return { profile: profile.profileLink(options), installed: entry.id, ...result, pathHint };
+    return result;
   }
 
-  private namingOf(id: string): { name: string; repository: string | null; version: string | null } {
-    const spec = load.ids().parsePackageSpec(id);
-    return { name: spec.name, repository: spec.repository.name, version: spec.version };
+  private namingOf(id: string) {
+    return load.install().namingOfId(id);
   }
 
   /** `pkg build`'s core: a published package (fetched, locked now) or the package directory; its `out` output. */
   private async build(id: string | undefined, dir: string, printLogs: boolean, storeRoot: string, offline: boolean) {
-    const core = load.buildPackage();
     const client = await load.storeClient().connectStore({ root: storeRoot });
     const onLog = printLogs && !this.jsonEnabled() ? (_drv: string, text: string) => process.stderr.write(`${text}\n`) : undefined;
     // "building" only for what is really built (as pkg build says it), nothing when the output is there already
     const onProgress = (drv: string, name: string, phase: string) => (phase === "build" ? this.step(`building ${name} (${drv})`) : undefined);
     try {
       if (id !== undefined) {
-        const result = await core.buildPublished({ client, id, session: await this.session(), onLog, onProgress });
+        const result = await load.buildPublished().buildPublished({ client, id, session: await this.session(), onLog, onProgress });
         return { path: result.outputs.out, drv: result.drv, naming: this.namingOf(result.id) };
       }
       const { readManifest, MANIFEST_FILE_NAME } = load.manifest();
@@ -90,7 +74,7 @@ export default class Install extends BaseCommand<typeof Install> {
       const content = await load.session().openContent(await resolveConfig({ network: this.flags.network, config: this.flags.config }));
       try {
         const lockCheck = lockCheckFor(offline, () => this.session({ content: false }), (m) => this.warning(m));
-        const result = await core.buildDirectory({ client, dir, content, onLog, onProgress, lockCheck });
+        const result = await load.buildDirectory().buildDirectory({ client, dir, content, onLog, onProgress, lockCheck });
         return { path: result.outputs.out, drv: result.drv, naming: { name: manifest.name, repository: manifest.repository, version: manifest.version } };
       } finally {
         await content.close();

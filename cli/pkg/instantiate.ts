@@ -1,5 +1,5 @@
 import { Flags } from "@oclif/core";
-import { BaseCommand } from "../base";
+import { BaseCommand, chainFlags } from "../base";
 import { lockCheckFor, offlineFlag } from "../lock-check";
 import { load } from "../lazy";
 import type { Session } from "../../src/session";
@@ -14,6 +14,7 @@ export default class Instantiate extends BaseCommand<typeof Instantiate> {
     "pkg.lock is checked against the registry at its block first (--offline trusts it, and says so).";
   static override examples = ["<%= config.bin %> instantiate", "<%= config.bin %> instantiate -C ./hello --json", "<%= config.bin %> instantiate --system aarch64-linux"];
   static override flags = {
+    ...chainFlags,
     dir: Flags.directory({ char: "C", summary: "Package directory (holding pkg.toml and pkg.lock).", default: "." }),
     system: Flags.string({ summary: "System to instantiate for (default: this machine's, e.g. x86_64-linux).", env: "PKG_SYSTEM" }),
     pin: Flags.boolean({ summary: "Pin the derivation and its closure (--no-pin: only store the derivations).", default: true, allowNo: true }),
@@ -34,7 +35,7 @@ export default class Instantiate extends BaseCommand<typeof Instantiate> {
     });
     const pkg = result.derivation.package;
     if (!this.jsonEnabled()) {
-      this.step(`${pkg ? `${pkg.repository}:${pkg.name}@${pkg.version}` : result.derivation.name}: ${result.derivations.size + 1} derivations for ${result.derivation.system}`);
+      this.step(`${pkg ? load.ids().packageVersionId(pkg) : result.derivation.name}: ${result.derivations.size + 1} derivations for ${result.derivation.system}`);
       this.log(result.root.toString());
     }
     return {

@@ -1,5 +1,5 @@
 import { Args, Flags } from "@oclif/core";
-import { BaseCommand } from "../base";
+import { BaseCommand, chainFlags } from "../base";
 import { load } from "../lazy";
 
 export default class Lock extends BaseCommand<typeof Lock> {
@@ -13,6 +13,7 @@ export default class Lock extends BaseCommand<typeof Lock> {
   static override examples = ["<%= config.bin %> lock", "<%= config.bin %> lock --block 120", "<%= config.bin %> lock crates/hello:1.0.0 --json"];
   static override args = { id: Args.string({ description: "A published package (repo/name[:version]); default ./pkg.toml." }) };
   static override flags = {
+    ...chainFlags,
     block: Flags.integer({ summary: "Resolve as of this block (default: the latest).", min: 0 }),
     dir: Flags.directory({ char: "C", summary: "Package directory.", default: "." }),
   };

@@ -1,5 +1,5 @@
 import { Args, Flags } from "@oclif/core";
-import { BaseCommand } from "../base";
+import { BaseCommand, chainFlags, signerFlags } from "../base";
 import { load } from "../lazy";
 
 export default class Publish extends BaseCommand<typeof Publish> {
@@ -9,16 +9,16 @@ export default class Publish extends BaseCommand<typeof Publish> {
     "on its first version, then publishes. Prints the meta and src CIDs and the transaction hash.";
   static override examples = ["<%= config.bin %> publish", "<%= config.bin %> publish ./hello --dry-run"];
   static override args = { dir: Args.directory({ description: "Package directory (default: the current one).", default: "." }) };
-  static override flags = { "dry-run": Flags.boolean({ summary: "Check and add the content, send no transaction." }) };
+  static override flags = { ...chainFlags, ...signerFlags, "dry-run": Flags.boolean({ summary: "Check and add the content, send no transaction." }) };
 
   async run() {
     const { args, flags } = await this.parse(Publish);
-    const session = await this.session({ signer: !flags["dry-run"] });
+    const { client, content } = await this.session({ signer: !flags["dry-run"] });
     const { publishPackage } = load.publish();
     const result = await publishPackage({
       dir: args.dir,
-      client: session.client,
-      content: session.content,
+      client,
+      content,
       dryRun: flags["dry-run"],
       onStep: (line) => this.step(line),
     });

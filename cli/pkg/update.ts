@@ -1,5 +1,5 @@
 import { Args, Flags } from "@oclif/core";
-import { BaseCommand } from "../base";
+import { BaseCommand, chainFlags } from "../base";
 import { load } from "../lazy";
 
 export default class Update extends BaseCommand<typeof Update> {
@@ -10,7 +10,7 @@ export default class Update extends BaseCommand<typeof Update> {
   static override examples = ["<%= config.bin %> update", "<%= config.bin %> update crates:dep"];
   static override strict = false;
   static override args = { dependency: Args.string({ description: "repo:name of a locked dependency (repeatable); none: all." }) };
-  static override flags = { dir: Flags.directory({ char: "C", summary: "Package directory.", default: "." }) };
+  static override flags = { ...chainFlags, dir: Flags.directory({ char: "C", summary: "Package directory.", default: "." }) };
 
   async run() {
     const { argv, flags } = await this.parse(Update);

@@ -1,5 +1,5 @@
 import { Args, Flags } from "@oclif/core";
-import { BaseCommand } from "../base";
+import { BaseCommand, chainFlags } from "../base";
 import { load } from "../lazy";
 
 export default class Build extends BaseCommand<typeof Build> {
@@ -11,6 +11,7 @@ export default class Build extends BaseCommand<typeof Build> {
   static override examples = ["<%= config.bin %> build crates:1.0.0", "<%= config.bin %> build crates --json"];
   static override args = { id: Args.string({ description: "NAME[:VERSION].", required: true }) };
   static override flags = {
+    ...chainFlags,
     block: Flags.integer({ summary: "Rolling repositories: lock their packages as of this block (default: the latest).", min: 0 }),
     system: Flags.string({ summary: "System to build for (default: this machine's).", env: "PKG_SYSTEM" }),
     "print-build-logs": Flags.boolean({ char: "L", summary: "Print the builds' logs.", default: false }),
@@ -19,13 +20,13 @@ export default class Build extends BaseCommand<typeof Build> {
   async run() {
     const { args, flags } = await this.parse(Build);
     const spec = load.ids().parseRepositorySpec(args.id);
+    const { packageVersionId } = load.ids();
     const session = await this.session();
-    const { chooseRepositoryLock } = load.instantiate();
-    const chosen = await chooseRepositoryLock({ client: session.client, content: session.content, name: spec.name, version: spec.version, block: flags.block });
+    const chosen = await load.repository().chooseRepositoryLock({ ...session, name: spec.name, version: spec.version, block: flags.block, command: "build" });
     for (const warning of chosen.warnings) this.warning(warning);
     const id = chosen.version === null ? `${spec.name} (rolling, block ${chosen.lock.block})` : `${spec.name}:${chosen.version}`;
     this.step(`building ${Object.keys(chosen.lock.packages).length} packages of ${id}`);
-    const core = load.buildPackage();
+    const core = load.buildRepository();
     const client = await load.storeClient().connectStore();
     try {
       const result = await core.buildRepository({
@@ -33,11 +34,14 @@ export default class Build extends BaseCommand<typeof Build> {
         content: session.content,
         client,
         system: flags.system,
+        // the session's registry client and chain, for inputs of other repositories
+        resolve: session,
         onLog: flags["print-build-logs"] && !this.jsonEnabled() ? (drv, text) => process.stderr.write(`${drv.slice(-8)}> ${text}\n`) : undefined,
         onResult: (r) => {
           if (this.jsonEnabled()) return;
-          if (r.ok) this.log(`${r.name}:${r.version} ${r.outputs.out}`);
-          else process.stderr.write(`failed: ${r.name}:${r.version}: ${r.error.toLine()}\n`);
+          const id = packageVersionId({ repository: spec.name, name: r.name, version: r.version });
+          if (r.ok) this.log(`${id} ${r.outputs.out}`);
+          else process.stderr.write(`failed: ${id}: ${r.error.toLine()}\n`);
         },
       });
       const outcome = {

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { Args, Flags } from "@oclif/core";
-import { BaseCommand } from "../base";
+import { BaseCommand, chainFlags } from "../base";
 import { load } from "../lazy";
 
 export default class Lock extends BaseCommand<typeof Lock> {
@@ -16,6 +16,7 @@ export default class Lock extends BaseCommand<typeof Lock> {
   ];
   static override args = { id: Args.string({ description: "NAME[:VERSION].", required: true }) };
   static override flags = {
+    ...chainFlags,
     block: Flags.integer({ summary: "Resolve as of this block (default: the latest); not with a version.", min: 0 }),
     output: Flags.file({ char: "o", summary: "Write the lock to this file (atomically) instead of printing it." }),
   };
@@ -28,12 +29,12 @@ export default class Lock extends BaseCommand<typeof Lock> {
       const { PkgError } = load.errors();
       throw new PkgError("ERR_ID_SYNTAX", `--block resolves afresh, but ${args.id} names a published version`, { hint: `leave out --block, or write ${spec.name}` });
     }
-    const session = await this.session({ content: spec.version !== null });
+    const { client, content } = await this.session({ content: spec.version !== null });
     const published = spec.version === null ? null
-      : await repository.readRepositoryVersion({ client: session.client, content: session.content, name: spec.name, version: spec.version });
+      : await repository.readRepositoryVersion({ client, content, name: spec.name, version: spec.version });
     const { lock, warnings } = published
       ? { lock: published.lock, warnings: published.yanked ? [`${spec.name}:${published.version} is yanked`] : [] }
-      : await repository.lockRepository({ client: session.client, name: spec.name, block: flags.block });
+      : await repository.lockRepository({ client, name: spec.name, block: flags.block });
     for (const warning of warnings) this.warning(warning);
     const { serializeRepositoryLock, writeRepositoryLock } = load.repolock();
     const file = flags.output === undefined ? null : path.resolve(flags.output);

@@ -1,6 +1,6 @@
 import path from "node:path";
 import { Args, Flags } from "@oclif/core";
-import { BaseCommand } from "../base";
+import { BaseCommand, chainFlags, signerFlags } from "../base";
 import { load } from "../lazy";
 
 export default class Publish extends BaseCommand<typeof Publish> {
@@ -19,6 +19,7 @@ export default class Publish extends BaseCommand<typeof Publish> {
     version: Args.string({ description: "The new version, e.g. 1.0.0." }),
   };
   static override flags = {
+    ...chainFlags, ...signerFlags,
     lock: Flags.file({ char: "l", summary: "Publish this repo.lock instead of locking at the current block.", exists: true }),
     "dry-run": Flags.boolean({ summary: "Check and add the lock to the content store, send no transaction." }),
   };
@@ -36,10 +37,10 @@ export default class Publish extends BaseCommand<typeof Publish> {
     }
     const lockFile = flags.lock === undefined ? undefined : path.resolve(flags.lock);
     const lock = lockFile === undefined ? undefined : await load.repolock().readRepositoryLock(lockFile);
-    const session = await this.session({ signer: !flags["dry-run"] });
+    const { client, content } = await this.session({ signer: !flags["dry-run"] });
     const result = await load.repository().publishRepository({
-      client: session.client,
-      content: session.content,
+      client,
+      content,
       name: spec.name,
       version,
       lock,

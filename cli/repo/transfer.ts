@@ -1,6 +1,5 @@
 import { Args } from "@oclif/core";
-import { BaseCommand } from "../base";
-import { changeAccess } from "../access";
+import { BaseCommand, chainFlags, signerFlags } from "../base";
 import { checkNameFirst } from "../args";
 import { load } from "../lazy";
 
@@ -11,15 +10,15 @@ export default class Transfer extends BaseCommand<typeof Transfer> {
     name: Args.string({ description: "Repository name.", required: true }),
     address: Args.string({ description: "The account (0x…).", required: true }),
   };
+  static override flags = { ...chainFlags, ...signerFlags };
 
   async run() {
     const { args } = await this.parse(Transfer);
     checkNameFirst(args.name, args.address, `${this.config.bin} transfer`);
-    const { parseRepositoryName, requireRepository } = load.repository();
+    const { parseRepositoryName } = load.repository();
     const name = parseRepositoryName(args.name);
-    const session = await this.session({ signer: true, content: false });
-    const repository = await requireRepository(session.client, name);
-    const result = await changeAccess(session, repository.id, "transfer", args.address);
+    const { client } = await this.session({ signer: true, content: false });
+    const result = await load.access().changeRepositoryAccess({ client, name, action: "transfer", account: args.address });
     if (!this.jsonEnabled()) {
       this.log(`${name}: ownership offered to ${result.account} (tx ${result.tx}); it moves when they run \`${this.config.bin} accept ${name}\``);
     }

@@ -57,6 +57,12 @@ export interface TxResult {
   gasUsed: bigint;
 }
 
+/** A transaction as operations report it to commands. */
+export interface TxReceipt {
+  hash: string;
+  block: number;
+}
+
 export interface ReadOptions {
   /** Read the state as of this block (a lock's block); default: the latest. */
   blockTag?: number;

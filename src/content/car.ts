@@ -5,7 +5,7 @@
  */
 import type { CID } from "multiformats/cid";
 import { walkDag } from "./dag";
-import type { BlockStore, CarExportOptions, CarImportOptions } from "./types";
+import type { BlockStore, CarExportOptions, CarImportOptions, ContentStore } from "./types";
 
 /** The Content-Type parameters our CAR streams satisfy (trustless gateway spec, IPIP-412). */
 export function carContentType(options: Pick<CarExportOptions, "dups"> = {}): string {
@@ -77,4 +77,24 @@ export async function importCar(
     await blocks.putBlock(block.cid as CID, block.bytes, options);
   }
   return (await iterator.getRoots()) as CID[];
+}
+
+/**
+ * A content store's `exportCar` and `importCar`, the same for every backend: export streams from its own
+ * (verifying) getBlock; import verifies each block through its own putBlock (never trusting a daemon's
+ * dag/import), then pins the roots when asked, offline (every block is local by then, or the CAR was incomplete).
+ */
+export function carMethods(store: Pick<ContentStore, "getBlock" | "putBlock" | "pin">): Pick<ContentStore, "exportCar" | "importCar"> {
+  return {
+    exportCar(cid, options = {}) {
+      return exportCar(store, cid, options);
+    },
+    async importCar(car, options = {}) {
+      const roots = await importCar(store, car, options);
+      if (options.pin) {
+        for (const root of roots) await store.pin(root, { ...options, offline: true });
+      }
+      return roots;
+    },
+  };
 }

@@ -23,12 +23,12 @@ import { CID } from "multiformats/cid";
 import { sha256 } from "multiformats/hashes/sha2";
 import { ContentNotFoundError } from "../errors/content";
 import { isPkgError } from "../errors/index";
-import { exportCar, importCar } from "./car";
+import { carMethods } from "./car";
 import { walkDag } from "./dag";
 import { fetchBlock, MAX_BLOCK_BYTES } from "./fetch";
 import { defaultContentDir } from "./paths";
 import { DiskLeaves, rawLeafImporter, WORKERS_WORTHWHILE_BYTES } from "./leaves";
-import { Semaphore } from "./limit";
+import { Semaphore } from "../concurrency";
 import { importerOptions } from "./profile";
 import { readBytes, writeTree, type LeafTarget, type LeafWrite } from "./read";
 import { contentStream, directoryEntries, treeCandidates, type Candidate } from "./tree";
@@ -72,15 +72,6 @@ const LEAVES_IN_FLIGHT = 32;
 
 function isMissing(error: unknown): boolean {
   return (error as NodeJS.ErrnoException | undefined)?.code === "ENOENT";
-}
-
-/**
- * Whether a block file exists. Synchronous on purpose: a stat that hits the dentry cache takes
- * microseconds, while the async form costs a thread-pool round trip and, for the common "not
- * there yet" answer, an ENOENT Error with a captured stack, once per block added.
- */
-function exists(path: string): boolean {
-  return fsCallback.existsSync(path);
 }
 
 /** A CID in the one form used for pin names and comparisons. */
@@ -134,7 +125,9 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions = {}): Pro
   async function writeBlock(cid: CID, bytes: Uint8Array): Promise<void> {
     if (isIdentity(cid)) return;
     const { shard, path } = blockPath(cid);
-    if (exists(path)) return;
+    // existsSync on purpose: a stat that hits the dentry cache takes microseconds, while the async form costs a
+    // thread-pool round trip and, for the common "not there yet" answer, an ENOENT Error with a captured stack
+    if (fsCallback.existsSync(path)) return;
     if (!knownShards.has(shard)) {
       await mkdir(shard, { recursive: true });
       knownShards.add(shard);
@@ -227,7 +220,7 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions = {}): Pro
 
   async function hasBlock(cid: CID): Promise<boolean> {
     checkOpen();
-    return isIdentity(cid) || exists(blockPath(cid).path);
+    return isIdentity(cid) || fsCallback.existsSync(blockPath(cid).path);
   }
 
   async function putBlock(cid: CID, bytes: Uint8Array): Promise<void> {
@@ -407,17 +400,7 @@ export async function openEmbeddedStore(options: EmbeddedStoreOptions = {}): Pro
       return names.filter((name) => !name.endsWith(".tmp")).map((name) => CID.parse(name));
     },
 
-    exportCar(cid, carOptions = {}) {
-      return exportCar({ getBlock }, cid, carOptions);
-    },
-
-    async importCar(car, carOptions = {}) {
-      const roots = await importCar({ putBlock }, car, carOptions);
-      if (carOptions.pin) {
-        for (const root of roots) await store.pin(root, { ...carOptions, offline: true });
-      }
-      return roots;
-    },
+    ...carMethods({ getBlock, putBlock, pin: (cid, pinOptions) => store.pin(cid, pinOptions) }),
 
     async close() {
       closed = true;

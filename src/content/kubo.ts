@@ -10,7 +10,7 @@ import { equals } from "multiformats/bytes";
 import type { CID } from "multiformats/cid";
 import { ContentBackendError, ContentNotFoundError, ContentUnsupportedError } from "../errors/content";
 import { isPkgError } from "../errors/index";
-import { exportCar, importCar } from "./car";
+import { carMethods } from "./car";
 import { walkDag } from "./dag";
 import { importerOptions, KUBO_ADD_OPTIONS } from "./profile";
 import { readBytes, writeTree } from "./read";
@@ -252,18 +252,7 @@ export function openKuboStore(options: KuboStoreOptions): KuboContentStore {
       });
     },
 
-    exportCar(cid, carOptions = {}) {
-      return exportCar(blocks, cid, carOptions);
-    },
-
-    async importCar(car, carOptions = {}) {
-      // Verified block by block here (putBlock), rather than trusting the daemon's dag/import.
-      const roots = await importCar({ putBlock }, car, carOptions);
-      if (carOptions.pin) {
-        for (const root of roots) await store.pin(root, { ...carOptions, offline: true });
-      }
-      return roots;
-    },
+    ...carMethods({ getBlock, putBlock, pin: (cid, pinOptions) => store.pin(cid, pinOptions) }),
 
     async close() {
       // kubo-rpc-client keeps no connection state worth closing.

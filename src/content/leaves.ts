@@ -22,7 +22,7 @@ import { CID } from "multiformats/cid";
 import * as raw from "multiformats/codecs/raw";
 import { create as createDigest } from "multiformats/hashes/digest";
 import { sha256 } from "multiformats/hashes/sha2";
-import type { Semaphore } from "./limit";
+import type { Semaphore } from "../concurrency";
 import { CHUNK_SIZE } from "./profile";
 import type { BlockWorkers, PutRangeResult } from "./workers";
 

@@ -13,7 +13,7 @@ import { isPkgError } from "../errors/index";
 import { ContentDestinationExistsError, ContentNotDirectoryError, ContentPathError, ContentUnsupportedError, ContentWriteError } from "../errors/content";
 import * as raw from "multiformats/codecs/raw";
 import { DAG_PB, decodeBlock, readableStorage } from "./dag";
-import { createLimiter } from "./limit";
+import { createLimiter } from "../concurrency";
 import { checkName } from "./tree";
 import type { BlockStore, GetTreeOptions, ReadOptions } from "./types";
 

@@ -188,7 +188,7 @@ export const ERROR_CODES = {
   ERR_FETCH_CORRUPT_TREE: { exit: 8, summary: "the published sources cannot be a package directory (unsafe or malformed)" },
   ERR_FETCH_META_CONFLICT: { exit: 6, summary: "the sources hold a pkg.toml that differs from the published one" },
 
-  // --- repositories (src/repository.ts, `repo`)
+  // --- repositories (src/repository/, `repo`)
   ERR_REPO_EXISTS: { exit: 6, summary: "a repository of that name exists already" },
   ERR_REPO_UNKNOWN: { exit: 4, summary: "the repository does not exist" },
   ERR_REPO_UNKNOWN_VERSION: { exit: 4, summary: "the repository version is not published" },
@@ -200,7 +200,7 @@ export const ERROR_CODES = {
   ERR_REPO_META_CONFLICT: { exit: 6, summary: "a package's sources hold a pkg.toml that differs from its published one" },
   ERR_REPO_DESTINATION_EXISTS: { exit: 6, summary: "the destination directory exists already" },
 
-  // --- profiles (src/profile.ts, `pkg install`, `pkg profile`)
+  // --- profiles (src/profile/, src/install.ts, `pkg install`, `pkg profile`)
   ERR_PROFILE_CONFLICT: { exit: 6, summary: "two installed packages provide the same file at the same priority" },
   ERR_PROFILE_PACKAGE_NOT_FOUND: { exit: 4, summary: "the package is not installed in the profile" },
   ERR_PROFILE_AMBIGUOUS_NAME: { exit: 1, summary: "the name matches several installed packages" },
@@ -236,7 +236,6 @@ export const ERROR_CODES = {
   ERR_STORE_DAEMON_MISMATCH: { exit: 10, summary: "the daemon on the socket serves another store or speaks another protocol version" },
   ERR_STORE_DAEMON_GONE: { exit: 10, summary: "the store daemon went away during the request" },
   ERR_STORE_CORRUPT: { exit: 8, summary: "`pkg store verify` found damaged or missing store content" },
-  ERR_STORE_NO_INVOKE_HANDLER: { exit: 1, summary: "a meta package was invoked but this pkg has no meta-package handler" },
 
   // --- builds (src/build/, src/store/realise.ts)
   ERR_BUILD_FAILED: { exit: 9, summary: "the builder failed: non-zero exit, a signal, or it could not start" },
@@ -252,11 +251,10 @@ export const ERROR_CODES = {
   ERR_BUILD_HOST_TOOL_NOT_FOUND: { exit: 9, summary: "a host toolchain (rustc, cargo, gcc, node) is not installed" },
   ERR_BUILD_INPUT_FAILED: { exit: 9, summary: "an input failed to build, so this package was not built" },
   ERR_BUILD_NOT_REPRODUCIBLE: { exit: 9, summary: "`--rebuild`: the second build's output differs from the first" },
-  ERR_BUILD_NO_RUNNER: { exit: 9, summary: "this pkg cannot load its builder" },
   ERR_BUILD_INCOMPLETE: { exit: 9, summary: "`repo build`: some packages failed to build" },
   ERR_BUILD_VARIANT_ARGS: { exit: 9, summary: "a recorded variant's arguments no longer start with pkg.toml's" },
 
-  // --- meta packages (src/build/meta/: tool shims such as meta-rustc, served by the store daemon)
+  // --- meta packages (src/meta/: tool shims such as meta-rustc, served by the store daemon)
   ERR_META_BAD_REQUEST: { exit: 7, summary: "the meta package's request to the daemon is malformed (mismatched versions)" },
   ERR_META_TOOL_VERSION: { exit: 1, summary: "the wrapped tool does not exist or cannot report its version" },
   ERR_META_INPUT_MISSING: { exit: 1, summary: "a file the wrapped tool reads cannot be read" },

@@ -102,7 +102,7 @@ export async function readTextFile(file: string, limit: SizeLimit): Promise<stri
 
 /**
  * Collects a stream of bytes (a published meta read from the content store) of at most `max` bytes; stops
- * reading, and throws {@link fileTooLarge} naming `file` (e.g. `crates:hello@1.0.0 (meta bafk…)`), as soon as
+ * reading, and throws {@link fileTooLarge} naming `file` (e.g. `crates/hello:1.0.0 (meta bafk…)`), as soon as
  * more arrive.
  */
 export async function collectBytes(chunks: AsyncIterable<Uint8Array>, file: string, limit: SizeLimit): Promise<Buffer> {

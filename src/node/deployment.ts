@@ -2,11 +2,12 @@
  * deployment.json: where the local registry is, written atomically once it is deployed, and read by the
  * CLI to find the local chain with no configuration.
  */
-import { open, readFile, rename, writeFile } from "node:fs/promises";
 import path from "node:path";
-import { getAddress, JsonRpcProvider, Network, ZeroAddress } from "ethers";
-import { Registry__factory } from "../../typechain-types";
-import { NodeError, ERR_NODE_DEPLOYMENT_CORRUPT, ERR_NODE_START_FAILED } from "../errors/node";
+import { deployRegistry, registryBytecode } from "../chain/deploy";
+import { checksumAddress } from "../chain/hash";
+import { writeFileAtomic } from "../files/atomic";
+import { readTextFileOrNull } from "../files/read";
+import { NodeError, ERR_NODE_DEPLOYMENT_CORRUPT } from "../errors/node";
 import type { JournalLine } from "./journal";
 import { rpc } from "./rpc";
 
@@ -20,25 +21,11 @@ export interface DeploymentRecord {
   deployTx: string;
 }
 
-export async function fsyncDir(dir: string): Promise<void> {
-  const handle = await open(dir, "r");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
 /** The record in `dir` (the node directory), or null when there is none. */
 export async function readDeploymentFile(dir: string): Promise<DeploymentRecord | null> {
   const file = path.join(dir, DEPLOYMENT_FILE);
-  let text: string;
-  try {
-    text = await readFile(file, "utf8");
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw error;
-  }
+  const text = await readTextFileOrNull(file);
+  if (text === null) return null;
   const bad = (problem: string) =>
     new NodeError(ERR_NODE_DEPLOYMENT_CORRUPT, `${file}: ${problem}`, {
       details: { file },
@@ -55,22 +42,11 @@ export async function readDeploymentFile(dir: string): Promise<DeploymentRecord 
   if (typeof chainId !== "number" && typeof chainId !== "string") throw bad("chainId is missing");
   if (typeof registry !== "string" || !/^0x[0-9a-fA-F]{40}$/.test(registry)) throw bad("registry is not an address");
   if (typeof deployBlock !== "number" || !Number.isInteger(deployBlock)) throw bad("deployBlock is missing");
-  return { rpcUrl, chainId: BigInt(chainId), registry: getAddress(registry.toLowerCase()), deployBlock, deployTx: typeof deployTx === "string" ? deployTx : "" };
+  return { rpcUrl, chainId: BigInt(chainId), registry: checksumAddress(registry.toLowerCase()), deployBlock, deployTx: typeof deployTx === "string" ? deployTx : "" };
 }
 
 export async function writeDeploymentFile(dir: string, record: DeploymentRecord): Promise<void> {
-  const file = path.join(dir, DEPLOYMENT_FILE);
-  const temp = `${file}.${process.pid}.tmp`;
-  const text = `${JSON.stringify({ ...record, chainId: Number(record.chainId) }, null, 2)}\n`;
-  await writeFile(temp, text);
-  const handle = await open(temp, "r+");
-  try {
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-  await rename(temp, file);
-  await fsyncDir(dir);
+  await writeFileAtomic(path.join(dir, DEPLOYMENT_FILE), `${JSON.stringify({ ...record, chainId: Number(record.chainId) }, null, 2)}\n`);
 }
 
 async function hasCode(url: string, address: string): Promise<boolean> {
@@ -82,7 +58,7 @@ async function hasCode(url: string, address: string): Promise<boolean> {
  * the deploy and the write): the first successful creation transaction carrying the Registry's bytecode.
  */
 async function findJournaledDeployment(url: string, entries: JournalLine[]): Promise<Omit<DeploymentRecord, "rpcUrl" | "chainId"> | null> {
-  const bytecode = Registry__factory.bytecode.toLowerCase();
+  const bytecode = registryBytecode();
   for (const { entry } of entries) {
     if (entry.method !== "eth_sendTransaction" || !entry.ok || !Array.isArray(entry.params)) continue;
     const tx = entry.params[0] as { to?: string | null; data?: string; input?: string } | undefined;
@@ -90,7 +66,7 @@ async function findJournaledDeployment(url: string, entries: JournalLine[]): Pro
     if (!tx || tx.to || !data.startsWith(bytecode)) continue;
     const receipt = await rpc<{ contractAddress: string | null; blockNumber: string; status: string } | null>(url, "eth_getTransactionReceipt", [entry.result]);
     if (!receipt?.contractAddress || receipt.status !== "0x1" || !(await hasCode(url, receipt.contractAddress))) continue;
-    return { registry: getAddress(receipt.contractAddress), deployBlock: Number(BigInt(receipt.blockNumber)), deployTx: String(entry.result) };
+    return { registry: checksumAddress(receipt.contractAddress), deployBlock: Number(BigInt(receipt.blockNumber)), deployTx: String(entry.result) };
   }
   return null;
 }
@@ -122,21 +98,8 @@ export async function ensureRegistry(options: {
     if (found) log(`found the registry deployed at ${found.registry} in the journal`);
   }
   if (!found) {
-    const network = Network.from(chainId);
-    const provider = new JsonRpcProvider(proxyUrl, network, { staticNetwork: network });
-    provider.pollingInterval = 100;
-    try {
-      const signer = await provider.getSigner(0);
-      const tx = await signer.sendTransaction(await new Registry__factory(signer).getDeployTransaction(ZeroAddress));
-      const receipt = await tx.wait();
-      if (!receipt?.contractAddress || receipt.status !== 1) {
-        throw new NodeError(ERR_NODE_START_FAILED, `deploying the registry failed (transaction ${tx.hash})`);
-      }
-      found = { registry: getAddress(receipt.contractAddress), deployBlock: receipt.blockNumber, deployTx: tx.hash };
-      log(`deployed the registry at ${found.registry} (block ${found.deployBlock})`);
-    } finally {
-      provider.destroy();
-    }
+    found = await deployRegistry(proxyUrl, chainId);
+    log(`deployed the registry at ${found.registry} (block ${found.deployBlock})`);
   }
   const record: DeploymentRecord = { rpcUrl: proxyUrl, chainId, ...found };
   const same =

@@ -6,7 +6,7 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { createServer } from "node:net";
-import { rename, writeFile } from "node:fs/promises";
+import { writeFileAtomic } from "../files/atomic";
 import path from "node:path";
 import { NodeError, ERR_NODE_START_FAILED } from "../errors/node";
 import { call } from "./rpc";
@@ -69,12 +69,6 @@ export async function freeLoopbackPort(): Promise<number> {
       server.close(() => (typeof address === "object" && address ? resolve(address.port) : reject(new Error("no free port"))));
     });
   });
-}
-
-async function writeAtomic(file: string, text: string): Promise<void> {
-  const temp = `${file}.${process.pid}.tmp`;
-  await writeFile(temp, text);
-  await rename(temp, file);
 }
 
 function childEnv(): NodeJS.ProcessEnv {
@@ -169,7 +163,7 @@ async function launch(dir: string, port: number): Promise<InternalNode> {
 
 /** Starts `hardhat node` on a free internal port (retrying if another process grabs the port first). */
 export async function startInternalNode(dir: string): Promise<InternalNode> {
-  await writeAtomic(path.join(dir, CONFIG_FILE), configSource());
+  await writeFileAtomic(path.join(dir, CONFIG_FILE), configSource());
   for (let attempt = 1; ; attempt++) {
     const port = await freeLoopbackPort();
     try {

@@ -12,7 +12,8 @@ import { mkdir } from "node:fs/promises";
 import { createServer } from "node:net";
 import path from "node:path";
 import { NodeError, ERR_NODE_INVALID_OPTION, ERR_NODE_EXITED, ERR_NODE_REPLAY_DIVERGED } from "../errors/node";
-import { ensureRegistry, fsyncDir, readDeploymentFile } from "./deployment";
+import { syncDirectory } from "../files/atomic";
+import { ensureRegistry, readDeploymentFile } from "./deployment";
 import { INITIAL_DATE, startInternalNode } from "./hardhat";
 import { JOURNAL_VERSION, JournalWriter, loadJournal, type JournalHeader } from "./journal";
 import { acquireLock } from "./lock";
@@ -145,7 +146,7 @@ export async function startLocalNode(options: LocalNodeOptions): Promise<LocalNo
         initialDate: INITIAL_DATE,
       };
       await writer.append(header);
-      await fsyncDir(dir);
+      await syncDirectory(dir);
     }
 
     const proxy = await startProxy({

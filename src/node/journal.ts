@@ -4,7 +4,8 @@
  * (its result, the head block after it and the timestamp of the first block it mined). A line is written
  * and fsync'd before the client sees the answer, so a crash can only lose a request nobody was told about.
  */
-import { open, readFile, truncate, type FileHandle } from "node:fs/promises";
+import { open, truncate, type FileHandle } from "node:fs/promises";
+import { readFileOrNull } from "../files/read";
 import { NodeError, ERR_NODE_JOURNAL_CORRUPT } from "../errors/node";
 
 export const JOURNAL_VERSION = 1;
@@ -71,13 +72,8 @@ function corrupt(file: string, line: number, problem: string): NodeError {
  * it was never acknowledged) is dropped with a warning and cut off the file; damage anywhere else throws.
  */
 export async function loadJournal(file: string, warn: (line: string) => void): Promise<LoadedJournal> {
-  let bytes: Buffer;
-  try {
-    bytes = await readFile(file);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT") return { header: null, entries: [], size: 0 };
-    throw error;
-  }
+  const bytes = await readFileOrNull(file);
+  if (bytes === null) return { header: null, entries: [], size: 0 };
   const lines: { text: string; start: number; end: number }[] = [];
   let start = 0;
   while (start < bytes.length) {

@@ -28,8 +28,6 @@ export const ERR_STORE_DAEMON_MISMATCH = "ERR_STORE_DAEMON_MISMATCH";
 export const ERR_STORE_DAEMON_GONE = "ERR_STORE_DAEMON_GONE";
 /** `pkg store verify` found problems (each in the details). */
 export const ERR_STORE_CORRUPT = "ERR_STORE_CORRUPT";
-/** `invoke` was asked for but the meta-package handler is not installed. */
-export const ERR_STORE_NO_INVOKE_HANDLER = "ERR_STORE_NO_INVOKE_HANDLER";
 /** The builder ran and failed (non-zero exit, signal, timeout). */
 export const ERR_BUILD_FAILED = "ERR_BUILD_FAILED";
 /** The builder exited 0 but did not create an output it must create. */
@@ -38,8 +36,6 @@ export const ERR_BUILD_NO_OUTPUT = "ERR_BUILD_NO_OUTPUT";
 export const ERR_BUILD_INPUT_FAILED = "ERR_BUILD_INPUT_FAILED";
 /** `--rebuild`: the second build's output differs from the first (not reproducible). */
 export const ERR_BUILD_NOT_REPRODUCIBLE = "ERR_BUILD_NOT_REPRODUCIBLE";
-/** The builder module (src/build/run.ts) is not available. */
-export const ERR_BUILD_NO_RUNNER = "ERR_BUILD_NO_RUNNER";
 /** `repo build`: some packages failed (each failure is in the details). */
 export const ERR_BUILD_INCOMPLETE = "ERR_BUILD_INCOMPLETE";
 

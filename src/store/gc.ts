@@ -13,6 +13,7 @@
 import { randomBytes } from "node:crypto";
 import { lstat, readdir, rename, stat } from "node:fs/promises";
 import path from "node:path";
+import { isNotFound } from "../files/read";
 import type { Store } from "./store";
 import { dropRows, removeTree } from "./store";
 
@@ -84,7 +85,7 @@ export async function collectGarbage(store: Store, options: GcOptions = {}): Pro
     try {
       await rename(p, trash);
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === "ENOENT") continue;
+      if (isNotFound(error)) continue;
       throw error;
     }
     await removeTree(trash);

@@ -7,12 +7,6 @@ import { createHash } from "node:crypto";
 import path from "node:path";
 import { checkPathComponent } from "../files/name";
 
-/**
- * The daemon protocol's version, in `status`: the CLI refuses a daemon of another one (an older
- * install's daemon still running after an upgrade). Bump it when a change breaks old clients or daemons.
- */
-export const DAEMON_PROTOCOL_VERSION = 2;
-
 /** Characters of the hash part of a store path name. */
 export const STORE_HASH_LENGTH = 32;
 
@@ -58,7 +52,7 @@ export function storeHash(text: string): string {
   return base32().baseEncode(createHash("sha256").update(text).digest()).slice(0, STORE_HASH_LENGTH);
 }
 
-// Loaded on first use: the no-op `pkg build` (src/build/noop.ts) needs only the store dir and the
+// Loaded on first use: the no-op `pkg build` (src/noop/cache.ts) needs only the store dir and the
 // socket from this module, and multiformats costs it ~10 ms.
 let base32Codec: typeof import("multiformats/bases/base32").base32 | undefined;
 function base32(): typeof import("multiformats/bases/base32").base32 {

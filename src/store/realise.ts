@@ -6,7 +6,8 @@
  *
  * - A `none` builder runs nothing: its output `out` is its src, exported from the content store
  *   into a source store path and recorded as the output.
- * - Anything else goes to `runBuild` (src/build/run.ts) with the request of docs/build-layer.md;
+ * - Anything else goes to the injected `runBuild` (the daemon passes src/builder/run.ts's) with the request
+ *   of docs/build-layer.md;
  *   each output the build made is moved into the store, put into the content store (its CID is
  *   recorded), scanned for references among the closure, and registered (store.ts).
  * - `rebuild`: builds again into a temporary path and compares the new tree's CID with the
@@ -20,6 +21,7 @@ import { access, lstat } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import path from "node:path";
 import { CID } from "multiformats/cid";
+import { createLimiter } from "../concurrency";
 import { isPkgError, PkgError } from "../errors";
 import { readDerivation, DAG_CBOR_CODE, type Derivation } from "../derivation";
 import type { ContentStore } from "../content/types";
@@ -27,7 +29,6 @@ import {
   ERR_BUILD_FAILED,
   ERR_BUILD_INPUT_FAILED,
   ERR_BUILD_NO_OUTPUT,
-  ERR_BUILD_NO_RUNNER,
   ERR_STORE_BAD_CID,
   ERR_STORE_UNKNOWN_DERIVATION,
   StoreError,
@@ -35,9 +36,12 @@ import {
 import { dropRows, scanReferences, type Store } from "./store";
 import { outputPathName, sourcePathName } from "./paths";
 import { localSubstituter, type Substituter } from "./substitute";
-import type { BuildRequest, BuildResult } from "../build/run";
+import type { BuildRequest, BuildResult } from "../builder/types";
 
-/** runBuild of src/build/run.ts (loaded on first use: the daemon needs it, its clients never do). */
+/**
+ * Runs one builder (src/builder/run.ts's runBuild): injected by whoever wires the store to a builder (the
+ * daemon), so that the store knows the request's shape and nothing of how builders run.
+ */
 export type RunBuild = (request: BuildRequest) => Promise<BuildResult>;
 
 export type { BuildRequest, BuildResult };
@@ -78,8 +82,8 @@ export interface RealiserOptions {
   buildSocket?: (buildId: string, dirs: { buildDir: string; outDir: string }) => Promise<{ path: string; dir: string; close(): Promise<void> }>;
   /** Builds at once; default the machine's parallelism. */
   cores?: number;
-  /** Default: runBuild of src/build/run.ts, loaded on first use. */
-  runBuild?: RunBuild;
+  /** Runs a builder (the daemon passes src/builder/run.ts's runBuild). */
+  runBuild: RunBuild;
   /** Asked in order before a derivation is built (src/store/substitute.ts); default: the store's local table. */
   substituters?: Substituter[];
 }
@@ -98,6 +102,12 @@ export interface Realiser {
   abort(): void;
   /** Resolves when no request is in progress (after abort: when the aborted builds have cleaned up). */
   settled(): Promise<void>;
+  /**
+   * Records that the running build `buildId` made the derivation `cid` (a tool invocation recorded by a meta
+   * package), or will once `cid()` settles it (the meta handler derives stored invocations when the daemon
+   * is idle). Called by the `invoke` handler; false when no such build is running (a stray or late report).
+   */
+  recordSubderivation(buildId: string, cid: string | (() => Promise<string | null>)): boolean;
 }
 
 export type BuildPhase = "build" | "built" | "failed";
@@ -115,42 +125,13 @@ interface InFlight {
   listeners: Set<Listener>;
 }
 
-/** Subderivations reported (by meta packages, through `invoke`) per running build id: CIDs, or how to settle one. */
-const subderivationsByBuild = new Map<string, Set<string | (() => Promise<string | null>)>>();
-
-/**
- * Records that the build `buildId` made the derivation `cid` (a tool invocation recorded by a meta
- * package), or will once `cid()` settles it (the meta handler derives stored invocations when the
- * daemon is idle). Called by the `invoke` handler; false when no such build is running (a stray or late report).
- */
-export function recordSubderivation(buildId: string, cid: string | (() => Promise<string | null>)): boolean {
-  const set = subderivationsByBuild.get(buildId);
-  if (set === undefined) return false;
-  set.add(cid);
-  return true;
-}
+/** Subderivations reported (by meta packages, through `invoke`) for one running build: CIDs, or how to settle one. */
+type SubderivationRecord = Set<string | (() => Promise<string | null>)>;
 
 /** The subderivations of a build whose builder has finished, each unsettled one settled now (those that could not be stored are left out). */
-export async function subderivationsOf(buildId: string): Promise<string[]> {
-  const recorded = [...(subderivationsByBuild.get(buildId) ?? [])];
-  const cids = await Promise.all(recorded.map((entry) => (typeof entry === "string" ? entry : entry())));
+async function settledSubderivations(recorded: SubderivationRecord | undefined): Promise<string[]> {
+  const cids = await Promise.all([...(recorded ?? [])].map((entry) => (typeof entry === "string" ? entry : entry())));
   return [...new Set(cids.filter((cid): cid is string => cid !== null))].sort();
-}
-
-/** A counting semaphore: builds wait here, never the walk over inputs (a parent holding a slot while waiting for its inputs could deadlock). */
-function semaphore(limit: number) {
-  let active = 0;
-  const waiting: (() => void)[] = [];
-  return async <T>(run: () => Promise<T>): Promise<T> => {
-    if (active >= limit) await new Promise<void>((resolve) => waiting.push(resolve));
-    active++;
-    try {
-      return await run();
-    } finally {
-      active--;
-      waiting.shift()?.();
-    }
-  };
 }
 
 function parseDrvCid(drv: string): CID {
@@ -182,30 +163,18 @@ class Tail {
   }
 }
 
-function defaultRunBuild(): RunBuild {
-  let mod: { runBuild?: RunBuild };
-  try {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    mod = require("../build/run") as { runBuild?: RunBuild };
-  } catch (cause) {
-    throw new StoreError(ERR_BUILD_NO_RUNNER, `the builder (src/build/run) cannot be loaded: ${(cause as Error).message.split("\n")[0]}`, {
-      hint: "reinstall pkg; this build of it has no builder",
-      cause,
-    });
-  }
-  if (typeof mod.runBuild !== "function") throw new StoreError(ERR_BUILD_NO_RUNNER, "src/build/run does not export runBuild", { hint: "reinstall pkg" });
-  return mod.runBuild;
-}
-
 export function createRealiser(options: RealiserOptions): Realiser {
   const { store, content } = options;
   const cores = Math.max(1, options.cores ?? availableParallelism());
-  const limit = semaphore(cores);
+  // Builds wait for a slot here, never the walk over inputs (a parent holding a slot while waiting for its inputs could deadlock).
+  const limit = createLimiter(cores);
   const inFlight = new Map<string, InFlight>(); // key: drv, or drv + "!rebuild"
   const held = new Map<string, number>(); // temp roots: path → requests holding it
   const controller = new AbortController();
   const counters = { started: 0, failed: 0, joined: 0 };
-  let runBuild = options.runBuild ?? null;
+  const runBuild = options.runBuild;
+  /** Per running build id (docs/build-layer.md, meta packages): what its tools' invocations derived. */
+  const subderivationsByBuild = new Map<string, SubderivationRecord>();
   const substituters = options.substituters ?? [localSubstituter(store)];
   const requests = new Set<Promise<void>>();
   const activeBuilds = new Set<string>(); // derivations whose builder runs now
@@ -487,7 +456,6 @@ export function createRealiser(options: RealiserOptions): Realiser {
     derivation: Derivation,
     b: { src: string | null; inputs: Record<string, { path: string; drv: string }>; closure: string[]; fanout: Listener; rebuild: boolean; holding: Set<string> },
   ): Promise<RealiseResult> {
-    runBuild ??= defaultRunBuild();
     counters.started++;
     activeBuilds.add(drv);
     b.fanout(drv, derivation.name, "build");
@@ -548,7 +516,7 @@ export function createRealiser(options: RealiserOptions): Realiser {
           });
         }
       }
-      const subderivations = await subderivationsOf(buildId);
+      const subderivations = await settledSubderivations(subderivationsByBuild.get(buildId));
       const ms = Date.now() - started;
       if (b.rebuild) {
         const cids: Record<string, string> = {};
@@ -615,6 +583,12 @@ export function createRealiser(options: RealiserOptions): Realiser {
     },
     abort() {
       controller.abort(new PkgError(ERR_BUILD_FAILED, "the store daemon is shutting down"));
+    },
+    recordSubderivation(buildId, cid) {
+      const set = subderivationsByBuild.get(buildId);
+      if (set === undefined) return false;
+      set.add(cid);
+      return true;
     },
   };
 }

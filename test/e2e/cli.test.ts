@@ -10,7 +10,7 @@
  * each other: flows first, then errors, then a restart of the node on the same data directory.
  */
 import { expect } from "chai";
-import { chmod, cp, mkdir, mkdtemp, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
+import { chmod, cp, mkdir, mkdtemp, readdir, readFile, rm, stat, unlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { freePort } from "../helpers/node";
@@ -379,29 +379,39 @@ describe("e2e: the built pkg and repo CLIs against a local node", function () {
       expect(h.rawCid(await readFile(file)), "the rolling lock at the published block hashes to the published meta").to.equal(result.meta);
     });
 
-    it("repo fetch crates:1.0.0 writes repo.lock and every package, byte-identical", async function () {
+    it("repo fetch crates:1.0.0 -o DIR writes repo.lock and every package into DIR (as pkg fetch -o DIR), byte-identical", async function () {
       const out = await scratch("repo-fetch");
-      const fetched = await repoJson<{ name: string; version: string; meta: string; destination: string; packages: { name: string; version: string; destination: string }[] }>(["fetch", "crates:1.0.0", "-o", out]);
-      const destination = path.join(out, "crates-1.0.0");
+      const destination = path.join(out, "vendor");
+      const fetched = await repoJson<{ name: string; version: string; meta: string; destination: string; packages: { name: string; version: string; destination: string }[] }>(["fetch", "crates:1.0.0", "-o", destination]);
       expect(fetched).to.include({ name: "crates", version: "1.0.0", meta: repositoryVersion!.meta, destination });
       expect(fetched.packages.map((p) => `${p.name}:${p.version}`).sort()).to.deep.equal(["dep:0.2.1", "hello:1.0.0"]);
       expect(await h.listTree(out)).to.deep.equal([
-        "crates-1.0.0/",
-        "crates-1.0.0/dep-0.2.1/",
-        "crates-1.0.0/dep-0.2.1/Cargo.toml",
-        "crates-1.0.0/dep-0.2.1/pkg.toml",
-        "crates-1.0.0/dep-0.2.1/src/",
-        "crates-1.0.0/dep-0.2.1/src/lib.rs",
-        "crates-1.0.0/hello-1.0.0/",
-        "crates-1.0.0/hello-1.0.0/Cargo.toml",
-        "crates-1.0.0/hello-1.0.0/pkg.toml",
-        "crates-1.0.0/hello-1.0.0/src/",
-        "crates-1.0.0/hello-1.0.0/src/main.rs",
-        "crates-1.0.0/repo.lock",
+        "vendor/",
+        "vendor/dep-0.2.1/",
+        "vendor/dep-0.2.1/Cargo.toml",
+        "vendor/dep-0.2.1/pkg.toml",
+        "vendor/dep-0.2.1/src/",
+        "vendor/dep-0.2.1/src/lib.rs",
+        "vendor/hello-1.0.0/",
+        "vendor/hello-1.0.0/Cargo.toml",
+        "vendor/hello-1.0.0/pkg.toml",
+        "vendor/hello-1.0.0/src/",
+        "vendor/hello-1.0.0/src/main.rs",
+        "vendor/repo.lock",
       ]);
       expect(h.rawCid(await readFile(path.join(destination, "repo.lock")))).to.equal(repositoryVersion!.meta);
       expectSameTree(await h.readTree(path.join(destination, "dep-0.2.1")), published["crates:dep@0.2.1"].files, "dep-0.2.1");
       expectSameTree(await h.readTree(path.join(destination, "hello-1.0.0")), published["crates:hello@1.0.0"].files, "hello-1.0.0");
+    });
+
+    it("repo fetch without -o creates ./NAME-VERSION, as pkg fetch does; an existing directory is refused", async function () {
+      const cwd = await scratch("repo-fetch-default");
+      const fetched = await repoJson<{ destination: string }>(["fetch", "crates:1.0.0"], { cwd });
+      expect(fetched.destination).to.equal(path.join(cwd, "crates-1.0.0"));
+      const tree = await h.listTree(cwd);
+      expect(tree).to.include.members(["crates-1.0.0/", "crates-1.0.0/dep-0.2.1/", "crates-1.0.0/hello-1.0.0/", "crates-1.0.0/repo.lock"]);
+      expect(tree.filter((f) => !f.startsWith("crates-1.0.0/"))).to.deep.equal([]);
+      await expectFailure("repo", ["fetch", "crates:1.0.0", "-o", "crates-1.0.0"], { code: "ERR_REPO_DESTINATION_EXISTS", message: [path.join(cwd, "crates-1.0.0")] }, { cwd });
     });
   });
 
@@ -584,7 +594,7 @@ describe("e2e: the built pkg and repo CLIs against a local node", function () {
 
     it("a version that exists", async function () {
       const dir = path.join(work, "dep"); // at 0.2.1, published
-      await expectFailure("pkg", ["publish"], { code: "ERR_PUBLISH_VERSION_EXISTS", message: ["crates:dep@0.2.1", published["crates:dep@0.2.1"].meta], hint: "bump", progressFirst: true }, { cwd: dir });
+      await expectFailure("pkg", ["publish"], { code: "ERR_PUBLISH_VERSION_EXISTS", message: ["crates/dep:0.2.1", published["crates:dep@0.2.1"].meta], hint: "bump", progressFirst: true }, { cwd: dir });
     });
 
     it("an unknown package or version", async function () {
@@ -748,6 +758,37 @@ describe("e2e: the built pkg and repo CLIs against a local node", function () {
       const read = await repoJson<{ meta: string; lock: RepositoryLockJson }>(["lock", "crates:1.0.0"]);
       expect(read.meta).to.equal(repositoryVersion!.meta);
       expect(read.lock).to.deep.equal(repositoryVersion!.lock);
+    });
+  });
+
+  describe("output (#11)", function () {
+    it("a topic's help names all of its commands, or none (`pkg store --help` named 3 of its 5)", async function () {
+      for (const bin of ["pkg", "repo"] as const) {
+        const tree = path.join(h.ROOT, "dist", "cli", bin);
+        const topics = (await readdir(tree, { withFileTypes: true })).filter((e) => e.isDirectory()).map((e) => e.name);
+        for (const topic of topics) {
+          const commands = (await readdir(path.join(tree, topic))).filter((f) => f.endsWith(".js")).map((f) => f.slice(0, -".js".length));
+          const help = h.expectSuccess(await h.run(bin, [topic, "--help"], env, { cwd: work }));
+          const description = help.stdout.split("USAGE")[0];
+          for (const command of commands) expect(help.stdout, `${bin} ${topic} --help lists ${command}`).to.match(new RegExp(`${topic} ${command}\\b`));
+          const named = commands.filter((command) => new RegExp(`(^|[^\\w-])${command}([^\\w-]|$)`).test(description));
+          expect(named.length === 0 || named.length === commands.length, `${bin} ${topic}: "${description.trim()}" names ${named.join(", ")} of ${commands.join(", ")}`).to.equal(true);
+        }
+      }
+      const store = h.expectSuccess(await pkg(["store", "--help"])).stdout.split("USAGE")[0];
+      for (const command of ["daemon", "gc", "status", "substitute", "verify"]) expect(store).to.include(command);
+    });
+
+    it("names a package version one way, repo/name:version, in a command's whole output (publish said crates:x@1.0.0 and crates/x:1.0.0)", async function () {
+      await repoJson(["create", "formats"]);
+      const dir = path.join(work, "formats-one");
+      await writeCrate(dir, { repository: "formats", name: "one", version: "1.0.0" });
+      const published = h.expectSuccess(await pkg(["publish"], { cwd: dir }));
+      const output = `${published.stdout}${published.stderr}`;
+      expect(output).to.include("formats/one:1.0.0");
+      expect(output, output).not.to.match(/formats:one@/);
+      const yanked = h.expectSuccess(await pkg(["yank", "formats/one:1.0.0"]));
+      expect(yanked.stdout).to.match(/^yanked formats\/one:1\.0\.0 \(tx 0x[0-9a-f]{64}\)\n$/);
     });
   });
 

@@ -10,7 +10,7 @@
  */
 import { expect } from "chai";
 import { spawnSync } from "node:child_process";
-import { existsSync, statSync } from "node:fs";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { mkdir, mkdtemp, readdir, readlink, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -26,7 +26,8 @@ function ensureProfileCommandsBuilt(): void {
     path.join(h.ROOT, "cli", "pkg", `${c}.ts`),
     path.join(h.ROOT, "dist", "cli", "pkg", `${c}.js`),
   ]);
-  const core = statSync(path.join(h.ROOT, "src", "profile.ts")).mtimeMs;
+  const profileDir = path.join(h.ROOT, "src", "profile");
+  const core = Math.max(statSync(path.join(h.ROOT, "src", "install.ts")).mtimeMs, ...readdirSync(profileDir).map((f) => statSync(path.join(profileDir, f)).mtimeMs));
   const stale = pairs.some(([src, out]) => !existsSync(out) || statSync(out).mtimeMs < Math.max(core, statSync(src).mtimeMs));
   if (!stale) return;
   // tsc emits even when other files have type errors; what matters is that ours are fresh afterwards.

@@ -20,13 +20,13 @@ import {
   ERR_INSTANTIATE_STALE_LOCK,
   instantiate,
   instantiateDirectory,
-  instantiateRepository,
   type InstantiateParams,
 } from "../../src/instantiate";
 import { writeLockfile, type Lockfile } from "../../src/lockfile";
 import { serializeManifest, type Manifest } from "../../src/manifest";
 import type { RepositoryLock } from "../../src/repolock";
 import { lockRepository } from "../../src/repository";
+import { instantiateRepository } from "../../src/repository/instantiate";
 import { resolveLock } from "../../src/resolve";
 import { rejectsWith } from "../helpers/errors";
 import { createWorld, manifestOf, type TestPackage, type World } from "../helpers/registry";
@@ -163,11 +163,11 @@ describe("instantiate (real node, real content store)", function () {
 
   it("names both inputs when two would be the same $name", async () => {
     const error = await rejectsWith(instantiate(await locked({ inputs: { "crates:dep": "0.2", "npm:dep": "1" } })), ERR_INSTANTIATE_NAME_CONFLICT);
-    expect(error.message).to.contain("crates:dep@0.2.0").and.to.contain("npm:dep@1.0.0").and.to.contain("$dep");
-    expect(error.details.inputs).to.deep.equal(["crates:dep@0.2.0", "npm:dep@1.0.0"]);
+    expect(error.message).to.contain("crates/dep:0.2.0").and.to.contain("npm/dep:1.0.0").and.to.contain("$dep");
+    expect(error.details.inputs).to.deep.equal(["crates/dep:0.2.0", "npm/dep:1.0.0"]);
     // two versions of one package, one per table
     const versions = await rejectsWith(instantiate(await locked({ nativeInputs: { "crates:util": "1.0.0" }, inputs: { "crates:util": "^1.1.0" } })), ERR_INSTANTIATE_NAME_CONFLICT);
-    expect(versions.message).to.contain("crates:util@1.0.0").and.to.contain("crates:util@1.1.0");
+    expect(versions.message).to.contain("crates/util:1.0.0").and.to.contain("crates/util:1.1.0");
     // an input called like the output
     const out = await rejectsWith(instantiate(await locked({ inputs: { "crates:out": "*" } })), ERR_INSTANTIATE_NAME_CONFLICT);
     expect(out.message).to.contain("$out");
@@ -200,12 +200,12 @@ describe("instantiate (real node, real content store)", function () {
     const lock: Lockfile = JSON.parse(JSON.stringify(params.lock));
     lock.dependencies["crates:other"].inputs = ["crates:util"];
     const undeclared = await rejectsWith(instantiate({ ...params, lock }), ERR_INSTANTIATE_LOCK_MISMATCH);
-    expect(undeclared.message).to.contain("crates:other@1.0.0").and.to.contain("does not declare");
+    expect(undeclared.message).to.contain("crates/other:1.0.0").and.to.contain("does not declare");
     // a meta CID that is another package's pkg.toml
     const swapped: Lockfile = JSON.parse(JSON.stringify(params.lock));
     swapped.dependencies["crates:other"].meta = published.get("crates:util@1.1.0")!.meta;
     const meta = await rejectsWith(instantiate({ ...params, lock: swapped }), ERR_INSTANTIATE_META_MISMATCH);
-    expect(meta.message).to.contain("crates:util@1.1.0");
+    expect(meta.message).to.contain("crates/util:1.1.0");
   });
 
   it("instantiates a package directory with its pkg.lock, and refuses a pkg.lock made for another pkg.toml", async () => {
@@ -250,8 +250,8 @@ describe("instantiate (real node, real content store)", function () {
       ["app", ERR_INSTANTIATE_INPUT_FAILED],
       ["hello", ERR_INSTANTIATE_INPUT_NOT_LOCKED],
     ]);
-    expect(result.failures[1].error.message).to.match(/crates:hello@1\.0\.0: its meta-input (flakes:meta-rustc|nixpkgs:cargo) is not pinned/);
-    expect(result.failures[0].error.message).to.contain("crates:hello@1.0.0");
+    expect(result.failures[1].error.message).to.match(/crates\/hello:1\.0\.0: its meta-input (flakes:meta-rustc|nixpkgs:cargo) is not pinned/);
+    expect(result.failures[0].error.message).to.contain("crates/hello:1.0.0");
     // a package version with the same inputs is the same derivation, however it was locked
     const viaPkgLock = await instantiate(await locked({ inputs: { "crates:dep": "0.2" } }));
     expect(result.derivations.get("dep")!.cid.toString()).to.equal(viaPkgLock.derivations.get("crates:dep")!.cid.toString());
@@ -261,6 +261,19 @@ describe("instantiate (real node, real content store)", function () {
     expect(pins).to.not.include(result.derivations.get("util")!.cid.toString());
     const stored: Derivation = await readDerivation(world.content, result.derivations.get("util")!.cid);
     expect(stored.name).to.equal("util-1.1.0");
+  });
+
+  it("with resolve, locks a package's inputs of other repositories at the repo.lock's block, the repository's own pins kept", async () => {
+    const { lock } = await lockRepository({ client: world.client, name: "crates" });
+    await publish({ repository: "nixpkgs", name: "cargo", version: "1.81.0" }, { "bin/cargo": "#!/bin/sh\n" }); // after the lock's block
+    const result = await instantiateRepository({ lock, content: world.content, pin: false, resolve: { client: world.client, chain: { chainId: 31337, registry: world.registry } } });
+    expect(result.failures.map((f) => [f.name, f.error.code])).to.deep.equal([]);
+    const drv = (name: string) => result.derivations.get(name)!;
+    const hello = drv("hello").derivation;
+    expect(Object.keys(hello.inputDrvs).sort()).to.deep.equal(["cargo", "dep", "meta-rustc", "other", "rustc"]);
+    expect(hello.inputDrvs.dep.drv.toString()).to.equal(drv("dep").cid.toString());
+    expect((await readDerivation(world.content, hello.inputDrvs.cargo.drv)).name).to.equal("cargo-1.80.0");
+    expect(drv("app").derivation.inputDrvs.hello.drv.toString()).to.equal(drv("hello").cid.toString());
   });
 
   it("reports inputs outside a repository lock's ranges and cycles among its packages", async () => {
@@ -281,7 +294,7 @@ describe("instantiate (real node, real content store)", function () {
       ["b", ERR_INSTANTIATE_CYCLE],
       ["c", ERR_INSTANTIATE_LOCK_MISMATCH],
     ]);
-    expect(result.failures[0].error.message).to.contain("loop:a@1.0.0 -> loop:b@1.0.0 -> loop:a@1.0.0");
+    expect(result.failures[0].error.message).to.contain("loop/a:1.0.0 -> loop/b:1.0.0 -> loop/a:1.0.0");
     expect(result.failures[2].error.message).to.contain('"^2.0.0"').and.to.contain("1.0.0");
     expect(CID.parse(result.derivations.get("d")!.cid.toString()).code).to.equal(0x71);
   });

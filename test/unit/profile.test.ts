@@ -307,7 +307,7 @@ describe("profiles (generations of symlinks)", function () {
   /** Installs `entry` in a child process, which SIGKILLs itself right after `step` when one is given. */
   function installInChild(entry: ProfileEntryInput, step: ProfileStep | null = null): Promise<NodeJS.Signals | null> {
     const program = `
-      const { installPackages } = require(${JSON.stringify(path.join(ROOT, "src", "profile.ts"))});
+      const { installPackages } = require(${JSON.stringify(path.join(ROOT, "src", "profile"))});
       const options = JSON.parse(process.env.OPTIONS);
       options.afterStep = (at) => { if (at === ${JSON.stringify(step)}) process.kill(process.pid, "SIGKILL"); };
       installPackages(options, [JSON.parse(process.env.ENTRY)]).then(() => process.exit(0), (e) => { console.error(e); process.exit(1); });`;

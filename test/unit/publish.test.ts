@@ -49,7 +49,7 @@ describe("publishPackage: hostile input (real node, real content store)", functi
       const block = await world.client.blockNumber();
       const error = await rejectsWith(publish(), ERR_PUBLISH_VERSION_EXISTS);
       expect(error.message).to.equal(
-        `crates:hello@${version} is the version 1.0.0 under semver, and crates:hello@1.0.0 is already published; ` +
+        `crates/hello:${version} is the version 1.0.0 under semver, and crates/hello:1.0.0 is already published; ` +
           "versions that differ only in build metadata (+...) are one version",
       );
       expect(error.details).to.include({ existing: "1.0.0" });
@@ -62,7 +62,7 @@ describe("publishPackage: hostile input (real node, real content store)", functi
     for (const version of ["1.1.0", "1.1.0+windows"]) {
       await writeManifest(version);
       const error = await rejectsWith(publish(), ERR_PUBLISH_VERSION_EXISTS);
-      expect(error.message).to.contain("crates:hello@1.1.0+linux is already published");
+      expect(error.message).to.contain("crates/hello:1.1.0+linux is already published");
     }
     expect(await versionsOnChain()).to.deep.equal(["1.1.0+linux", "1.0.0"]);
   });
@@ -112,7 +112,7 @@ describe("publishPackage: hostile input (real node, real content store)", functi
       }),
       ERR_RESOLVE_BAD_META,
     );
-    expect(error.message).to.contain(`crates:hostile@1.0.0 (meta ${meta}): a pkg.toml of`).and.contain("over the limit of 64 KiB");
+    expect(error.message).to.contain(`crates/hostile:1.0.0 (meta ${meta}): a pkg.toml of`).and.contain("over the limit of 64 KiB");
     expect(error.message).not.to.match(/\n/);
     expect(error.message.length).to.be.below(400);
   });

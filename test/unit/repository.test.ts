@@ -283,13 +283,13 @@ describe("repositories (real node, real content store)", function () {
     });
 
     it("a fetch without a version skips yanked versions; naming one still works, with a warning; all yanked is an error", async () => {
-      const latest = await fetchRepository({ client: world.client, content: world.content, name: "yk", version: null, destination: dest });
+      const latest = await fetchRepository({ client: world.client, content: world.content, name: "yk", version: null, destination: null, cwd: dest });
       expect(latest.version).to.equal("1.0.0");
-      const named = await fetchRepository({ client: world.client, content: world.content, name: "yk", version: "2.0.0", destination: dest });
+      const named = await fetchRepository({ client: world.client, content: world.content, name: "yk", version: "2.0.0", destination: null, cwd: dest });
       expect(named.yanked).to.equal(true);
       expect(named.warnings).to.deep.equal(["yk:2.0.0 is yanked"]);
       await yankRepositoryVersion({ client: world.client, name: "yk", version: "1.0.0", yanked: true });
-      await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "yk", version: null, destination: dest }), ERR_REPO_NO_MATCHING_VERSION);
+      await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "yk", version: null, destination: null, cwd: dest }), ERR_REPO_NO_MATCHING_VERSION);
       const undone = await yankRepositoryVersion({ client: world.client, name: "yk", version: "1.0.0", yanked: false });
       expect(undone).to.include({ changed: true, yanked: false });
     });
@@ -326,7 +326,7 @@ describe("repositories (real node, real content store)", function () {
       const live = path.join(dest, `.tools-rolling-${block}.partial-${process.pid}-0123456789ab`);
       await fs.mkdir(stale, { recursive: true });
       await fs.mkdir(live, { recursive: true });
-      const result = await fetchRepository({ client: world.client, content: world.content, name: "tools", version: null, destination: dest });
+      const result = await fetchRepository({ client: world.client, content: world.content, name: "tools", version: null, destination: null, cwd: dest });
       expect(result).to.include({ name: "tools", version: null, meta: null, block });
       expect(result.destination).to.equal(path.join(dest, `tools-rolling-${block}`));
       expect(result.packages.map((p) => p.name)).to.deep.equal(["cc", "make", "sed.gnu"]);
@@ -338,7 +338,7 @@ describe("repositories (real node, real content store)", function () {
     it("fetches a published version into NAME-VERSION/: repo.lock as published, every package's sources and pkg.toml", async () => {
       const pub = await publishRepository({ client: world.client, content: world.content, name: "tools", version: "2026.11.0" });
       await publish({ repository: "tools", name: "cc", version: "1.1.0" }); // not in the published version
-      const result = await fetchRepository({ client: world.client, content: world.content, name: "tools", version: null, destination: dest });
+      const result = await fetchRepository({ client: world.client, content: world.content, name: "tools", version: null, destination: null, cwd: dest });
       expect(result).to.include({ name: "tools", version: "2026.11.0", meta: pub.meta, yanked: false });
       expect(result.destination).to.equal(path.join(dest, "tools-2026.11.0"));
       expect(await fs.readFile(path.join(result.destination, REPOLOCK_FILE_NAME), "utf8")).to.equal(serializeRepositoryLock(pub.lock));
@@ -346,10 +346,20 @@ describe("repositories (real node, real content store)", function () {
       expect(result.warnings).to.deep.equal([]);
     });
 
+    it("fetches into the destination given itself (as pkg fetch -o does), creating its parents", async () => {
+      const into = path.join(dest, "given", "vendor");
+      const result = await fetchRepository({ client: world.client, content: world.content, name: "tools", version: "2026.11.0", destination: into });
+      expect(result.destination).to.equal(into);
+      expect(result.packages.map((p) => p.destination)).to.deep.equal(tools.map((p) => path.join(into, `${p.name}-${p.version}`)));
+      await expectPackages(into, tools);
+      expect(await fs.readdir(path.join(dest, "given"))).to.deep.equal(["vendor"]);
+      await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "tools", version: "2026.11.0", destination: into }), ERR_REPO_DESTINATION_EXISTS);
+    });
+
     it("warns about pinned package versions yanked since, and still fetches them", async () => {
       await publishRepository({ client: world.client, content: world.content, name: "tools", version: "2026.12.0" });
       await world.client.setYanked({ repository: "tools", name: "make" }, "4.4.1", true);
-      const result = await fetchRepository({ client: world.client, content: world.content, name: "tools", version: "2026.12.0", destination: dest });
+      const result = await fetchRepository({ client: world.client, content: world.content, name: "tools", version: "2026.12.0", destination: null, cwd: dest });
       expect(result.warnings).to.deep.equal(["tools/make:4.4.1 is yanked"]);
       expect(result.packages.map((p) => `${p.name}:${p.version}`)).to.deep.equal(["cc:1.1.0", "make:4.4.1", "sed.gnu:4.9.0"]);
       await world.client.setYanked({ repository: "tools", name: "make" }, "4.4.1", false);
@@ -359,7 +369,7 @@ describe("repositories (real node, real content store)", function () {
       const target = path.join(dest, "tools-2026.11.0");
       const before = await fs.readdir(dest);
       const inside = await fs.readdir(target);
-      const error = await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "tools", version: "2026.11.0", destination: dest }), ERR_REPO_DESTINATION_EXISTS);
+      const error = await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "tools", version: "2026.11.0", destination: null, cwd: dest }), ERR_REPO_DESTINATION_EXISTS);
       expect(error.message).to.contain(target);
       expect(await fs.readdir(dest)).to.deep.equal(before);
       expect(await fs.readdir(target)).to.deep.equal(inside);
@@ -374,14 +384,14 @@ describe("repositories (real node, real content store)", function () {
       await world.client.publish({ repository: "broken", name: "zzz" }, "1.0.0", meta, missing);
       const empty = path.join(world.dir, "empty");
       await fs.mkdir(empty);
-      await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "broken", version: null, destination: empty }), "ERR_CONTENT_NOT_FOUND");
+      await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "broken", version: null, destination: null, cwd: empty }), "ERR_CONTENT_NOT_FOUND");
       expect(await fs.readdir(empty)).to.deep.equal([]);
     });
 
     it("refuses an unknown repository or version, and a block with a version", async () => {
-      await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "nowhere", version: null, destination: dest }), ERR_REPO_UNKNOWN);
-      await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "tools", version: "9.0.0", destination: dest }), ERR_REPO_UNKNOWN_VERSION);
-      await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "tools", version: "2026.11.0", destination: dest, block: 1 }), ERR_REPO_INVALID_BLOCK);
+      await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "nowhere", version: null, destination: null, cwd: dest }), ERR_REPO_UNKNOWN);
+      await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "tools", version: "9.0.0", destination: null, cwd: dest }), ERR_REPO_UNKNOWN_VERSION);
+      await rejectsWith(fetchRepository({ client: world.client, content: world.content, name: "tools", version: "2026.11.0", destination: null, cwd: dest, block: 1 }), ERR_REPO_INVALID_BLOCK);
     });
   });
 });

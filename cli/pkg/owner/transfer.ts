@@ -1,6 +1,5 @@
 import { Args } from "@oclif/core";
-import { BaseCommand } from "../../base";
-import { changeAccess } from "../../access";
+import { BaseCommand, chainFlags, signerFlags } from "../../base";
 import { formatSpec, packageAndAccount } from "../../args";
 import { load } from "../../lazy";
 
@@ -15,14 +14,13 @@ export default class OwnerTransfer extends BaseCommand<typeof OwnerTransfer> {
     id: Args.string({ description: "repo/name (left out: the package of ./pkg.toml)." }),
     address: Args.string({ description: "The account (0x…)." }),
   };
+  static override flags = { ...chainFlags, ...signerFlags };
 
   async run() {
     const { args } = await this.parse(OwnerTransfer);
     const { spec, account } = await packageAndAccount(args.id, args.address, `${this.config.bin} owner transfer`);
-    const session = await this.session({ signer: true, content: false });
-    const ids = load.ids();
-    const id = ids.hashPackageId(ids.hashRepositoryId(spec.repository.name), spec.name);
-    const result = await changeAccess(session, id, "transfer", account);
+    const { client } = await this.session({ signer: true, content: false });
+    const result = await load.access().changePackageAccess({ client, key: { repository: spec.repository.name, name: spec.name }, action: "transfer", account });
     const name = formatSpec({ ...spec, version: null });
     if (!this.jsonEnabled()) {
       this.log(`${name}: owner ${result.owner}; maintainers: ${result.maintainers.join(", ") || "none"} (tx ${result.tx})`);

@@ -1,3 +1,6 @@
 fn main() {
-    println!("{}", dep::greeting());
+    let greeting = dep::greeting();
+    #[cfg(feature = "shout")]
+    let greeting = greeting.to_uppercase();
+    println!("{}", greeting);
 }

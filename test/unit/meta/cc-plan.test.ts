@@ -2,7 +2,7 @@
  * The C compiler's tool module (meta-cc) on argument lists as make, autotools and cc-rs write them.
  */
 import { expect } from "chai";
-import { ccTool } from "../../../src/build/meta/plan/cc";
+import { ccTool } from "../../../src/meta/plan/cc";
 
 const DIR = "/work/proj";
 const outcome = (args: string[], env: NodeJS.ProcessEnv = { HOME: "/home/u" }) => ccTool.plan("/usr/bin/cc", args, DIR, env);

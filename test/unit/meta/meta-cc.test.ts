@@ -11,10 +11,10 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, 
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { CID } from "multiformats/cid";
-import { buildNativeShim } from "../../../src/build/meta/native";
+import { buildNativeShim } from "../../../src/meta/native";
 import { openEmbeddedStore, type EmbeddedContentStore } from "../../../src/content/embedded";
 import { readDerivation } from "../../../src/derivation";
-import { runDaemon, type RunningDaemon } from "../../../src/store/daemon";
+import { runDaemon, type RunningDaemon } from "../../../src/daemon/daemon";
 import { skipBecause } from "../../helpers/skip";
 import { cargoEnv, run, type LogLine, type RunResult } from "./workspace";
 

@@ -11,11 +11,11 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { CID } from "multiformats/cid";
-import { pendingStores } from "../../../src/build/meta";
-import { buildNativeShim } from "../../../src/build/meta/native";
+import { openMetaRecords } from "../../../src/store/meta-records";
+import { buildNativeShim } from "../../../src/meta/native";
 import { openEmbeddedStore, type EmbeddedContentStore } from "../../../src/content/embedded";
 import { readDerivation } from "../../../src/derivation";
-import { runDaemon, type RunningDaemon } from "../../../src/store/daemon";
+import { runDaemon, type RunningDaemon } from "../../../src/daemon/daemon";
 import { APP_OUTPUT, cargoEnv, run, writeWorkspace, type LogLine, type RunResult } from "./workspace";
 
 const CARGO = existsSync("/root/.cargo/bin/cargo") ? "/root/.cargo/bin/cargo" : "cargo";
@@ -221,8 +221,7 @@ describe("meta-rustc (real cargo, rustc and store daemon)", function () {
     expect(stats.ok).to.equal(true);
     const builds = (stats.result as { builds: Record<string, { hit: number }> }).builds;
     expect(builds[`test-${logCount}`].hit).to.equal(COMPILES.length);
-    const rows = daemon.store.db.prepare("SELECT COUNT(*) AS n FROM meta_invocations WHERE build_id = ? AND result = 'hit'").get(`test-${logCount}`) as { n: number };
-    expect(rows.n).to.equal(COMPILES.length);
+    expect(openMetaRecords(daemon.store.db).countInvocations(`test-${logCount}`, "hit")).to.equal(COMPILES.length);
   });
 
   it("a daemon stopped right after a build settles what it stored first: a new daemon serves every compile", async () => {
@@ -234,9 +233,10 @@ describe("meta-rustc (real cargo, rustc and store daemon)", function () {
     const first = await build(fresh);
     const misses = labels(first.log, "miss");
     expect(misses).to.include.members(["app", "util"]); // (alone, with an empty store, everything misses)
-    expect(pendingStores(), "stored but not settled yet").to.equal(misses.length);
+    const { meta } = daemon;
+    expect(meta.pendingStores(), "stored but not settled yet").to.equal(misses.length);
     await daemon.close();
-    expect(pendingStores()).to.equal(0);
+    expect(meta.pendingStores()).to.equal(0);
     daemon = await runDaemon({ root: path.join(dir, "store"), socket: path.join(dir, "store.sock"), content, log: () => {} });
     rmSync(path.join(fresh, "target"), { recursive: true, force: true });
     const again = await build(fresh);

@@ -1,7 +1,7 @@
 /**
  * The package flakes:meta-rustc (examples/toolchains/meta-rustc): its pkg.toml parses, and its build.sh,
  * run as the builder runs it ($out, $rustc, $gcc: directories with bin/rustc and bin/cc, as the
- * toolchains:* packages of src/build/host.ts provide them), compiles a native `$out/bin/meta-rustc` that
+ * toolchains:* packages of src/builder/host.ts provide them), compiles a native `$out/bin/meta-rustc` that
  * passes cargo's probes to rustc.
  */
 import { expect } from "chai";
@@ -9,7 +9,7 @@ import { execFileSync, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { hostRustc } from "../../../src/build/meta/native";
+import { hostRustc } from "../../../src/meta/native";
 import { parseManifest } from "../../../src/manifest";
 
 const PKG_DIR = path.join(__dirname, "..", "..", "..", "examples", "toolchains", "meta-rustc");

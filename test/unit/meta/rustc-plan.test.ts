@@ -5,9 +5,9 @@ import { expect } from "chai";
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { parseDepInfo } from "../../../src/build/meta/depinfo";
-import { denormalise, normalise } from "../../../src/build/meta/plan/core";
-import { profileDir, rustcTool } from "../../../src/build/meta/plan/rustc";
+import { parseDepInfo } from "../../../src/meta/depinfo";
+import { denormalise, normalise } from "../../../src/meta/plan/core";
+import { profileDir, rustcTool } from "../../../src/meta/plan/rustc";
 
 const WS = "/work/ws";
 const LIB_ARGS = [

@@ -10,7 +10,7 @@ import { readFile, rm, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { CID } from "multiformats/cid";
 import { parseBuildfile } from "../../../src/buildfile";
-import { parseNoopArgs } from "../../../src/build/noop";
+import { parseNoopArgs } from "../../../src/noop/answer";
 import { makeSandbox, pkg, writeScriptPackage, type Sandbox } from "./helpers";
 import { requireBuilt } from "../../helpers/dist";
 
@@ -110,7 +110,7 @@ describe("pkg build (built binary, package directory, no chain)", function () {
   });
 });
 
-// Both clients of the daemon's `noop-build`: node bin/pkg.js (src/build/noop-client.ts, before oclif loads) and
+// Both clients of the daemon's `noop-build`: node bin/pkg.js (src/noop/client.ts, before oclif loads) and
 // bin/pkg, the installed entry, whose native client (native/pkg-noop.c) starts no node at all.
 for (const entry of ["node", "sh"] as const) describe(`pkg build's fast path (a no-op answered by the daemon; ${entry === "node" ? "node bin/pkg.js" : "bin/pkg, native client"})`, function () {
   this.timeout(300_000);
@@ -120,7 +120,7 @@ for (const entry of ["node", "sh"] as const) describe(`pkg build's fast path (a 
   before(function () {
     this.timeout(600_000); // builds dist/ when it is missing
     // The native client is built by npm run build wherever there is a C compiler (CI has one): missing, it is a failure.
-    requireBuilt("dist/src/build/noop-client.js", ...(entry === "sh" ? ["dist/native/pkg-noop"] : []));
+    requireBuilt("dist/src/noop/client.js", ...(entry === "sh" ? ["dist/native/pkg-noop"] : []));
   });
   beforeEach(async () => {
     s = await makeSandbox();

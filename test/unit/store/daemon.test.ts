@@ -1,6 +1,6 @@
 /**
  * The store daemon in this process, over its real unix socket, with a real store and content store on
- * disk and the real builder (src/build/run.ts): realise, inputs, one build for many clients, rebuild,
+ * disk and the real builder (src/builder/run.ts): realise, inputs, one build for many clients, rebuild,
  * query / add-path / get-path, gc, verify, and errors as one line with a code and a hint.
  */
 import { expect } from "chai";
@@ -8,8 +8,8 @@ import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
 import { lstat, readFile, stat, writeFile, mkdir } from "node:fs/promises";
 import path from "node:path";
-import { connectStore, type StoreClient } from "../../../src/store/client";
-import { DAEMON_PROTOCOL_VERSION, runDaemon, type RunningDaemon } from "../../../src/store/daemon";
+import { connectStore, type StoreClient } from "../../../src/daemon/client";
+import { DAEMON_PROTOCOL_VERSION, runDaemon, type RunningDaemon } from "../../../src/daemon/daemon";
 import { addRoot, removeRoot } from "../../../src/store/store";
 import { makeSandbox, scriptDerivation, sourceDerivation, withDaemon, type Sandbox } from "./helpers";
 import { rejection } from "../../helpers/errors";
@@ -119,7 +119,7 @@ describe("store daemon (in process, real socket, real builder)", function () {
 
   it("gives eight client processes asking for one derivation at once one build", async function () {
     this.timeout(600_000); // builds dist/ when it is missing
-    const [client] = requireBuilt("dist/src/store/client.js");
+    const [client] = requireBuilt("dist/src/daemon/client.js");
     const drv = await scriptDerivation(s.content, { name: "shared-1.0.0", script: "sleep 1; mkdir $out; echo once > $out/x" });
     const program = `require(${JSON.stringify(client)}).connectStore({ root: process.argv[1], socket: process.argv[2], start: false })
       .then((c) => c.request("realise", { drv: process.argv[3] })).then((r) => { console.log(JSON.stringify(r)); process.exit(0); },

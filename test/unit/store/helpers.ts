@@ -11,8 +11,8 @@ import { openEmbeddedStore } from "../../../src/content";
 import type { ContentStore } from "../../../src/content/types";
 import { currentSystem, DERIVATION_FORMAT, sourceOnlyDerivation, writeDerivation, type Derivation } from "../../../src/derivation";
 import { writeLockfile } from "../../../src/lockfile";
-import { connectStore, type StoreClient } from "../../../src/store/client";
-import { runDaemon, type RunningDaemon } from "../../../src/store/daemon";
+import { connectStore, type StoreClient } from "../../../src/daemon/client";
+import { runDaemon, type RunningDaemon } from "../../../src/daemon/daemon";
 
 export interface Sandbox {
   dir: string;

@@ -11,10 +11,10 @@ import { chmod, lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, wri
 import net from "node:net";
 import { homedir, tmpdir } from "node:os";
 import path from "node:path";
-import { detectSandbox } from "../../../src/build/sandbox";
+import { detectSandbox } from "../../../src/builder/sandbox";
 import { sourceOnlyDerivation, writeDerivation, type Derivation } from "../../../src/derivation";
-import { runDaemon } from "../../../src/store/daemon";
-import { MAX_NDJSON_LINE } from "../../../src/store/ndjson";
+import { runDaemon } from "../../../src/daemon/daemon";
+import { MAX_NDJSON_LINE } from "../../../src/daemon/ndjson";
 import type { PkgError } from "../../../src/errors";
 import { exitCodeOf } from "../../../cli/base";
 import { makeSandbox, scriptDerivation, withDaemon } from "./helpers";

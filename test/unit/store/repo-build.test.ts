@@ -7,9 +7,9 @@
 import { expect } from "chai";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { buildRepository, incompleteError } from "../../../src/build/package";
-import type { StoreClient } from "../../../src/store/client";
-import type { RunningDaemon } from "../../../src/store/daemon";
+import { buildRepository, incompleteError } from "../../../src/repository/build";
+import type { StoreClient } from "../../../src/daemon/client";
+import type { RunningDaemon } from "../../../src/daemon/daemon";
 import type { RepositoryLock } from "../../../src/repolock";
 import { withDaemon, type Sandbox } from "./helpers";
 

@@ -6,8 +6,8 @@
 import { expect } from "chai";
 import { stat, readFile } from "node:fs/promises";
 import path from "node:path";
-import { connectStore, type StoreClient } from "../../../src/store/client";
-import { runDaemon, type RunningDaemon } from "../../../src/store/daemon";
+import { connectStore, type StoreClient } from "../../../src/daemon/client";
+import { runDaemon, type RunningDaemon } from "../../../src/daemon/daemon";
 import { openEmbeddedStore } from "../../../src/content";
 import { listenGateway } from "../../../src/content/gateway";
 import { scriptDerivation, withDaemon, type Sandbox } from "./helpers";
