@@ -7,7 +7,7 @@ const TOPICS = {
     owner: { description: "Manage who may publish and yank a package: maintainers and ownership." },
     key: { description: "Signing keys for real networks (encrypted JSON keystores)." },
     profile: { description: "Profiles: generations of installed packages (list, history, rollback, switch, wipe-history)." },
-    store: { description: "The local store and its daemon: daemon, status, gc, verify, substitute." },
+    store: { description: "The local store and its daemon (daemon, status, gc, verify, substitute) and the content store shared with other machines (serve, export, import)." },
   },
   repo: {
     maintainer: { description: "Manage who may publish and yank a repository's versions (and register packages in a curated one)." },

@@ -33,4 +33,7 @@ export const load = {
   buildPublished: () => require("../src/build-published") as typeof import("../src/build-published"),
   buildRepository: () => require("../src/repository/build") as typeof import("../src/repository/build"),
   instantiateRepository: () => require("../src/repository/instantiate") as typeof import("../src/repository/instantiate"),
+  shareServe: () => require("../src/share/serve") as typeof import("../src/share/serve"),
+  shareExport: () => require("../src/share/export") as typeof import("../src/share/export"),
+  shareImport: () => require("../src/share/import") as typeof import("../src/share/import"),
 };

@@ -15,6 +15,7 @@
  *   backend = "embedded"               # or "kubo"
  *   kubo-url = "http://127.0.0.1:5001"
  *   gateways = ["http://127.0.0.1:8080"]
+ *   push = ["http://127.0.0.1:5001"]       # Kubo RPC APIs that `pkg publish` also pins to
  */
 import { defaultDataDir } from "./files/dirs";
 import { readTextFileOrNull } from "./files/read";
@@ -40,8 +41,8 @@ export type KeySource =
   | { kind: "keystore"; file: string; passwordVariable: string };
 
 export type ContentConfig =
-  | { backend: "embedded"; dir: string; gateways: string[] }
-  | { backend: "kubo"; url: string; gateways: string[] };
+  | { backend: "embedded"; dir: string; gateways: string[]; push: string[] }
+  | { backend: "kubo"; url: string; gateways: string[]; push: string[] };
 
 export interface NetworkConfig {
   name: string;
@@ -104,7 +105,7 @@ interface FileNetwork {
 interface ConfigFile {
   network?: string;
   networks: Map<string, FileNetwork>;
-  content: { backend?: "embedded" | "kubo"; kuboUrl?: string; gateways?: string[]; dir?: string };
+  content: { backend?: "embedded" | "kubo"; kuboUrl?: string; gateways?: string[]; push?: string[]; dir?: string };
 }
 
 /** Parses the config file's text; errors name the file, line and field. */
@@ -132,7 +133,7 @@ export function parseConfigFile(text: string, file: string): ConfigFile {
     });
   }
   const content = optionalTable(ctx, root, [], "content") ?? {};
-  checkKeys(ctx, content, ["content"], ["backend", "kubo-url", "gateways", "dir"]);
+  checkKeys(ctx, content, ["content"], ["backend", "kubo-url", "gateways", "push", "dir"]);
   const backend = optionalString(ctx, content, ["content"], "backend");
   if (backend !== undefined && backend !== "embedded" && backend !== "kubo") {
     fail(ctx, ERR_CONFIG_INVALID, ["content", "backend"], `${JSON.stringify(backend)} is not a content backend`, 'write "embedded" or "kubo"');
@@ -140,6 +141,8 @@ export function parseConfigFile(text: string, file: string): ConfigFile {
   const kuboUrl = optionalString(ctx, content, ["content"], "kubo-url");
   const gateways = optionalStringArray(ctx, content, ["content"], "gateways");
   gateways?.forEach((g, i) => checkUrl(ctx, ["content", "gateways", i], g));
+  const push = optionalStringArray(ctx, content, ["content"], "push");
+  push?.forEach((g, i) => checkUrl(ctx, ["content", "push", i], g));
   return {
     network: optionalString(ctx, root, [], "network"),
     networks,
@@ -147,6 +150,7 @@ export function parseConfigFile(text: string, file: string): ConfigFile {
       backend,
       kuboUrl: kuboUrl === undefined ? undefined : checkUrl(ctx, ["content", "kubo-url"], kuboUrl),
       gateways,
+      push,
       dir: optionalString(ctx, content, ["content"], "dir"),
     },
   };
@@ -183,12 +187,15 @@ export async function resolveConfig(flags: ConfigFlags = {}, env: NodeJS.Process
     : env.PKG_PRIVATE_KEY
       ? { kind: "private-key-env", variable: "PKG_PRIVATE_KEY" }
       : { kind: "dev-account", index: flags.account ?? (env.PKG_ACCOUNT ? Number(env.PKG_ACCOUNT) : 0) };
-  const gateways = file?.content.gateways ?? (env.PKG_GATEWAYS ? env.PKG_GATEWAYS.split(",").filter(Boolean) : []);
+  // The environment beats the file (README, "Configuration").
+  const list = (variable: string | undefined) => (variable ? variable.split(",").filter(Boolean) : undefined);
+  const gateways = list(env.PKG_GATEWAYS) ?? file?.content.gateways ?? [];
+  const push = list(env.PKG_PUSH) ?? file?.content.push ?? [];
   const backend = (env.PKG_CONTENT_BACKEND as "embedded" | "kubo" | undefined) ?? file?.content.backend ?? "embedded";
   const content: ContentConfig =
     backend === "kubo"
-      ? { backend, url: env.PKG_KUBO_URL ?? file?.content.kuboUrl ?? "http://127.0.0.1:5001", gateways }
-      : { backend: "embedded", dir: path.resolve(env.PKG_CONTENT_DIR ?? file?.content.dir ?? path.join(dataDir, "ipfs")), gateways };
+      ? { backend, url: env.PKG_KUBO_URL ?? file?.content.kuboUrl ?? "http://127.0.0.1:5001", gateways, push }
+      : { backend: "embedded", dir: path.resolve(env.PKG_CONTENT_DIR ?? file?.content.dir ?? path.join(dataDir, "ipfs")), gateways, push };
   return {
     network: {
       name,

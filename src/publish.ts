@@ -5,11 +5,13 @@
  * sources, the repository's existence, and that the version is new (published versions never change), also
  * ignoring build metadata: `1.0.0+linux` is the version `1.0.0` under semver, so it cannot be published next to
  * it (the registry refuses it too, whoever sends it). Content goes in first (pinned), so a version on chain
- * never points at bytes this store does not hold.
+ * never points at bytes this store does not hold; with `push`, it is also pinned on those IPFS nodes (Kubo) before
+ * the transaction, so that other machines can fetch it as soon as they can see the version.
  */
 import { readFile } from "node:fs/promises";
 import path from "node:path";
-import { PkgError } from "./errors";
+import { CID } from "multiformats/cid";
+import { isPkgError, PkgError } from "./errors";
 import { isSameVersion, packageVersionId, withoutBuildMetadata } from "./ids";
 import { MANIFEST_FILE_NAME, readManifest, resolveSources, type Manifest } from "./manifest";
 import type { ContentStore } from "./content";
@@ -17,12 +19,15 @@ import type { RegistryClient } from "./chain/registry";
 
 export const ERR_PUBLISH_NO_REPOSITORY = "ERR_PUBLISH_NO_REPOSITORY";
 export const ERR_PUBLISH_VERSION_EXISTS = "ERR_PUBLISH_VERSION_EXISTS";
+export const ERR_PUBLISH_PUSH = "ERR_PUBLISH_PUSH";
 
 export interface PublishParams {
   /** The package directory (holding pkg.toml). */
   dir: string;
   client: Pick<RegistryClient, "getRepository" | "getPackage" | "registerPackage" | "publish">;
-  content: Pick<ContentStore, "putBytes" | "putTree">;
+  content: Pick<ContentStore, "putBytes" | "putTree" | "exportCar">;
+  /** IPFS nodes the meta and src are pinned to as well (config `[content] push`: Kubo RPC APIs), as CARs of verified blocks. */
+  push?: ReadonlyArray<{ url: string; store: Pick<ContentStore, "importCar"> }>;
   /** Stop after the checks and the content (nothing sent to the chain). */
   dryRun?: boolean;
   onStep?: (step: string) => void;
@@ -87,6 +92,20 @@ export async function publishPackage(params: PublishParams): Promise<PublishResu
   step(`adding ${files.length} source file${files.length === 1 ? "" : "s"} to the content store`);
   const src = (await content.putTree(files.map((file) => ({ path: file, source: path.join(dir, file) })), { pin: true })).toString();
   const { meta } = await putManifest(dir, content);
+  for (const target of params.push ?? []) {
+    step(`pinning the meta and src on ${target.url}`);
+    for (const cid of [meta, src]) {
+      try {
+        await target.store.importCar(content.exportCar(CID.parse(cid)), { pin: true });
+      } catch (error) {
+        throw new PkgError(ERR_PUBLISH_PUSH, `pushing ${cid} to ${target.url} failed: ${isPkgError(error) ? error.message : (error as Error).message}`, {
+          details: { url: target.url, cid },
+          hint: "start that IPFS node, or remove it from [content] push (PKG_PUSH); nothing was sent to the chain",
+          cause: error,
+        });
+      }
+    }
+  }
   if (params.dryRun) {
     return { ...key, version: manifest.version, meta, src, files: files.length, registered: false, tx: null };
   }

@@ -13,12 +13,14 @@ export default class Publish extends BaseCommand<typeof Publish> {
 
   async run() {
     const { args, flags } = await this.parse(Publish);
-    const { client, content } = await this.session({ signer: !flags["dry-run"] });
+    const { client, content, config } = await this.session({ signer: !flags["dry-run"] });
+    const push = config.content.push.map((url) => ({ url, store: load.content().openKuboStore({ url }) }));
     const { publishPackage } = load.publish();
     const result = await publishPackage({
       dir: args.dir,
       client,
       content,
+      push,
       dryRun: flags["dry-run"],
       onStep: (line) => this.step(line),
     });

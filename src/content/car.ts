@@ -13,26 +13,36 @@ export function carContentType(options: Pick<CarExportOptions, "dups"> = {}): st
 }
 
 /**
- * The DAG under `root` as a CARv1 byte stream. Blocks are read (and verified) as the stream is
+ * The DAG under `root` (or under each of several roots, all named in the header) as a CARv1 byte stream. Blocks are read (and verified) as the stream is
  * consumed, so memory stays at a few blocks whatever the DAG's size. A block that is missing or
  * corrupt ends the stream with an error after the blocks before it.
  */
-export async function* exportCar(blocks: Pick<BlockStore, "getBlock">, root: CID, options: CarExportOptions = {}): AsyncGenerator<Uint8Array> {
+export async function* exportCar(blocks: Pick<BlockStore, "getBlock">, root: CID | readonly CID[], options: CarExportOptions = {}): AsyncGenerator<Uint8Array> {
   // @ipld/car ships only an "import" export condition, so it is loaded with import().
   const { CarWriter } = await import("@ipld/car/writer");
-  const { writer, out } = CarWriter.create([root]);
+  const roots = Array.isArray(root) ? [...(root as readonly CID[])] : [root as CID];
+  const { writer, out } = CarWriter.create(roots);
   let stopped = false;
+  // Several roots (`pkg store export A B`): a block two of them share is written once, unless dups are asked for.
+  const written = new Set<string>();
 
   // CarWriter is push-based: `put` resolves once the reader has drained the bytes. A producer
   // task pushes while this generator pulls; on early exit it drains so the producer can finish.
   const producer = (async () => {
     try {
-      const walk = walkDag(blocks, root, { ...options, leaves: "read" });
-      for await (const block of walk) {
-        if (stopped) break;
-        if (block.bytes === undefined) continue;
-        await writer.put({ cid: block.cid, bytes: block.bytes });
-        if (options.scope === "block") break;
+      for (const one of roots) {
+        const walk = walkDag(blocks, one, { ...options, leaves: "read" });
+        for await (const block of walk) {
+          if (stopped) break;
+          if (block.bytes === undefined) continue;
+          if (roots.length > 1 && !options.dups) {
+            const key = block.cid.toString();
+            if (written.has(key)) continue;
+            written.add(key);
+          }
+          await writer.put({ cid: block.cid, bytes: block.bytes });
+          if (options.scope === "block") break;
+        }
       }
     } finally {
       await writer.close();

@@ -179,6 +179,7 @@ export const ERROR_CODES = {
 
   // --- publishing and fetching packages (src/publish.ts, src/fetch.ts)
   ERR_PUBLISH_NO_REPOSITORY: { exit: 4, summary: "the repository named in pkg.toml does not exist" },
+  ERR_PUBLISH_PUSH: { exit: 1, summary: "a configured IPFS node to push published content to failed" },
   ERR_PUBLISH_VERSION_EXISTS: { exit: 6, summary: "this version of the package is already published" },
   ERR_FETCH_UNKNOWN_PACKAGE: { exit: 4, summary: "the package is not in the registry" },
   ERR_FETCH_UNKNOWN_VERSION: { exit: 4, summary: "the package has no such version, or none that is not yanked" },
@@ -221,6 +222,10 @@ export const ERROR_CODES = {
   ERR_CONTENT_NOT_DIRECTORY: { exit: 1, summary: "the content is a file or a symlink where a directory was asked for" },
   ERR_CONTENT_DESTINATION_EXISTS: { exit: 6, summary: "something exists already where the content was to be written" },
   ERR_CONTENT_WRITE: { exit: 1, summary: "the content cannot be written to the destination (permission, full disk…)" },
+  ERR_CAR_INVALID: { exit: 7, summary: "a CAR file is not a well-formed CARv1 archive" },
+  ERR_CAR_INCOMPLETE: { exit: 8, summary: "a CAR file lacks blocks of the DAGs it names as roots" },
+  ERR_CAR_NOT_FOUND: { exit: 4, summary: "the CAR file to import does not exist" },
+  ERR_SERVE_LISTEN: { exit: 1, summary: "`pkg store serve` cannot listen on the address given" },
   ERR_CONTENT_BACKEND: { exit: 1, summary: "the IPFS node or a gateway failed (down, an HTTP error, a bad reply)" },
 
   // --- the local store and its daemon (src/store/); these also come back over the daemon's socket

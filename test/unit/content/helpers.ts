@@ -1,14 +1,13 @@
 /**
  * Shared pieces of the content store tests: temporary directories, deterministic pseudo-random
- * bytes, Debian's independent `ipfs_cid` tool, and a real js-ipfs node serving the Kubo RPC API.
+ * bytes and Debian's independent `ipfs_cid` tool (a real Kubo node: test/helpers/engines.ts).
  * Nothing here fakes a component: tests wire real parts together.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { spawnSync } from "node:child_process";
 import { existsSync } from "node:fs";
 import { chmod, mkdtemp, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join, resolve } from "node:path";
-import { createInterface } from "node:readline";
+import { join } from "node:path";
 import { base32upper } from "multiformats/bases/base32";
 import type { CID } from "multiformats/cid";
 import type { EmbeddedContentStore } from "../../../src/content";
@@ -93,58 +92,4 @@ export function ipfsCidV0(tool: string, file: string): string {
   const result = spawnSync(tool, [file], { encoding: "utf8" });
   if (result.status !== 0) throw new Error(`ipfs_cid ${file} failed: ${result.stderr}`);
   return (JSON.parse(result.stdout.trim()) as { CIDv0: string }).CIDv0;
-}
-
-// ---------------------------------------------------------------------------------------------
-// js-ipfs: the only server of the Kubo RPC API that installs here (no kubo binary can be had).
-// It lives in test-tools/ipfs, a separate npm package, installed on first use from its lock file.
-
-const TOOLS = resolve(__dirname, "../../../test-tools/ipfs");
-
-export function ensureJsIpfsInstalled(): void {
-  if (existsSync(join(TOOLS, "node_modules", "ipfs-http-server", "package.json"))) return;
-  const result = spawnSync("bash", [join(TOOLS, "install.sh")], { encoding: "utf8", timeout: 15 * 60_000 });
-  if (result.status !== 0) {
-    throw new Error(`installing js-ipfs failed (exit ${result.status}):\n${result.stdout}\n${result.stderr}`);
-  }
-}
-
-export interface JsIpfs {
-  /** RPC API base URL, e.g. http://127.0.0.1:40123 */
-  url: string;
-  /** The node's repo; its blocks are in <repo>/blocks in the flatfs layout. */
-  repo: string;
-  stop(): Promise<void>;
-}
-
-export async function startJsIpfs(repo: string): Promise<JsIpfs> {
-  const child: ChildProcess = spawn(process.execPath, ["--require", join(TOOLS, "polyfill.cjs"), join(TOOLS, "server.js"), repo], {
-    cwd: TOOLS,
-    stdio: ["ignore", "pipe", "pipe"],
-  });
-  let stderr = "";
-  child.stderr?.on("data", (data: Buffer) => (stderr += data.toString()));
-  const url = await new Promise<string>((resolveUrl, reject) => {
-    const timer = setTimeout(() => reject(new Error(`js-ipfs did not start within 60 s:\n${stderr}`)), 60_000);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      reject(new Error(`js-ipfs exited with ${code}:\n${stderr}`));
-    });
-    createInterface({ input: child.stdout! }).once("line", (line) => {
-      clearTimeout(timer);
-      resolveUrl((JSON.parse(line) as { api: string }).api);
-    });
-  });
-  return {
-    url,
-    repo,
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((done) => child.once("exit", done));
-      child.kill("SIGTERM");
-      const timer = setTimeout(() => child.kill("SIGKILL"), 10_000);
-      await exited;
-      clearTimeout(timer);
-    },
-  };
 }

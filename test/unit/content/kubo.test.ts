@@ -1,8 +1,7 @@
 /**
- * The kubo backend against a real Kubo RPC API server: js-ipfs 0.66 (ipfs-core + ipfs-http-server)
- * from test-tools/ipfs, installed on first run (~1-3 min) and started offline on 127.0.0.1.
- * Its CIDs for `add --cid-version=1 --raw-leaves` match Kubo's; here they must also match the
- * embedded store's, for files and for trees.
+ * The kubo backend against a real Kubo daemon (scripts/engines.sh builds it from the Go module proxy), with a
+ * repo of its own and its API on 127.0.0.1. Its CIDs for `add --cid-version=1 --raw-leaves` must match the
+ * embedded store's, for files and for trees (HAMT-sharded directories included).
  */
 import { chmod, mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -20,21 +19,22 @@ import {
   type EmbeddedContentStore,
   type KuboContentStore,
 } from "../../../src/content";
-import { collect, ensureJsIpfsInstalled, pseudoRandomBytes, startJsIpfs, tempDir, type JsIpfs } from "./helpers";
+import { collect, pseudoRandomBytes, tempDir } from "./helpers";
+import { requireEngine, startKubo, type KuboNode } from "../../helpers/engines";
 
-describe("content: kubo backend (against js-ipfs's Kubo RPC API server)", function () {
+describe("content: kubo backend (against a real Kubo daemon)", function () {
   this.timeout(120_000);
   let dir: Awaited<ReturnType<typeof tempDir>>;
-  let node: JsIpfs;
+  let node: KuboNode;
   let kubo: KuboContentStore;
   let embedded: EmbeddedContentStore;
 
   before(async function () {
-    this.timeout(20 * 60_000); // the first run installs js-ipfs
-    ensureJsIpfsInstalled();
+    this.timeout(40 * 60_000); // the first run on a machine builds Kubo
+    const ipfs = requireEngine(this, "ipfs");
     dir = await tempDir("content-kubo-");
-    node = await startJsIpfs(join(dir.path, "js-ipfs-repo"));
-    kubo = openKuboStore({ url: node.url });
+    node = await startKubo(ipfs, join(dir.path, "kubo-repo"));
+    kubo = openKuboStore({ url: node.api });
     embedded = await openEmbeddedStore({ directory: join(dir.path, "embedded") });
   });
   after(async function () {
@@ -43,7 +43,8 @@ describe("content: kubo backend (against js-ipfs's Kubo RPC API server)", functi
   });
 
   it("talks to a server bound to 127.0.0.1", function () {
-    expect(node.url).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(node.api).to.match(/^http:\/\/127\.0\.0\.1:\d+$/);
+    expect(JSON.parse(node.ipfs(["version", "--enc=json"])).Version).to.match(/^0\.\d+\.\d+/);
   });
 
   describe("identical CIDs from both backends", function () {
@@ -84,13 +85,19 @@ describe("content: kubo backend (against js-ipfs's Kubo RPC API server)", functi
       expect((await kubo.putTree([])).toString()).to.equal((await embedded.putTree([])).toString());
     });
 
-    it("for a wide flat directory (999 entries)", async function () {
-      // js-ipfs 0.66 turns directories of more than 1000 entries into HAMT shards by count, where
-      // Kubo (and our importer) go by estimated size, so wider directories cannot be compared
-      // against this server. Below both limits the two must agree.
-      const entries = () => Array.from({ length: 999 }, (_, i) => ({ path: `wide/entry-${String(i).padStart(4, "0")}.txt`, content: `${i}\n` }));
-      expect((await kubo.putTree(entries())).toString()).to.equal((await embedded.putTree(entries())).toString());
-    });
+    for (const width of [999, 5000]) {
+      it(`for a wide flat directory (${width} entries${width > 1000 ? ": a HAMT shard" : ""})`, async function () {
+        const entries = () => Array.from({ length: width }, (_, i) => ({ path: `wide/entry-${String(i).padStart(4, "0")}.txt`, content: `${i}\n` }));
+        const root = await kubo.putTree(entries());
+        expect(root.toString()).to.equal((await embedded.putTree(entries())).toString());
+        if (width > 1000) {
+          const wide = JSON.parse(node.ipfs(["files", "stat", "--enc=json", `/ipfs/${root.toString()}/wide`])) as { Type: string };
+          expect(wide.Type).to.equal("directory");
+          const block = node.ipfs(["dag", "get", `${root.toString()}/wide`]);
+          expect(JSON.parse(block).Data["/"].bytes, "the directory is a HAMT shard (UnixFS type 5)").to.be.a("string");
+        }
+      });
+    }
   });
 
   describe("reads, writes and pins through kubo", function () {
@@ -153,7 +160,7 @@ describe("content: kubo backend (against js-ipfs's Kubo RPC API server)", functi
       const bytes = pseudoRandomBytes(2 * CHUNK_SIZE, 91);
       const cid = await kubo.putBytes(bytes);
       const leaf = CID.createV1(raw.code, await sha256.digest(bytes.subarray(0, CHUNK_SIZE)));
-      // js-ipfs keeps blocks in flatfs: <repo>/blocks/<shard>/<base32 multihash, no multibase prefix>.data
+      // Kubo keeps blocks in flatfs: <repo>/blocks/<shard>/<base32 multihash, no multibase prefix>.data
       const key = `${base32upper.baseEncode(leaf.multihash.bytes)}.data`;
       const blocksDir = join(node.repo, "blocks");
       let file: string | undefined;
@@ -161,7 +168,7 @@ describe("content: kubo backend (against js-ipfs's Kubo RPC API server)", functi
         const candidate = join(blocksDir, shard, key);
         if (await stat(candidate).then(() => true, () => false)) file = candidate;
       }
-      expect(file, "leaf block file in the js-ipfs repo").to.not.equal(undefined);
+      expect(file, "leaf block file in the Kubo repo").to.not.equal(undefined);
       await chmod(file as string, 0o644);
       const stored = await readFile(file as string);
       stored[100] ^= 0x40;
