@@ -128,3 +128,29 @@ export async function startKubo(ipfs: string, repo: string): Promise<KuboNode> {
     stop: () => stopProcess(daemon.child),
   };
 }
+
+export interface GethNode {
+  url: string;
+  port: number;
+  datadir: string;
+  /** The node's own output so far (for failures). */
+  output(): string;
+  stop(): Promise<void>;
+}
+
+/**
+ * `geth --dev` with its chain kept in `datadir` (a restart on the same datadir and port continues it), HTTP
+ * JSON-RPC on 127.0.0.1 only, no peers, no IPC, a block every second (as a real chain makes them: Ignition waits for
+ * confirmations, and writes must not assume instant blocks), and every block's state
+ * kept (an archive node: `pkg lock --block N` reads old blocks).
+ */
+export async function startGeth(geth: string, datadir: string, port: number): Promise<GethNode> {
+  await mkdir(datadir, { recursive: true });
+  const args = [
+    "--dev", "--datadir", datadir, "--ipcdisable", "--nodiscover", "--maxpeers", "0", "--port", "0",
+    "--http", "--http.addr", "127.0.0.1", "--http.port", String(port), "--http.api", "eth,net,web3",
+    "--authrpc.port", "0", "--dev.period", "1", "--gcmode", "archive", "--state.scheme", "hash", "--verbosity", "3",
+  ];
+  const daemon = await startDaemon(geth, args, {}, [/HTTP server started/], 120_000);
+  return { url: `http://127.0.0.1:${port}`, port, datadir, output: daemon.output, stop: () => stopProcess(daemon.child, 20_000) };
+}
