@@ -4,6 +4,7 @@
  * them, saying why (skipBecause); CI builds them before the tests and fails if it cannot.
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir } from "node:fs/promises";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -138,18 +139,35 @@ export interface GethNode {
   stop(): Promise<void>;
 }
 
+export interface GethOptions {
+  /** Seconds between blocks (`--dev.period`); default 1. 0: a block whenever transactions are pending (benchmark setup). */
+  period?: number;
+  /** The dev chain's block gas limit (`--dev.gaslimit`); default geth's own (11,500,000). */
+  gasLimit?: number;
+  /**
+   * A genesis file the datadir is initialised with (`geth init`) before its first start, instead of the built-in
+   * dev genesis (which turns on every fork this geth knows, unreleased ones too); --dev then runs that chain. It
+   * must be a dev-mode genesis (difficulty 0, terminalTotalDifficulty 0) funding the dev account.
+   */
+  genesis?: string;
+}
+
 /**
  * `geth --dev` with its chain kept in `datadir` (a restart on the same datadir and port continues it), HTTP
- * JSON-RPC on 127.0.0.1 only, no peers, no IPC, a block every second (as a real chain makes them: Ignition waits for
+ * JSON-RPC on 127.0.0.1 only, no peers, no IPC, a block every second by default (as a real chain makes them: Ignition waits for
  * confirmations, and writes must not assume instant blocks), and every block's state
  * kept (an archive node: `pkg lock --block N` reads old blocks).
  */
-export async function startGeth(geth: string, datadir: string, port: number): Promise<GethNode> {
+export async function startGeth(geth: string, datadir: string, port: number, options: GethOptions = {}): Promise<GethNode> {
   await mkdir(datadir, { recursive: true });
+  if (options.genesis !== undefined && !existsSync(path.join(datadir, "geth", "chaindata"))) {
+    run(geth, ["init", "--datadir", datadir, "--state.scheme", "hash", options.genesis], {});
+  }
   const args = [
     "--dev", "--datadir", datadir, "--ipcdisable", "--nodiscover", "--maxpeers", "0", "--port", "0",
     "--http", "--http.addr", "127.0.0.1", "--http.port", String(port), "--http.api", "eth,net,web3",
-    "--authrpc.port", "0", "--dev.period", "1", "--gcmode", "archive", "--state.scheme", "hash", "--verbosity", "3",
+    "--authrpc.port", "0", "--dev.period", String(options.period ?? 1), "--gcmode", "archive", "--state.scheme", "hash", "--verbosity", "3",
+    ...(options.gasLimit === undefined ? [] : ["--dev.gaslimit", String(options.gasLimit)]),
   ];
   const daemon = await startDaemon(geth, args, {}, [/HTTP server started/], 120_000);
   return { url: `http://127.0.0.1:${port}`, port, datadir, output: daemon.output, stop: () => stopProcess(daemon.child, 20_000) };

@@ -42,7 +42,7 @@ describe("config", () => {
       chainId: LOCAL_CHAIN_ID,
       key: { kind: "dev-account", index: 0 },
     });
-    expect(config.content).to.deep.equal({ backend: "embedded", dir: path.join(dir, "ipfs"), gateways: [] });
+    expect(config.content).to.deep.equal({ backend: "embedded", dir: path.join(dir, "ipfs"), gateways: [], push: [] });
   });
 
   it("takes flags over environment over the file", async () => {
@@ -58,6 +58,8 @@ describe("config", () => {
         "[content]",
         'backend = "kubo"',
         'kubo-url = "http://127.0.0.1:5001"',
+        'gateways = ["http://127.0.0.1:8080"]',
+        'push = ["http://127.0.0.1:5002"]',
         "",
       ].join("\n"),
     );
@@ -65,7 +67,10 @@ describe("config", () => {
     expect(fromFile.network.rpcUrl).to.equal("http://127.0.0.1:9000");
     expect(fromFile.network.chainId).to.equal(5n);
     expect(fromFile.network.registry).to.equal("0x5FbDB2315678afecb367f032d93F642f64180aa3"); // checksummed
-    expect(fromFile.content).to.deep.equal({ backend: "kubo", url: "http://127.0.0.1:5001", gateways: [] });
+    expect(fromFile.content).to.deep.equal({ backend: "kubo", url: "http://127.0.0.1:5001", gateways: ["http://127.0.0.1:8080"], push: ["http://127.0.0.1:5002"] });
+    // the environment beats the file for the lists too (comma-separated)
+    const listsFromEnv = await resolveConfig({}, { PKG_CONFIG: file, PKG_GATEWAYS: "http://127.0.0.1:8081,http://127.0.0.1:8082", PKG_PUSH: "http://127.0.0.1:5003" });
+    expect(listsFromEnv.content).to.include.deep({ gateways: ["http://127.0.0.1:8081", "http://127.0.0.1:8082"], push: ["http://127.0.0.1:5003"] });
     const fromEnv = await resolveConfig({}, { PKG_CONFIG: file, PKG_RPC_URL: "http://127.0.0.1:9001", PKG_PRIVATE_KEY: "0x01" });
     expect(fromEnv.network.rpcUrl).to.equal("http://127.0.0.1:9001");
     expect(fromEnv.network.key).to.deep.equal({ kind: "private-key-env", variable: "PKG_PRIVATE_KEY" });
@@ -87,6 +92,7 @@ describe("config", () => {
     ["bad chain id", "[networks.a]\nchain-id = -1\n", /config\.toml:2: \[networks\]\.a\.chain-id/],
     ["bad backend", '[content]\nbackend = "s3"\n', /config\.toml:2: \[content\]\.backend: "s3" is not a content backend/],
     ["bad gateway", '[content]\ngateways = ["http://ok", "nope"]\n', /config\.toml:2: \[content\]\.gateways\[1\]/],
+    ["bad push URL", '[content]\npush = ["ftp://x"]\n', /config\.toml:2: \[content\]\.push\[0\]/],
   ];
   for (const [what, text, message] of bad) {
     it(`refuses a config file with a ${what}, naming file, line and field`, () => {

@@ -63,6 +63,8 @@ const ALLOWED: Record<string, { layers: string[]; packages?: string[] }> = {
   daemon: { layers: ["daemon", "store", "builder", "meta", "noop", "errors", "files", "config", "content"], packages: ["better-sqlite3"] },
   // the registry client: the only user of ethers and typechain (cli.test.ts checks nobody else imports them)
   chain: { layers: ["chain", "errors", "files", "content", "ids"], packages: ["ethers", "multiformats", "typechain-types"] },
+  // content between machines: the content store and nothing of the chain or the build layer
+  share: { layers: ["share", "content", "errors", "files"], packages: ["multiformats"] },
   // the no-op cache and its daemon answer: node built-ins only, for the thin clients' sake
   noop: { layers: ["noop", "files"] },
 };
