@@ -70,7 +70,7 @@ describe("config", () => {
     expect(fromFile.content).to.deep.equal({ backend: "kubo", url: "http://127.0.0.1:5001", gateways: ["http://127.0.0.1:8080"], push: ["http://127.0.0.1:5002"] });
     // the environment beats the file for the lists too (comma-separated)
     const listsFromEnv = await resolveConfig({}, { PKG_CONFIG: file, PKG_GATEWAYS: "http://127.0.0.1:8081,http://127.0.0.1:8082", PKG_PUSH: "http://127.0.0.1:5003" });
-    expect(listsFromEnv.content).to.include.deep({ gateways: ["http://127.0.0.1:8081", "http://127.0.0.1:8082"], push: ["http://127.0.0.1:5003"] });
+    expect(listsFromEnv.content).to.deep.include({ gateways: ["http://127.0.0.1:8081", "http://127.0.0.1:8082"], push: ["http://127.0.0.1:5003"] });
     const fromEnv = await resolveConfig({}, { PKG_CONFIG: file, PKG_RPC_URL: "http://127.0.0.1:9001", PKG_PRIVATE_KEY: "0x01" });
     expect(fromEnv.network.rpcUrl).to.equal("http://127.0.0.1:9001");
     expect(fromEnv.network.key).to.deep.equal({ kind: "private-key-env", variable: "PKG_PRIVATE_KEY" });
