@@ -192,9 +192,9 @@ function shutdown(socket: string): Promise<void> {
 }
 
 async function noopFigures(ws: string, root: string, shim: string, cargoNoop: number): Promise<void> {
-  if (!existsSync(path.join(ROOT, "dist", "src", "build", "meta", "index.js"))) {
-    note("noop-build: dist/ has no build/meta (run npm run build): pkg build not measured");
-    return;
+  // The command the figure is of (not a module inside dist/, which moves when the source does).
+  if (!existsSync(path.join(ROOT, "dist", "cli", "pkg", "build.js"))) {
+    throw new Error("noop-build: dist/ is not built (run npm run build)");
   }
   const dir = path.join(root, "pkg-benchapp");
   writePackage(ws, dir, shim);
