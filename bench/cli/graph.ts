@@ -13,6 +13,9 @@
  * from a non-yanked version so a non-yanked match always exists; one request in six targets an older major,
  * so several versions of one package end up in a lock. Every version of a package has the same inputs.
  */
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { serializeManifest } from "../../src/manifest";
 import { seededRandom } from "../../test/helpers/random";
 
 export interface GraphPackage {
@@ -199,4 +202,23 @@ export function describe(graph: Graph): string {
     `${versionCount(graph)} versions (${multi} packages with several), ${yanked} yanked; ${edges} edges ` +
     `(${(edges / nonLeaves.length).toFixed(1)} per non-leaf, ${Math.min(...nonLeaves.map((p) => p.deps.size))}–${Math.max(...nonLeaves.map((p) => p.deps.size))}); ranges ${caret} ^, ${tilde} ~, ${ranges.length - caret - tilde} >= <`
   );
+}
+
+/** The project being locked: depends on every root of the graph. */
+export async function writePkgProject(dir: string, graph: Graph): Promise<void> {
+  await mkdir(dir, { recursive: true });
+  const manifest = {
+    repository: "app",
+    name: "app",
+    version: "1.0.0",
+    license: "MIT",
+    src: ["README.md"],
+    builder: null,
+    args: [],
+    metaInputs: {},
+    nativeInputs: {},
+    inputs: Object.fromEntries([...graph.roots].map(([name, range]) => [`${graph.prefix}:${name}`, range])),
+  };
+  await writeFile(path.join(dir, "pkg.toml"), serializeManifest(manifest));
+  await writeFile(path.join(dir, "README.md"), "the project of the lock benchmark\n");
 }

@@ -18,33 +18,14 @@ import { createRegistryClient } from "../../src/chain/registry";
 import { openEmbeddedStore } from "../../src/content";
 import { lockDirectory } from "../../src/lock";
 import { readLockfile } from "../../src/lockfile";
-import { serializeManifest } from "../../src/manifest";
 import { startLocalNode, type LocalNode } from "../../src/node";
 import { devAccount, publishGraph } from "./chain";
-import { describe, graphDepth, makeGraph, versionCount, type Graph } from "./graph";
+import { describe, graphDepth, makeGraph, versionCount, writePkgProject, type Graph } from "./graph";
 import { ensureVerdaccio, publishNpmGraph, startVerdaccio, type Verdaccio } from "./verdaccio";
-import { bench, median, note, ROOT, run, since } from "./util";
+import { bench, cleanEnv, median, note, ROOT, run, since } from "./util";
 
 const LEVELS = 10;
 
-/** The project being locked: depends on every root of the graph. */
-async function writePkgProject(dir: string, graph: Graph): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const manifest = {
-    repository: "app",
-    name: "app",
-    version: "1.0.0",
-    license: "MIT",
-    src: ["README.md"],
-    builder: null,
-    args: [],
-    metaInputs: {},
-    nativeInputs: {},
-    inputs: Object.fromEntries([...graph.roots].map(([name, range]) => [`${graph.prefix}:${name}`, range])),
-  };
-  await writeFile(path.join(dir, "pkg.toml"), serializeManifest(manifest));
-  await writeFile(path.join(dir, "README.md"), "the project of the lock benchmark\n");
-}
 
 async function writeNpmProject(dir: string, graph: Graph): Promise<void> {
   await mkdir(dir, { recursive: true });
@@ -52,14 +33,6 @@ async function writeNpmProject(dir: string, graph: Graph): Promise<void> {
   await writeFile(path.join(dir, "package.json"), `${JSON.stringify(pkg, null, 2)}\n`);
 }
 
-/** The environment of the child processes: ours without any PKG_* or npm_* setting, plus `extra`. */
-function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(PKG_|npm_)/i.test(key)) env[key] = value;
-  }
-  return { ...env, ...extra };
-}
 
 export async function benchLock(): Promise<void> {
   const started = performance.now();

@@ -78,3 +78,12 @@ export async function pool<T>(items: readonly T[], concurrency: number, work: (i
     }),
   );
 }
+
+/** The environment of the child processes: ours without any PKG_* or npm_* setting, plus `extra`. */
+export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [key, value] of Object.entries(process.env)) {
+    if (!/^(PKG_|npm_)/i.test(key)) env[key] = value;
+  }
+  return { ...env, ...extra };
+}

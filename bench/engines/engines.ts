@@ -32,14 +32,8 @@ export async function findEngines(benchId: string): Promise<Engines | null> {
   return null;
 }
 
-/** The environment of a `pkg` child process: ours without any PKG_* or npm_* setting, plus `extra`. */
-export function cleanEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(PKG_|npm_)/i.test(key)) env[key] = value;
-  }
-  return { ...env, ...extra };
-}
+
+export { cleanEnv } from "../cli/util";
 
 /** Throws unless the two trees hold the same files with the same bytes. */
 export async function expectSameTree(expected: string, actual: string): Promise<void> {

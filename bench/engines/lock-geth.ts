@@ -20,7 +20,7 @@ import { createServer, type IncomingMessage } from "node:http";
 import type { AddressInfo } from "node:net";
 import { isDeepStrictEqual } from "node:util";
 import { existsSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { ethers } from "ethers";
@@ -29,13 +29,12 @@ import { createRegistryClient } from "../../src/chain/registry";
 import { openEmbeddedStore } from "../../src/content";
 import { lockDirectory } from "../../src/lock";
 import { readLockfile, type Lockfile } from "../../src/lockfile";
-import { serializeManifest } from "../../src/manifest";
 import { startLocalNode, type LocalNode } from "../../src/node";
 import { startGeth, type GethNode } from "../../test/helpers/engines";
 import { devAccount, publishGraph } from "../cli/chain";
-import { describe, graphDepth, makeGraph, versionCount, type Graph } from "../cli/graph";
-import { bench, freePort, median, note, ROOT, run, since } from "../cli/util";
-import { cleanEnv, findEngines, withSignalCleanup } from "./engines";
+import { describe, graphDepth, makeGraph, versionCount, writePkgProject } from "../cli/graph";
+import { bench, cleanEnv, freePort, median, note, ROOT, run, since } from "../cli/util";
+import { findEngines, withSignalCleanup } from "./engines";
 
 const GETH_CHAIN_ID = 1337;
 const GETH_GAS_LIMIT = 60_000_000;
@@ -161,24 +160,6 @@ async function deployOnGeth(url: string): Promise<{ registry: string; dev: strin
   }
 }
 
-/** The project being locked: depends on every root of the graph (as bench/cli/lock.ts writes it). */
-async function writePkgProject(dir: string, graph: Graph): Promise<void> {
-  await mkdir(dir, { recursive: true });
-  const manifest = {
-    repository: "app",
-    name: "app",
-    version: "1.0.0",
-    license: "MIT",
-    src: ["README.md"],
-    builder: null,
-    args: [],
-    metaInputs: {},
-    nativeInputs: {},
-    inputs: Object.fromEntries([...graph.roots].map(([name, range]) => [`${graph.prefix}:${name}`, range])),
-  };
-  await writeFile(path.join(dir, "pkg.toml"), serializeManifest(manifest));
-  await writeFile(path.join(dir, "README.md"), "the project of the lock benchmark\n");
-}
 
 /** Throws unless two locks hold the same dependencies (same keys, versions, CIDs, inputs). */
 function expectSameDependencies(a: Lockfile, b: Lockfile, what: string): void {

@@ -8,8 +8,8 @@
  *   npx tsc -p tsconfig.build.json && npx hardhat test test/e2e/share.test.ts    (E2E_KEEP=1 keeps the temp directory)
  */
 import { spawn, type ChildProcess } from "node:child_process";
-import { readFileSync } from "node:fs";
-import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
+import { existsSync, lstatSync, readFileSync } from "node:fs";
+import { mkdir, mkdtemp, readFile, rm, symlink, truncate, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -149,6 +149,30 @@ describe("e2e: content that travels between data directories (store serve, CAR, 
     const imported = h.expectJsonSuccess<{ roots: string[] }>(await pkg(c, ["store", "import", car, "--json"]));
     expect(imported.roots).to.deep.equal([meta, src]);
     await expectFetches(c, "crates/carried:1.0.0", "carried in a file");
+  });
+
+  it("hostile CARs and destinations: a block that is not its CID's is refused and pins nothing; -o never writes through a link", async () => {
+    const a = machine("a");
+    const { meta } = await publish(a, "tampered", "1.0.0", "honest bytes");
+    const car = path.join(root, "tampered.car");
+    h.expectJsonSuccess(await pkg(a, ["store", "export", meta, "-o", car, "--json"]));
+    const bytes = readFileSync(car);
+    const at = bytes.indexOf(Buffer.from('name = "tampered"'));
+    expect(at, "the meta's bytes are in the CAR").to.be.greaterThan(0);
+    bytes.write('name = "tampereD"', at); // same length: the CAR's framing stays valid, the block does not
+    const evil = path.join(root, "evil.car");
+    await writeFile(evil, bytes);
+    const d = machine("d");
+    h.expectHumanError(await pkg(d, ["store", "import", evil]), { code: "ERR_CONTENT_INTEGRITY", message: [meta] });
+    h.expectHumanError(await pkg(d, ["fetch", "crates/tampered:1.0.0", "-o", path.join(root, "d-nothing")]), { code: "ERR_CONTENT_NOT_FOUND" });
+
+    // -o naming a dangling link to a victim path: the link is replaced, nothing is written where it pointed
+    const victim = path.join(root, "victim.car");
+    const link = path.join(root, "link.car");
+    await symlink(victim, link);
+    h.expectJsonSuccess(await pkg(a, ["store", "export", meta, "-o", link, "--json"]));
+    expect(existsSync(victim), "nothing written through the link").to.equal(false);
+    expect(lstatSync(link).isFile(), "the link itself was replaced by the CAR").to.equal(true);
   });
 
   it("a CAR that lacks blocks of its roots pins nothing (ERR_CAR_INCOMPLETE)", async () => {
