@@ -13,6 +13,7 @@ import { CID } from "multiformats/cid";
 import { exportCar } from "../content/car";
 import type { ContentStore } from "../content/types";
 import { PkgError } from "../errors";
+import { ContentDestinationExistsError } from "../errors/content";
 import { quoteValue } from "../files/name";
 import { ERR_CAR_INVALID } from "./errors";
 
@@ -47,7 +48,7 @@ export async function exportContent(params: ExportParams): Promise<ExportResult>
   const roots = parseRoots(params.cids, "pkg store export");
   const file = path.resolve(params.file);
   if (await stat(file).then(() => true, () => false)) {
-    throw new PkgError("ERR_CONTENT_DESTINATION_EXISTS", `${file} exists already`, { details: { file }, hint: "choose another -o, or remove it first" });
+    throw new ContentDestinationExistsError(file, { hint: "choose another -o, or remove it first" });
   }
   const temporary = `${file}.${process.pid}.tmp`;
   try {
