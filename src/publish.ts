@@ -14,6 +14,7 @@ import { CID } from "multiformats/cid";
 import { isPkgError, PkgError } from "./errors";
 import { isSameVersion, packageVersionId, withoutBuildMetadata } from "./ids";
 import { MANIFEST_FILE_NAME, readManifest, resolveSources, type Manifest } from "./manifest";
+import { nativeRecord } from "./mirror/read";
 import type { ContentStore } from "./content";
 import type { RegistryClient } from "./chain/registry";
 
@@ -70,7 +71,8 @@ export async function publishPackage(params: PublishParams): Promise<PublishResu
       hint: `create it with \`repo create ${manifest.repository}\` (add --curated to let only its maintainers register packages)`,
     });
   }
-  const existing = await client.getPackage(key);
+  // a package read from a mirror snapshot is not registered: publishing claims the name with native records
+  const existing = nativeRecord(await client.getPackage(key));
   const published = existing?.versions.find((v) => v.version === manifest.version);
   if (published) {
     throw new PkgError(ERR_PUBLISH_VERSION_EXISTS, `${id} is already published (meta ${published.meta}); published versions never change`, {

@@ -9,6 +9,7 @@ import { createProvider, createRegistryClient, probeChainId, type RegistryClient
 import { ERR_CHAIN_WRONG_NETWORK } from "./chain/errors";
 import { managedNonces } from "./chain/nonces";
 import { openContentStore, type ContentStore } from "./content";
+import { withSnapshots } from "./mirror/read";
 import { resolveSigner, type PasswordPrompt } from "./keys";
 import { readLocalDeployment } from "./node";
 
@@ -66,14 +67,24 @@ export async function openSession(config: Config, options: SessionOptions = {}):
     throw error;
   }
   const content = options.content === false ? null : await openContent(config);
+  // a command that does not use the content store (a lock check) opens it only if a mirrored package is read
+  let lazyContent: Promise<ContentStore> | null = null;
+  const snapshotContent: Pick<ContentStore, "getBlock" | "getBytes"> = content ?? {
+    getBlock: async (cid, readOptions) => (await (lazyContent ??= openContent(config))).getBlock(cid, readOptions),
+    async *getBytes(cid, readOptions) {
+      yield* (await (lazyContent ??= openContent(config))).getBytes(cid, readOptions);
+    },
+  };
   return {
     config,
-    client,
+    // packages of mirror repositories read through their snapshot index, as transparently as native ones
+    client: withSnapshots(client, snapshotContent),
     content: content as ContentStore,
     chain: { chainId: Number(chainId), registry },
     async close() {
       client.close();
       await content?.close();
+      if (lazyContent !== null) await (await lazyContent).close();
     },
   };
 }

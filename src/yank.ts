@@ -2,6 +2,7 @@
  * `pkg yank ID [--undo]`: yank follows crates.io: a flag on a published version, never a delete. `lock` never
  * picks a yanked version for a new resolution; an existing lock that names one still fetches and builds.
  */
+import { nativeRecord } from "./mirror/read";
 import { PkgError } from "./errors";
 import { formatPackageSpec, type PackageSpec } from "./ids";
 import type { RegistryClient } from "./chain/registry";
@@ -34,9 +35,15 @@ export async function yankPackageVersion(params: { client: Pick<RegistryClient, 
   const { client, spec, yanked } = params;
   const { id, version: wanted } = yankTarget(spec);
   const key = { repository: spec.repository.name, name: spec.name };
-  const record = await client.getPackage(key);
+  const found = await client.getPackage(key);
+  // a version read from a mirror snapshot is not on chain: the next import carries upstream's yank
+  const record = nativeRecord(found);
   const version = record?.versions.find((v) => v.version === wanted);
-  if (!version) throw new PkgError("ERR_CHAIN_UNKNOWN_VERSION", `${id} was never published`, { hint: "check the id with `pkg fetch`" });
+  if (!version) {
+    throw new PkgError("ERR_CHAIN_UNKNOWN_VERSION", found !== null && record === null ? `${id} is mirrored, not published on chain` : `${id} was never published`, {
+      hint: found !== null && record === null ? "yank it upstream; the next `pkg mirror` import carries the yank" : "check the id with `pkg fetch`",
+    });
+  }
   if (version.yanked === yanked) return { id, yanked, changed: false, tx: null };
   const tx = await client.setYanked(key, wanted, yanked);
   return { id, yanked, changed: true, tx: tx.hash };

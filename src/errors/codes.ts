@@ -265,6 +265,18 @@ export const ERROR_CODES = {
   ERR_META_INPUT_MISSING: { exit: 1, summary: "a file the wrapped tool reads cannot be read" },
   ERR_META_OUTPUT: { exit: 1, summary: "the wrapped tool did not write an output it should have" },
   ERR_META_SHIM_BUILD: { exit: 1, summary: "there is no native shim for the tool" },
+
+  // --- mirrors of npm, crates.io and nixpkgs (src/mirror/, `pkg mirror`)
+  ERR_MIRROR_BAD_INDEX: { exit: 8, summary: "a mirror snapshot index is malformed: not a UnixFS HAMT of fanout 256, or an entry in the wrong slot" },
+  ERR_MIRROR_BAD_ENTRY: { exit: 8, summary: "a package entry of a mirror snapshot is not of the entry format, or is another package's" },
+  ERR_MIRROR_BAD_ARCHIVE: { exit: 8, summary: "an upstream tarball or .crate is not a gzip'd tar, or holds a path that leaves it" },
+  ERR_MIRROR_INTEGRITY: { exit: 8, summary: "downloaded bytes do not match the digest the upstream registry published for them" },
+  ERR_MIRROR_UPSTREAM: { exit: 1, summary: "the upstream registry or index cannot be reached or answered with an error" },
+  ERR_MIRROR_UNKNOWN_PACKAGE: { exit: 4, summary: "the upstream registry has no package of that name" },
+  ERR_MIRROR_BAD_SOURCE: { exit: 7, summary: "the upstream index or channel file is malformed (config.json, an index line, packages.json)" },
+  ERR_MIRROR_NOT_SNAPSHOT: { exit: 7, summary: "the CID is not a mirror snapshot (no .snapshot record at its root)" },
+  ERR_MIRROR_NAME: { exit: 7, summary: "an upstream name cannot become a package name (characters, or over 64 once escaped)" },
+  ERR_MIRROR_BUSY: { exit: 6, summary: "another `pkg mirror` is importing into the same repository" },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A code of {@link ERROR_CODES}: the only codes a PkgError may have. */

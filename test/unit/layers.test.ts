@@ -65,6 +65,12 @@ const ALLOWED: Record<string, { layers: string[]; packages?: string[] }> = {
   chain: { layers: ["chain", "errors", "files", "content", "ids"], packages: ["ethers", "multiformats", "typechain-types"] },
   // content between machines: the content store and nothing of the chain or the build layer
   share: { layers: ["share", "content", "errors", "files"], packages: ["multiformats"] },
+  // importers and snapshot indexes: the content store, the chain's views (types) and the package files; never the
+  // build layer. The engine publishes one repository version through the client it is given.
+  mirror: {
+    layers: ["mirror", "errors", "files", "ids", "content", "manifest", "concurrency", "repository", "chain"],
+    packages: ["multiformats", "semver", "tar-stream", "smol-toml", "ipfs-unixfs", "@multiformats/murmur3", "@ipld/dag-pb"],
+  },
   // the no-op cache and its daemon answer: node built-ins only, for the thin clients' sake
   noop: { layers: ["noop", "files"] },
 };
