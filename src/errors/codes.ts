@@ -199,6 +199,7 @@ export const ERROR_CODES = {
   ERR_REPO_LOCK_MISMATCH: { exit: 6, summary: "repo.lock pins a package version that is not published with those CIDs" },
   ERR_REPO_META_MISMATCH: { exit: 6, summary: "a repository version's published lock is for another repository" },
   ERR_REPO_META_CONFLICT: { exit: 6, summary: "a package's sources hold a pkg.toml that differs from its published one" },
+  ERR_REPO_IS_SNAPSHOT: { exit: 7, summary: "the repository version is a mirror snapshot (an index), not a repo.lock of pinned packages" },
   ERR_REPO_DESTINATION_EXISTS: { exit: 6, summary: "the destination directory exists already" },
 
   // --- profiles (src/profile/, src/install.ts, `pkg install`, `pkg profile`)

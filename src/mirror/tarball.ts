@@ -47,7 +47,9 @@ function normalise(name: string, what: string): string[] {
  * Unpacks a gzip'd tar held in memory. `what` names it in errors (`npm:left-pad@1.3.0 tarball`).
  * @throws PkgError ERR_MIRROR_BAD_ARCHIVE: not gzip or not tar, a path leaving the archive, over a limit.
  */
-export async function unpackTarball(bytes: Uint8Array, what: string): Promise<UnpackedArchive> {
+export async function unpackTarball(bytes: Uint8Array, what: string, limits: { maxBytes?: number; maxEntries?: number } = {}): Promise<UnpackedArchive> {
+  const maxBytes = limits.maxBytes ?? MAX_UNPACKED_BYTES;
+  const maxEntries = limits.maxEntries ?? MAX_ENTRIES;
   const files = new Map<string, { segments: string[]; content?: Uint8Array; directory?: true }>();
   const skipped: string[] = [];
   let total = 0;
@@ -61,14 +63,14 @@ export async function unpackTarball(bytes: Uint8Array, what: string): Promise<Un
   try {
     for await (const entry of tar) {
       const header = entry.header;
-      if (++count > MAX_ENTRIES) throw bad(what, `more than ${MAX_ENTRIES} entries`);
+      if (++count > maxEntries) throw bad(what, `more than ${maxEntries} entries`);
       const segments = normalise(header.name, what);
       const type = header.type;
       if (type === "file" || type === "contiguous-file") {
         const parts: Buffer[] = [];
         for await (const chunk of entry as AsyncIterable<Buffer>) {
           total += chunk.length;
-          if (total > MAX_UNPACKED_BYTES) throw bad(what, `unpacks to more than ${MAX_UNPACKED_BYTES} bytes`);
+          if (total > maxBytes) throw bad(what, `unpacks to more than ${maxBytes} bytes`);
           parts.push(chunk);
         }
         if (segments.length > 0) files.set(segments.join("/"), { segments, content: Buffer.concat(parts) });

@@ -23,7 +23,7 @@ const FETCH_CONCURRENCY = 4;
 
 export interface FetchRepositoryParams {
   client: LockRepositoryParams["client"] & Pick<RegistryClient, "getRepositoryVersions">;
-  content: Pick<ContentStore, "getBytes" | "getTree">;
+  content: Pick<ContentStore, "getBytes" | "getTree" | "getBlock">;
   name: string;
   /** A published version; null: the latest non-yanked one, or for a rolling repository its packages' latest. */
   version: string | null;

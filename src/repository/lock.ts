@@ -83,7 +83,7 @@ export interface RepositoryLockChoice {
  */
 export async function chooseRepositoryLock(params: {
   client: LockRepositoryParams["client"] & Pick<RegistryClient, "getRepositoryVersions">;
-  content: Pick<ContentStore, "getBytes">;
+  content: Pick<ContentStore, "getBytes" | "getBlock">;
   name: string;
   version: string | null;
   block?: number;

@@ -11,7 +11,8 @@ import { collectBytes } from "../files/limits";
 import { parseRepositoryLock, REPOLOCK_LIMIT, type RepositoryLock } from "../repolock";
 import type { ContentStore } from "../content";
 import type { RegistryClient, RepositoryRecord, VersionRecord } from "../chain/registry";
-import { ERR_REPO_META_MISMATCH, ERR_REPO_UNKNOWN, ERR_REPO_UNKNOWN_VERSION } from "./errors";
+import { isSnapshotRoot } from "../mirror/snapshot";
+import { ERR_REPO_IS_SNAPSHOT, ERR_REPO_META_MISMATCH, ERR_REPO_UNKNOWN, ERR_REPO_UNKNOWN_VERSION } from "./errors";
 import { checkedRepositoryVersion, compareRepositoryVersions } from "./names";
 
 /**
@@ -46,9 +47,15 @@ export interface RepositoryVersion {
 }
 
 /** The repo.lock of a version record, read (verified) and parsed; it must be this repository's. */
-export async function readVersionRecord(content: Pick<ContentStore, "getBytes">, name: string, record: VersionRecord): Promise<RepositoryVersion> {
+export async function readVersionRecord(content: Pick<ContentStore, "getBytes" | "getBlock">, name: string, record: VersionRecord): Promise<RepositoryVersion> {
   // a published meta may be hostile: reading stops past the size limit, before anything is parsed
   const file = `${name}:${record.version} (meta ${record.meta})`;
+  if (await isSnapshotRoot(content, CID.parse(record.meta))) {
+    throw new PkgError(ERR_REPO_IS_SNAPSHOT, `${name}:${record.version} is a mirror snapshot (index ${record.meta}), not a repo.lock`, {
+      details: { repository: name, version: record.version, meta: record.meta },
+      hint: `its packages are used by name (\`pkg lock\`, \`pkg fetch ${name}/NAME\`); \`pkg mirror diff\` compares two snapshots`,
+    });
+  }
   const text = (await collectBytes(content.getBytes(CID.parse(record.meta)), file, REPOLOCK_LIMIT)).toString("utf8");
   const lock = parseRepositoryLock(text, file);
   if (lock.name !== name) {
@@ -72,7 +79,7 @@ export function unknownVersion(name: string, version: string, versions: readonly
 /** A published repository version: its repo.lock read from the content store (verified against its CID) and parsed. */
 export async function readRepositoryVersion(params: {
   client: Pick<RegistryClient, "getRepository" | "getRepositoryVersions">;
-  content: Pick<ContentStore, "getBytes">;
+  content: Pick<ContentStore, "getBytes" | "getBlock">;
   name: string;
   version: string;
 }): Promise<RepositoryVersion> {

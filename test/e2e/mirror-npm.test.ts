@@ -292,6 +292,11 @@ describe("e2e: pkg mirror npm from a real verdaccio, then lock, fetch and build 
     h.expectHumanError(await pkg(["mirror", "npm", "no-such-package-here", "--registry", registry!.url]), { code: "ERR_MIRROR_UNKNOWN_PACKAGE" });
     h.expectHumanError(await pkg(["mirror", "npm", "Bad Name", "--registry", registry!.url]), { code: "ERR_MIRROR_NAME" });
     h.expectHumanError(await pkg(["mirror", "diff", first!.root, "not-a-cid"]), { code: "ERR_CID_INVALID" });
+    // a snapshot is not a repo.lock: the repository commands say so instead of parsing an index as one
+    h.expectHumanError(await repo(["fetch", "npm", "-o", path.join(root, "npm-repo")]), { code: "ERR_REPO_IS_SNAPSHOT" });
+    // a file (a version's pkg.toml) is not a snapshot
+    const meta = (await withContent((content) => lookupEntry(content, CID.parse(first!.root), "npm", "mirror-app")))!.versions[0].meta;
+    h.expectHumanError(await pkg(["mirror", "diff", first!.root, meta]), { code: "ERR_MIRROR_NOT_SNAPSHOT" });
     expect(await repositoryVersions("npm")).to.deep.equal(versionsBefore);
   });
 
