@@ -718,6 +718,8 @@ export function createCratesSource(options: CratesSourceOptions): MirrorSource {
       const previousCores = new Map((previous?.versions ?? []).map((v) => [withoutBuildMetadata(v.version), v.version]));
       const cores = new Set<string>();
       const versions: EntryVersion[] = [];
+      const refusals: string[] = [];
+      let firstRefusal: PkgError | null = null;
       const dependencies = new Map<string, string>();
       const addDependencies = (names: string[]): void => {
         for (const dep of names) if (!dependencies.has(dep.toLowerCase())) dependencies.set(dep.toLowerCase(), dep);
@@ -772,7 +774,8 @@ export function createCratesSource(options: CratesSourceOptions): MirrorSource {
         }
         const result = await importVersion(line, text, inputs, config, context);
         if (result.kind === "refused") {
-          log(`crates ${line.name}@${line.vers} refused [${result.error.code}]: ${result.error.message}`);
+          refusals.push(`crates ${line.name}@${line.vers} refused [${result.error.code}]: ${result.error.message}`);
+          firstRefusal ??= result.error;
           continue;
         }
         versions.push(result.version);
@@ -784,6 +787,10 @@ export function createCratesSource(options: CratesSourceOptions): MirrorSource {
         log(`crates ${upstreamName}: ${[...previousVersions.keys()].join(", ")} gone from the index; the mirrored versions stay, yanked`);
         for (const old of previousVersions.values()) versions.push(old.yanked ? old : { ...old, yanked: true });
       }
+      // nothing of the crate could be mirrored: the refusal says why (the engine fails a crate the user named on it,
+      // and skips one reached through --deps or a listing with a line in the log)
+      if (versions.length === 0 && firstRefusal !== null) throw firstRefusal;
+      for (const line of refusals) log(line);
       if (versions.length === 0) return { entry: null, dependencies: [] };
       const previousName = previous?.origin.name;
       const entry: PackageEntry = {

@@ -6,19 +6,12 @@
  * files from a node:http server on 127.0.0.1: the same index is read as a directory, as a sparse index, and with
  * file:// downloads, and must give the same entries. Hostile lines and archives are added to the same index.
  */
-import { createHash } from "node:crypto";
-import { existsSync, readdirSync } from "node:fs";
-import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
-import { createServer } from "node:http";
-import type { AddressInfo } from "node:net";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
-import { gzipSync } from "node:zlib";
 import { expect } from "chai";
 import { CID } from "multiformats/cid";
 import * as semver from "semver";
-import { parse as parseToml } from "smol-toml";
-import { pack } from "tar-stream";
 import { openEmbeddedStore, type EmbeddedContentStore } from "../../../src/content";
 import { isPkgError, type ErrorCode } from "../../../src/errors";
 import { readPublishedManifest } from "../../../src/manifest";
@@ -38,9 +31,9 @@ import {
 import { encodeEntry, type PackageEntry } from "../../../src/mirror/entry";
 import type { ImportContext, MirrorSource } from "../../../src/mirror/source";
 import { blockFiles, collect, tempDir } from "../content/helpers";
+import { debianCrate, indexLineOf, packCrate, REGISTRY, serve, sha256, writeIndex, type PackedCrate, type TestServer } from "../../helpers/cargo-index";
 import { skipBecause } from "../../helpers/skip";
 
-const REGISTRY = "/usr/share/cargo/registry";
 /** The crates the index is built from, and the Debian packages that ship them (.ci/run installs these). */
 const DEBIAN_CRATES: Record<string, string> = {
   serde: "librust-serde-dev",
@@ -236,154 +229,6 @@ describe("mirror: crates (requirements, features, paths)", function () {
 });
 
 // ---------------------------------------------------------------------------------------------
-
-interface PackedCrate {
-  name: string;
-  version: string;
-  bytes: Buffer;
-  cksum: string;
-  /** The Debian directory it was packed from. */
-  dir: string;
-  cargoToml: string;
-}
-
-/** The Debian directory of a crate (the highest version if there are several), or null. */
-function debianCrate(name: string): string | null {
-  if (!existsSync(REGISTRY)) return null;
-  const versions = readdirSync(REGISTRY)
-    .filter((entry) => entry.startsWith(`${name}-`) && semver.valid(entry.slice(name.length + 1)) !== null)
-    .map((entry) => entry.slice(name.length + 1))
-    .sort(semver.rcompare);
-  return versions.length === 0 ? null : join(REGISTRY, `${name}-${versions[0]}`);
-}
-
-async function filesOf(dir: string, relative = ""): Promise<{ path: string; full: string; mode: number }[]> {
-  const out: { path: string; full: string; mode: number }[] = [];
-  const entries = (await readdir(join(dir, relative), { withFileTypes: true })).sort((a, b) => (a.name < b.name ? -1 : 1));
-  for (const entry of entries) {
-    const rel = relative === "" ? entry.name : `${relative}/${entry.name}`;
-    // Debian's additions, not part of the crate as crates.io serves it
-    if (rel === ".cargo-checksum.json" || rel === "debian") continue;
-    if (entry.isDirectory()) out.push(...(await filesOf(dir, rel)));
-    else if (entry.isFile()) out.push({ path: rel, full: join(dir, rel), mode: (await stat(join(dir, rel))).mode & 0o111 ? 0o755 : 0o644 });
-  }
-  return out;
-}
-
-/** A .crate as `cargo package` writes it: tar, top directory NAME-VERSION/, gzip; deterministic. */
-async function packCrate(dir: string, name: string, version: string, options: { top?: string; cargoToml?: string } = {}): Promise<PackedCrate> {
-  const tar = pack();
-  const chunks = collect(tar as AsyncIterable<Uint8Array>);
-  let cargoToml = "";
-  for (const file of await filesOf(dir)) {
-    let content = await readFile(file.full);
-    if (file.path === "Cargo.toml") {
-      if (options.cargoToml !== undefined) content = Buffer.from(options.cargoToml);
-      cargoToml = content.toString("utf8");
-    }
-    tar.entry({ name: `${options.top ?? `${name}-${version}`}/${file.path}`, mode: file.mode, mtime: new Date(0), uid: 0, gid: 0, uname: "", gname: "", type: "file" }, content);
-  }
-  tar.finalize();
-  const bytes = gzipSync(await chunks);
-  return { name, version, bytes, cksum: sha256(bytes), dir, cargoToml };
-}
-
-function sha256(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
-}
-
-type TomlTable = Record<string, unknown>;
-
-/** An index line for a crate, as crates.io writes it from the Cargo.toml it was published with. */
-function indexLineOf(crate: Pick<PackedCrate, "name" | "version" | "cksum" | "cargoToml">, yanked = false): string {
-  const doc = parseToml(crate.cargoToml) as TomlTable;
-  const deps: Record<string, unknown>[] = [];
-  const add = (table: unknown, kind: string, target: string | null): void => {
-    for (const [name, spec] of Object.entries((table ?? {}) as TomlTable)) {
-      const s = (typeof spec === "string" ? { version: spec } : spec) as TomlTable;
-      const version = typeof s.version === "string" ? s.version : "*";
-      const d: Record<string, unknown> = {
-        name,
-        req: /^[0-9]/.test(version) ? `^${version}` : version, // cargo publishes a bare requirement with its caret
-        features: s.features ?? [],
-        optional: s.optional ?? false,
-        default_features: s["default-features"] ?? s.default_features ?? true,
-        target,
-        kind,
-      };
-      if (typeof s.package === "string") d.package = s.package;
-      deps.push(d);
-    }
-  };
-  const kinds: [string, string][] = [["dependencies", "normal"], ["build-dependencies", "build"], ["dev-dependencies", "dev"]];
-  for (const [table, kind] of kinds) add(doc[table], kind, null);
-  for (const [target, tables] of Object.entries((doc.target ?? {}) as TomlTable)) {
-    for (const [table, kind] of kinds) add((tables as TomlTable)[table], kind, target);
-  }
-  deps.sort((a, b) => (String(a.name) < String(b.name) ? -1 : 1));
-  const features: Record<string, string[]> = {};
-  const features2: Record<string, string[]> = {};
-  for (const [name, list] of Object.entries((doc.features ?? {}) as Record<string, string[]>)) {
-    if (list.some((f) => f.startsWith("dep:") || f.includes("?/"))) features2[name] = list;
-    else features[name] = list;
-  }
-  const pkg = doc.package as TomlTable;
-  const value: Record<string, unknown> = { name: crate.name, vers: crate.version, deps, cksum: crate.cksum, features, yanked, links: pkg.links ?? null };
-  if (Object.keys(features2).length > 0) Object.assign(value, { v: 2, features2 });
-  return JSON.stringify(value);
-}
-
-interface TestServer {
-  url: string;
-  /** Paths requested, in order. */
-  requests: string[];
-  /** Path → HTTP status answered instead of the file. */
-  overrides: Map<string, number>;
-  close(): Promise<void>;
-}
-
-/** A static file server over `root` on 127.0.0.1 (404 for what is not a file). */
-async function serve(root: string): Promise<TestServer> {
-  const requests: string[] = [];
-  const overrides = new Map<string, number>();
-  const server = createServer((request, response) => {
-    const pathname = decodeURIComponent(new URL(request.url ?? "/", "http://localhost").pathname);
-    requests.push(pathname);
-    const status = overrides.get(pathname);
-    if (status !== undefined) {
-      response.writeHead(status).end("overridden");
-      return;
-    }
-    const file = join(root, ...pathname.split("/").filter((s) => s !== "" && s !== "." && s !== ".."));
-    readFile(file).then(
-      (bytes) => response.writeHead(200, { "content-type": "application/octet-stream" }).end(bytes),
-      () => response.writeHead(404).end("not found"),
-    );
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}`,
-    requests,
-    overrides,
-    close: () => new Promise<void>((resolve) => {
-      server.closeAllConnections();
-      server.close(() => resolve());
-    }),
-  };
-}
-
-/** Writes a directory index: config.json and one file per crate (lines joined by \n, a final \n). */
-async function writeIndex(dir: string, dl: string, files: Map<string, string[]>): Promise<void> {
-  await rm(dir, { recursive: true, force: true });
-  await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, "config.json"), JSON.stringify({ dl, api: "https://example.invalid" }));
-  for (const [name, lines] of files) {
-    const file = join(dir, ...crateIndexPath(name).split("/"));
-    await mkdir(join(file, ".."), { recursive: true });
-    await writeFile(file, lines.map((l) => `${l}\n`).join(""));
-  }
-}
 
 interface Recorded extends ImportContext {
   logs: string[];
