@@ -7,9 +7,17 @@ import { existsSync } from "node:fs";
 import path from "node:path";
 
 const root = path.resolve(__dirname, "..");
-const benches = ["bench/gas.ts", "bench/content/index.ts", "bench/cli/index.ts", "bench/build/index.ts", "bench/engines/lock-geth.ts", "bench/engines/content-kubo.ts"].filter((file) =>
-  existsSync(path.join(root, file)),
-);
+const benches = [
+  "bench/gas.ts",
+  "bench/content/index.ts",
+  "bench/cli/index.ts",
+  "bench/build/index.ts",
+  "bench/engines/lock-geth.ts",
+  "bench/engines/content-kubo.ts",
+  "bench/mirror/lookup.ts",
+  "bench/mirror/npm.ts",
+  "bench/mirror/crates.ts",
+].filter((file) => existsSync(path.join(root, file)));
 
 let failed = 0;
 for (const file of benches) {
