@@ -7,6 +7,7 @@ const TOPICS = {
     owner: { description: "Manage who may publish and yank a package: maintainers and ownership." },
     key: { description: "Signing keys for real networks (encrypted JSON keystores)." },
     profile: { description: "Profiles: generations of installed packages (list, history, rollback, switch, wipe-history)." },
+    mirror: { description: "Mirror registries into repositories as snapshots (npm, crates, nixpkgs), and compare two snapshots (diff)." },
     store: { description: "The local store and its daemon (daemon, status, gc, verify, substitute) and the content store shared with other machines (serve, export, import)." },
   },
   repo: {

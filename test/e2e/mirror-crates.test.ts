@@ -18,8 +18,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { CID } from "multiformats/cid";
 import { writeHostToolchains } from "../../src/builder/host";
-import { connectRegistry } from "../../src/chain/registry";
-import { openEmbeddedStore } from "../../src/content";
+import { openEmbeddedStore, type EmbeddedContentStore } from "../../src/content";
 import { lookupEntry } from "../../src/mirror/read";
 import {
   debianCrate,
@@ -38,6 +37,7 @@ import { requireBuilt } from "../helpers/dist";
 import { freePort } from "../helpers/node";
 import { skipBecause } from "../helpers/skip";
 import * as h from "./helpers";
+import { collect, repositoryVersionsAt, withContentOf } from "./mirror-helpers";
 
 const KEEP = process.env.E2E_KEEP === "1";
 
@@ -68,11 +68,6 @@ interface DiffJson {
   versions: { package: string; version: string; change: string }[];
 }
 
-async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  for await (const chunk of chunks) parts.push(chunk);
-  return Buffer.concat(parts);
-}
 
 const byPackageVersion = (a: { package: string; version: string }, b: { package: string; version: string }) =>
   a.package === b.package ? (a.version < b.version ? -1 : 1) : a.package < b.package ? -1 : 1;
@@ -117,23 +112,9 @@ describe("e2e: a mirrored crate is locked, fetched and built by pkg like native 
     return [...packed.values()].find((c) => c.name === name && c.dir === debianCrate(name) && c.version === debianCrateVersion(name, c.dir))!;
   }
 
-  async function repositoryVersions(name: string) {
-    const client = await connectRegistry({ rpcUrl: env.PKG_RPC_URL!, address: node!.summary.registry });
-    try {
-      return await client.getRepositoryVersions(name);
-    } finally {
-      client.close();
-    }
-  }
+  const repositoryVersions = (name: string) => repositoryVersionsAt(env.PKG_RPC_URL!, node!.summary.registry, name);
 
-  async function withContent<T>(work: (content: Awaited<ReturnType<typeof openEmbeddedStore>>) => Promise<T>): Promise<T> {
-    const content = await openEmbeddedStore({ directory: path.join(root, "data", "ipfs") });
-    try {
-      return await work(content);
-    } finally {
-      await content.close();
-    }
-  }
+  const withContent = <T>(work: (content: EmbeddedContentStore) => Promise<T>) => withContentOf(path.join(root, "data"), work);
 
   before(async function () {
     this.timeout(600_000);

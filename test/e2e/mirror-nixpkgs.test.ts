@@ -13,13 +13,13 @@ import path from "node:path";
 import { brotliCompressSync } from "node:zlib";
 import { expect } from "chai";
 import { CID } from "multiformats/cid";
-import { connectRegistry } from "../../src/chain/registry";
-import { openEmbeddedStore } from "../../src/content";
+import type { EmbeddedContentStore } from "../../src/content";
 import { canonicalJson, type JsonObject } from "../../src/mirror/entry";
 import { lookupEntry } from "../../src/mirror/read";
 import { requireBuilt } from "../helpers/dist";
 import { freePort } from "../helpers/node";
 import * as h from "./helpers";
+import { collect, repositoryVersionsAt, withContentOf } from "./mirror-helpers";
 
 const KEEP = process.env.E2E_KEEP === "1";
 const FIXTURE = path.join(h.ROOT, "test", "fixtures", "mirror", "nixpkgs", "packages.json");
@@ -38,11 +38,6 @@ interface MirrorJson {
   warnings?: string[];
 }
 
-async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  for await (const chunk of chunks) parts.push(chunk);
-  return Buffer.concat(parts);
-}
 
 const byPackageVersion = (a: { package: string; version: string }, b: { package: string; version: string }) =>
   a.package === b.package ? (a.version < b.version ? -1 : 1) : a.package < b.package ? -1 : 1;
@@ -59,23 +54,9 @@ describe("e2e: pkg mirror nixpkgs from a channel file, then fetch and lock throu
   const pkg = (args: string[], cwd = root) => h.run("pkg", args, env, { cwd, timeoutMs: 120_000 });
   const repo = (args: string[]) => h.run("repo", args, env, { cwd: root, timeoutMs: 120_000 });
 
-  async function repositoryVersions(name: string) {
-    const client = await connectRegistry({ rpcUrl: env.PKG_RPC_URL!, address: node!.summary.registry });
-    try {
-      return await client.getRepositoryVersions(name);
-    } finally {
-      client.close();
-    }
-  }
+  const repositoryVersions = (name: string) => repositoryVersionsAt(env.PKG_RPC_URL!, node!.summary.registry, name);
 
-  async function withContent<T>(work: (content: Awaited<ReturnType<typeof openEmbeddedStore>>) => Promise<T>): Promise<T> {
-    const content = await openEmbeddedStore({ directory: path.join(root, "data", "ipfs") });
-    try {
-      return await work(content);
-    } finally {
-      await content.close();
-    }
-  }
+  const withContent = <T>(work: (content: EmbeddedContentStore) => Promise<T>) => withContentOf(path.join(root, "data"), work);
 
   before(async function () {
     this.timeout(600_000);

@@ -16,8 +16,7 @@ import path from "node:path";
 import { expect } from "chai";
 import { CID } from "multiformats/cid";
 import { ensureVerdaccio, startVerdaccio, tarball, type Verdaccio } from "../../bench/cli/verdaccio";
-import { connectRegistry } from "../../src/chain/registry";
-import { openEmbeddedStore } from "../../src/content";
+import type { EmbeddedContentStore } from "../../src/content";
 import { hamtEntries } from "../../src/mirror/hamt";
 import { readEntry } from "../../src/mirror/entry";
 import { lookupEntry } from "../../src/mirror/read";
@@ -25,14 +24,10 @@ import { freePort } from "../helpers/node";
 import { requireBuilt } from "../helpers/dist";
 import { seededRandom } from "../helpers/random";
 import * as h from "./helpers";
+import { collect, repositoryVersionsAt, withContentOf } from "./mirror-helpers";
 
 const KEEP = process.env.E2E_KEEP === "1";
 
-async function collect(chunks: AsyncIterable<Uint8Array>): Promise<Buffer> {
-  const parts: Uint8Array[] = [];
-  for await (const chunk of chunks) parts.push(chunk);
-  return Buffer.concat(parts);
-}
 
 interface MirrorJson {
   repository: string;
@@ -109,25 +104,9 @@ describe("e2e: pkg mirror npm from a real verdaccio, then lock, fetch and build 
     if (!response.ok) throw new Error(`PUT ${name}@${version}: HTTP ${response.status} ${await response.text()}`);
   }
 
-  /** A repository's versions as the chain holds them. */
-  async function repositoryVersions(name: string) {
-    const client = await connectRegistry({ rpcUrl: env.PKG_RPC_URL!, address: node!.summary.registry });
-    try {
-      return await client.getRepositoryVersions(name);
-    } finally {
-      client.close();
-    }
-  }
+  const repositoryVersions = (name: string) => repositoryVersionsAt(env.PKG_RPC_URL!, node!.summary.registry, name);
 
-  /** The content store of the test's data directory, opened in this process for a moment. */
-  async function withContent<T>(work: (content: Awaited<ReturnType<typeof openEmbeddedStore>>) => Promise<T>): Promise<T> {
-    const content = await openEmbeddedStore({ directory: path.join(root, "data", "ipfs") });
-    try {
-      return await work(content);
-    } finally {
-      await content.close();
-    }
-  }
+  const withContent = <T>(work: (content: EmbeddedContentStore) => Promise<T>) => withContentOf(path.join(root, "data"), work);
 
   before(async function () {
     this.timeout(900_000);
@@ -318,7 +297,7 @@ describe("e2e: pkg mirror npm from a real verdaccio, then lock, fetch and build 
     let rounds = 0;
     // every entry, but the metas (whose pkg.toml names the repository, which differs between the rounds) as their text
     // with the repository's name taken out
-    const entries = async (content: Awaited<ReturnType<typeof openEmbeddedStore>>, rootText: string, repository: string) => {
+    const entries = async (content: EmbeddedContentStore, rootText: string, repository: string) => {
       const out = new Map<string, unknown>();
       for await (const { name, link } of hamtEntries(content, CID.parse(rootText))) {
         if (name === ".snapshot") continue;
