@@ -38,6 +38,7 @@ export const load = {
   mirrorCrates: () => require("../src/mirror/crates") as typeof import("../src/mirror/crates"),
   mirrorNixpkgs: () => require("../src/mirror/nixpkgs") as typeof import("../src/mirror/nixpkgs"),
   mirrorDiff: () => require("../src/mirror/diff") as typeof import("../src/mirror/diff"),
+  gateway: () => require("../src/gateway") as typeof import("../src/gateway"),
   shareServe: () => require("../src/share/serve") as typeof import("../src/share/serve"),
   shareExport: () => require("../src/share/export") as typeof import("../src/share/export"),
   shareImport: () => require("../src/share/import") as typeof import("../src/share/import"),

@@ -278,6 +278,9 @@ export const ERROR_CODES = {
   ERR_MIRROR_NOT_SNAPSHOT: { exit: 7, summary: "the CID is not a mirror snapshot (no .snapshot record at its root)" },
   ERR_MIRROR_NAME: { exit: 7, summary: "an upstream name cannot become a package name (characters, or over 64 once escaped)" },
   ERR_MIRROR_BUSY: { exit: 6, summary: "another `pkg mirror` is importing into the same repository" },
+
+  // --- the registry gateway (src/gateway/, `pkg gateway`)
+  ERR_GATEWAY_LISTEN: { exit: 6, summary: "the gateway cannot listen on that address (the port is taken, or the host is not this machine's)" },
 } as const satisfies Record<string, ErrorCodeInfo>;
 
 /** A code of {@link ERROR_CODES}: the only codes a PkgError may have. */

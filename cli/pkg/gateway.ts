@@ -1,0 +1,47 @@
+import { Flags } from "@oclif/core";
+import { BaseCommand, chainFlags } from "../base";
+import { load } from "../lazy";
+
+export default class Gateway extends BaseCommand<typeof Gateway> {
+  static override summary = "Serve the registry to unmodified npm and cargo: the npm registry API and a cargo sparse index, from the chain and the content store.";
+  static override description =
+    "npm: GET /NAME (packuments, full or abbreviated), /NAME/-/FILE.tgz (tarballs); point npm at it with --registry URL. " +
+    "cargo: sparse+URL/index/ (config.json, index files, .crate downloads), as a [registries] entry or a source replacing " +
+    "crates-io. Mirrored packages are served as their upstream registry served them (same integrity, same index lines); " +
+    "every byte comes from the content store, verified by CID, under CIDs read from the chain at its head. Read-only " +
+    "(publishing through it is not served yet). Prints the URL on stdout and runs until interrupted (SIGINT, SIGTERM).";
+  static override examples = [
+    "<%= config.bin %> gateway",
+    "<%= config.bin %> gateway --listen 127.0.0.1:0",
+    "npm install --registry http://127.0.0.1:4873/ left-pad",
+  ];
+  static override flags = {
+    ...chainFlags,
+    listen: Flags.string({ summary: "HOST:PORT to listen on (port 0: any free port).", default: "127.0.0.1:4873" }),
+    "npm-repository": Flags.string({ summary: "The repository npm packages are served from.", default: "npm" }),
+    "crates-repository": Flags.string({ summary: "The repository crates are served from.", default: "crates" }),
+  };
+
+  async run() {
+    const { flags } = await this.parse(Gateway);
+    const listen = load.shareServe().parseListen(flags.listen);
+    const { client, content } = await this.session();
+    const gatewayModule = load.gateway();
+    const source = gatewayModule.createPackageSource({ client, content });
+    const gateway = await gatewayModule.startGateway({
+      source,
+      listen,
+      npmRepository: flags["npm-repository"],
+      cratesRepository: flags["crates-repository"],
+      onError: (error) => this.warning(`a request failed: ${(error as Error).message}`),
+    });
+    this.step(`serving the registry at ${gateway.url} (npm: --registry ${gateway.url}/; cargo: sparse+${gateway.url}/index/; Ctrl-C stops)`);
+    this.log(gateway.url);
+    await new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
+    await gateway.close();
+    return { url: gateway.url };
+  }
+}

@@ -1,0 +1,131 @@
+/**
+ * The npm registry API over the chain: `GET /NAME` (the packument, full or — with `Accept:
+ * application/vnd.npm.install-v1+json` — abbreviated), `GET /NAME/-/FILE.tgz` (the tarball), `GET /-/ping`.
+ * Scoped names arrive as `@scope%2fname` or `@scope/name`.
+ *
+ * A mirrored version is served as its upstream registry served it (the version document kept in the snapshot),
+ * its `dist.tarball` pointing here, `dist.integrity` and `shasum` the upstream ones — which are the digests of the
+ * very bytes served, checked when the tarball was imported and kept byte-identical, so package-lock.json gets the
+ * same integrity as from the upstream registry. Yanked versions are marked deprecated and never `latest`.
+ */
+import * as semver from "semver";
+import type { JsonObject, PackageEntry } from "../mirror/entry";
+import { encodeName } from "../mirror/names";
+import { json, type Reply, type StreamReply } from "./http";
+import type { PackageSource } from "./source";
+import { CID } from "multiformats/cid";
+
+export const INSTALL_V1 = "application/vnd.npm.install-v1+json";
+
+/** The fields of a version the abbreviated ("corgi") document keeps: what npm reads to install. */
+const ABBREVIATED_FIELDS = [
+  "name", "version", "deprecated", "dependencies", "optionalDependencies", "devDependencies", "bundleDependencies",
+  "peerDependencies", "peerDependenciesMeta", "bin", "directories", "engines", "cpu", "os", "libc", "_hasShrinkwrap",
+  "hasInstallScript", "funding", "license", "dist",
+];
+
+const YANKED_MESSAGE = "this version is yanked on chain";
+
+export interface NpmRoutesOptions {
+  source: PackageSource;
+  /** The repository npm packages are served from (mirrored npm packages live in `npm`). */
+  repository: string;
+  /** The gateway's own base URL, for `dist.tarball`. */
+  base: string;
+}
+
+function tarballName(upstream: string, version: string): string {
+  const bare = upstream.startsWith("@") ? upstream.slice(upstream.indexOf("/") + 1) : upstream;
+  return `${bare}-${version}.tgz`;
+}
+
+function tarballUrl(base: string, upstream: string, version: string): string {
+  return `${base}/${upstream}/-/${tarballName(upstream, version)}`;
+}
+
+/** `latest` must name a live (non-yanked) version: upstream's, or else the highest live release. */
+function distTags(entry: PackageEntry, live: Set<string>): Record<string, string> {
+  const upstream = (entry.origin["dist-tags"] ?? {}) as Record<string, unknown>;
+  const tags: Record<string, string> = {};
+  for (const [tag, version] of Object.entries(upstream)) if (typeof version === "string" && live.has(version)) tags[tag] = version;
+  if (tags.latest === undefined) {
+    const releases = [...live].filter((v) => semver.prerelease(v) === null);
+    const pick = (releases.length > 0 ? releases : [...live]).sort(semver.rcompare)[0];
+    if (pick !== undefined) tags.latest = pick;
+  }
+  return tags;
+}
+
+/** The packument of a mirrored npm package; null when it has no version with a tarball. */
+export function mirroredPackument(entry: PackageEntry, base: string, abbreviated: boolean): JsonObject | null {
+  const upstream = typeof entry.origin.name === "string" ? entry.origin.name : entry.name;
+  const versions: JsonObject = {};
+  const live = new Set<string>();
+  for (const v of entry.versions) {
+    const document = v.origin.document as JsonObject | undefined;
+    if (typeof v.origin.tarball !== "string" || document === undefined) continue;
+    const doc: JsonObject = { ...document, name: upstream, version: v.version };
+    doc.dist = {
+      ...((document.dist ?? {}) as JsonObject),
+      tarball: tarballUrl(base, upstream, v.version),
+      ...(typeof v.origin.integrity === "string" ? { integrity: v.origin.integrity } : {}),
+      ...(typeof v.origin.shasum === "string" ? { shasum: v.origin.shasum } : {}),
+    };
+    if (v.yanked && doc.deprecated === undefined) doc.deprecated = YANKED_MESSAGE;
+    if (!v.yanked) live.add(v.version);
+    versions[v.version] = abbreviated ? Object.fromEntries(ABBREVIATED_FIELDS.filter((f) => doc[f] !== undefined).map((f) => [f, doc[f]])) : doc;
+  }
+  if (Object.keys(versions).length === 0) return null;
+  const tags = distTags(entry, live);
+  return abbreviated ? { name: upstream, "dist-tags": tags, versions } : { _id: upstream, name: upstream, "dist-tags": tags, versions };
+}
+
+/** A request path → the npm package name, and the tarball file when it asks for one. */
+export function parseNpmPath(pathname: string): { name: string; file: string | null } | null {
+  let path: string;
+  try {
+    path = decodeURIComponent(pathname);
+  } catch {
+    return null;
+  }
+  const m = /^\/((?:@[^/]+\/)?[^/@][^/]*)(?:\/-\/([^/]+\.tgz))?$/.exec(path);
+  if (m === null) return null;
+  return { name: m[1], file: m[2] ?? null };
+}
+
+const notFound = (): Reply => json({ error: "Not found" }, 404);
+
+export function createNpmRoutes(options: NpmRoutesOptions) {
+  const { source } = options;
+
+  async function entryOf(upstream: string): Promise<PackageEntry | null> {
+    const named = encodeName(upstream);
+    if ("problem" in named) return null;
+    const found = await source.get(options.repository, named.name);
+    // only npm mirror entries of this very name are npm packages (a crates entry is not)
+    if (found === null || found.entry === null || found.entry.kind !== "npm" || found.entry.origin.name !== upstream) return null;
+    return found.entry;
+  }
+
+  return {
+    /** A reply for `pathname`, or null when it is not an npm path. */
+    async handle(pathname: string, accept: string): Promise<Reply | StreamReply | null> {
+      if (pathname === "/-/ping") return json({});
+      const parsed = parseNpmPath(pathname);
+      if (parsed === null) return null;
+      const entry = await entryOf(parsed.name);
+      if (entry === null) return notFound();
+      if (parsed.file === null) {
+        const abbreviated = accept.includes(INSTALL_V1);
+        const doc = mirroredPackument(entry, options.base, abbreviated);
+        if (doc === null) return notFound();
+        const reply = json(doc);
+        return abbreviated ? { ...reply, type: `${INSTALL_V1}; charset=utf-8` } : reply;
+      }
+      const version = entry.versions.find((v) => tarballName(parsed.name, v.version) === parsed.file);
+      if (version === undefined || typeof version.origin.tarball !== "string") return notFound();
+      const cid = CID.parse(version.origin.tarball);
+      return { status: 200, type: "application/octet-stream", etag: `"${cid}"`, stream: source.content.getBytes(cid) };
+    },
+  };
+}

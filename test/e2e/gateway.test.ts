@@ -1,0 +1,230 @@
+/**
+ * End to end, issue 14 (the read half): `pkg gateway` in front of a real `pkg node` and the embedded content
+ * store, used by the unmodified clients. npm: `npm install` then `npm ci` of a tree mirrored from a real verdaccio
+ * (scoped, optional and peer dependencies), package-lock.json's integrity equal to verdaccio's; a version yanked on
+ * chain is deprecated and never `latest`. cargo: `cargo build` of a crate whose dependencies come from the gateway,
+ * as an alternative registry and as the source replacing crates-io, Cargo.lock's checksums equal to the source
+ * index's cksum. HTTP as clients expect it: ETag / 304, gzip, 404, the abbreviated packument.
+ *
+ *   npx tsc -p tsconfig.build.json && npx hardhat test --no-compile test/e2e/gateway.test.ts   (E2E_KEEP=1 keeps the temp dir)
+ */
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { createInterface } from "node:readline";
+import { gunzipSync } from "node:zlib";
+import { expect } from "chai";
+import { ensureVerdaccio, startVerdaccio, type Verdaccio } from "../../bench/cli/verdaccio";
+import { debianCrate, debianCrateVersion, indexLineOf, packCrate, serve, writeIndex, type PackedCrate, type TestServer } from "../helpers/cargo-index";
+import { requireBuilt } from "../helpers/dist";
+import { freePort } from "../helpers/node";
+import { skipBecause } from "../helpers/skip";
+import * as h from "./helpers";
+
+const KEEP = process.env.E2E_KEEP === "1";
+
+describe("e2e: pkg gateway for unmodified npm and cargo", function () {
+  this.timeout(600_000);
+
+  let root = "";
+  let registry: Verdaccio | null = null;
+  let node: h.NodeProcess | null = null;
+  let crateServer: TestServer | null = null;
+  let gatewayProcess: ChildProcess | null = null;
+  let gateway = "";
+  let env: NodeJS.ProcessEnv = {};
+  let npmrc = "";
+  const crates = new Map<string, PackedCrate>();
+
+  const pkg = (args: string[], cwd = root) => h.run("pkg", args, env, { cwd, timeoutMs: 300_000 });
+
+  function npm(args: string[], cwd: string, registryUrl: string): Promise<string> {
+    return new Promise((resolve, reject) => {
+      const child = spawn("npm", [...args, "--registry", registryUrl, "--userconfig", npmrc, "--no-audit", "--no-fund", "--loglevel=error"], {
+        cwd,
+        env: { ...process.env, npm_config_cache: path.join(root, `npm-cache-${Math.random().toString(36).slice(2)}`) },
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let out = "";
+      child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+      child.stderr.on("data", (c: Buffer) => (out += c.toString()));
+      child.once("exit", (code) => (code === 0 ? resolve(out) : reject(new Error(`npm ${args.join(" ")} exited ${code}:\n${out}`))));
+    });
+  }
+
+  async function npmPublish(manifest: Record<string, unknown>): Promise<void> {
+    const dir = path.join(root, "npm-src", `${String(manifest.name).replace("/", "+")}-${String(manifest.version)}`);
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, "package.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+    await writeFile(path.join(dir, "index.js"), `module.exports = ${JSON.stringify(`${String(manifest.name)}@${String(manifest.version)}`)};\n`);
+    await npm(["publish", "--access", "public"], dir, `${registry!.url}/`);
+  }
+
+  before(async function () {
+    this.timeout(900_000);
+    requireBuilt("dist/cli/pkg/gateway.js");
+    root = await mkdtemp(path.join(tmpdir(), "chainpkg-gateway-"));
+    await ensureVerdaccio(() => {});
+    registry = await startVerdaccio(path.join(root, "verdaccio"));
+    npmrc = path.join(root, ".npmrc");
+    await writeFile(npmrc, `${registry.url.replace(/^http:/, "")}/:_authToken=${registry.token}\n`);
+    const port = await freePort();
+    env = h.baseEnvironment({
+      PKG_RPC_URL: `http://127.0.0.1:${port}`,
+      PKG_DATA_DIR: path.join(root, "data"),
+      PKG_CONFIG: path.join(root, "config.toml"),
+      XDG_RUNTIME_DIR: path.join(root, "run"),
+    });
+    node = await h.startNode(port, env, root);
+
+    await npmPublish({ name: "@demo/util", version: "1.0.0", license: "MIT" });
+    await npmPublish({ name: "@demo/util", version: "1.1.0", license: "MIT" });
+    await npmPublish({ name: "left-pad-demo", version: "1.0.0", license: "WTFPL" });
+    await npmPublish({ name: "left-pad-demo", version: "1.3.0", license: "WTFPL" });
+    await npmPublish({ name: "opt-demo", version: "2.0.0", license: "ISC" });
+    await npmPublish({ name: "peer-demo", version: "1.0.0", license: "MIT" });
+    await npmPublish({
+      name: "mirror-app",
+      version: "1.0.0",
+      license: "MIT",
+      dependencies: { "@demo/util": "^1.0.0", "left-pad-demo": "^1.0.0" },
+      optionalDependencies: { "opt-demo": "^2.0.0" },
+      peerDependencies: { "peer-demo": ">=1" },
+    });
+    h.expectJsonSuccess(await pkg(["mirror", "npm", "mirror-app", "--deps", "--registry", registry.url, "--json"]));
+
+    // crates: Debian's itoa and memchr through a directory index, when this machine has them
+    const index = path.join(root, "index");
+    const files = path.join(root, "crate-files");
+    await mkdir(files, { recursive: true });
+    crateServer = await serve(files);
+    const lines = new Map<string, string[]>();
+    for (const name of ["itoa", "memchr"]) {
+      const dir = debianCrate(name);
+      if (dir === null) continue;
+      const crate = await packCrate(dir, name, debianCrateVersion(name, dir));
+      crates.set(name, crate);
+      await mkdir(path.join(files, "crates", name, crate.version), { recursive: true });
+      await writeFile(path.join(files, "crates", name, crate.version, "download"), crate.bytes);
+      lines.set(name, [indexLineOf(crate)]);
+    }
+    if (crates.size > 0) {
+      await writeIndex(index, `${crateServer.url}/crates`, lines);
+      h.expectJsonSuccess(await pkg(["mirror", "crates", index, ...crates.keys(), "--json"]));
+    }
+
+    gatewayProcess = spawn(process.execPath, [h.BIN.pkg, "gateway", "--listen", "127.0.0.1:0"], { env, cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    gatewayProcess.stderr!.on("data", (chunk: Buffer) => (err += chunk.toString()));
+    gateway = await new Promise<string>((resolve, reject) => {
+      gatewayProcess!.once("exit", (code) => reject(new Error(`pkg gateway exited with ${code}: ${err}`)));
+      createInterface({ input: gatewayProcess!.stdout! }).once("line", (line) => resolve(line.trim()));
+    });
+  });
+
+  after(async function () {
+    this.timeout(120_000);
+    gatewayProcess?.kill("SIGTERM");
+    await pkg(["store", "status", "--shutdown"]).catch(() => undefined);
+    await node?.stop();
+    await registry?.stop();
+    await crateServer?.close();
+    if (KEEP) console.log(`    kept ${root}`);
+    else if (root !== "") await rm(root, { recursive: true, force: true });
+  });
+
+  it("npm install, then npm ci, of a mirrored tree: the tree installs, and package-lock.json's integrity is verdaccio's", async () => {
+    const project = path.join(root, "project");
+    await mkdir(project, { recursive: true });
+    await writeFile(path.join(project, "package.json"), JSON.stringify({ name: "project", version: "0.0.0", private: true, dependencies: { "mirror-app": "^1.0.0" } }));
+    await npm(["install"], project, `${gateway}/`);
+    const lock = JSON.parse(readFileSync(path.join(project, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string; integrity?: string; resolved?: string }> };
+    const installed = Object.keys(lock.packages).filter((p) => p !== "").sort();
+    expect(installed).to.deep.equal([
+      "node_modules/@demo/util", "node_modules/left-pad-demo", "node_modules/mirror-app", "node_modules/opt-demo", "node_modules/peer-demo",
+    ]);
+    for (const [where, entry] of Object.entries(lock.packages)) {
+      if (where === "") continue;
+      const name = where.slice("node_modules/".length);
+      const upstream = (await (await fetch(`${registry!.url}/${name.replace("/", "%2f")}`)).json()) as { versions: Record<string, { dist: { integrity: string } }> };
+      expect(entry.integrity, where).to.equal(upstream.versions[entry.version!].dist.integrity);
+      // npm leaves `resolved` out when it is the configured registry's; where it writes one, it is the gateway's
+      if (entry.resolved !== undefined) expect(entry.resolved, where).to.match(new RegExp(`^${gateway}/`));
+      expect(JSON.parse(readFileSync(path.join(project, where, "package.json"), "utf8")).version).to.equal(entry.version);
+    }
+    expect(lock.packages["node_modules/left-pad-demo"].version).to.equal("1.3.0");
+
+    await rm(path.join(project, "node_modules"), { recursive: true });
+    await npm(["ci"], project, `${gateway}/`);
+    expect(readFileSync(path.join(project, "node_modules", "@demo", "util", "index.js"), "utf8")).to.contain("@demo/util@1.1.0");
+  });
+
+  it("speaks HTTP as the clients expect: abbreviated packuments, ETag and 304, gzip, 404 for unknown names", async () => {
+    const abbreviated = await fetch(`${gateway}/@demo%2futil`, { headers: { accept: "application/vnd.npm.install-v1+json" } });
+    expect(abbreviated.status).to.equal(200);
+    expect(abbreviated.headers.get("content-type")).to.contain("application/vnd.npm.install-v1+json");
+    const doc = (await abbreviated.json()) as { name: string; "dist-tags": Record<string, string>; versions: Record<string, Record<string, unknown>> };
+    expect(doc.name).to.equal("@demo/util");
+    expect(doc["dist-tags"].latest).to.equal("1.1.0");
+    expect(Object.keys(doc.versions).sort()).to.deep.equal(["1.0.0", "1.1.0"]);
+    expect(doc.versions["1.0.0"]).to.not.have.property("readme");
+
+    const full = await fetch(`${gateway}/@demo/util`);
+    const etag = full.headers.get("etag")!;
+    expect(etag).to.match(/^".+"$/);
+    expect((await fetch(`${gateway}/@demo/util`, { headers: { "if-none-match": etag } })).status).to.equal(304);
+    const raw = spawnSync("curl", ["-s", "-H", "Accept-Encoding: gzip", "-D", "-", "-o", path.join(root, "packument.gz"), `${gateway}/mirror-app`], { encoding: "utf8" });
+    if (raw.status === 0) {
+      expect(raw.stdout.toLowerCase()).to.contain("content-encoding: gzip");
+      expect(JSON.parse(gunzipSync(readFileSync(path.join(root, "packument.gz"))).toString()).name).to.equal("mirror-app");
+    }
+    expect((await fetch(`${gateway}/no-such-package`)).status).to.equal(404);
+    expect((await fetch(`${gateway}/mirror-app/-/mirror-app-9.9.9.tgz`)).status).to.equal(404);
+    expect((await fetch(`${gateway}/mirror-app`, { method: "PUT", body: "{}" })).status).to.equal(405);
+    // many at once
+    const answers = await Promise.all(Array.from({ length: 32 }, () => fetch(`${gateway}/left-pad-demo`).then((r) => r.status)));
+    expect(answers.every((s) => s === 200)).to.equal(true);
+  });
+
+  it("a version yanked on chain (gone upstream) is deprecated and never latest", async () => {
+    await npm(["unpublish", "left-pad-demo@1.3.0", "--force"], root, `${registry!.url}/`);
+    h.expectJsonSuccess(await pkg(["mirror", "npm", "left-pad-demo", "--registry", registry!.url, "--json"]));
+    await new Promise((resolve) => setTimeout(resolve, 1200)); // the gateway reads the head at most once a second
+    const doc = (await (await fetch(`${gateway}/left-pad-demo`)).json()) as { "dist-tags": Record<string, string>; versions: Record<string, { deprecated?: string }> };
+    expect(doc["dist-tags"].latest).to.equal("1.0.0");
+    expect(doc.versions["1.3.0"].deprecated).to.match(/yanked/);
+    expect(doc.versions["1.0.0"].deprecated).to.equal(undefined);
+  });
+
+  for (const mode of ["alternative registry", "source replacing crates-io"] as const) {
+    it(`cargo build with its dependencies from the gateway (${mode}): Cargo.lock's checksums are the source index's cksum`, async function () {
+      if (spawnSync("cargo", ["--version"], { stdio: "ignore" }).status !== 0 || crates.size < 2) {
+        if (process.env.CI === "true") throw new Error("cargo and Debian's librust-itoa-dev / librust-memchr-dev are needed (.ci/run installs them)");
+        skipBecause(this, "cargo or Debian's crate sources are missing");
+      }
+      const project = path.join(root, `cargo-${mode.split(" ")[0]}`);
+      await mkdir(path.join(project, "src"), { recursive: true });
+      await mkdir(path.join(project, ".cargo"), { recursive: true });
+      const registryKey = mode === "alternative registry" ? ', registry = "chain"' : "";
+      await writeFile(path.join(project, "Cargo.toml"), [
+        "[package]", 'name = "gateway-user"', 'version = "0.1.0"', 'edition = "2021"', "",
+        "[dependencies]", `itoa = { version = "1"${registryKey} }`, `memchr = { version = "2"${registryKey} }`, "",
+      ].join("\n"));
+      await writeFile(path.join(project, "src", "main.rs"), 'fn main() { let mut b = itoa::Buffer::new(); println!("{} {:?}", b.format(42), memchr::memchr(b\'z\', b"xyz")); }\n');
+      await writeFile(path.join(project, ".cargo", "config.toml"), mode === "alternative registry"
+        ? `[registries.chain]\nindex = "sparse+${gateway}/index/"\n`
+        : `[source.crates-io]\nreplace-with = "chain"\n\n[source.chain]\nregistry = "sparse+${gateway}/index/"\n`);
+      const cargoHome = path.join(project, "cargo-home");
+      const built = spawnSync("cargo", ["build", "--quiet"], { cwd: project, encoding: "utf8", env: { ...process.env, CARGO_HOME: cargoHome, CARGO_TARGET_DIR: path.join(project, "target") }, timeout: 300_000 });
+      expect(built.status, `${built.stdout}\n${built.stderr}`).to.equal(0);
+      const run = spawnSync(path.join(project, "target", "debug", "gateway-user"), { encoding: "utf8" });
+      expect(run.stdout.trim()).to.equal("42 Some(2)");
+      const cargoLock = readFileSync(path.join(project, "Cargo.lock"), "utf8");
+      for (const [name, crate] of crates) {
+        expect(cargoLock, name).to.match(new RegExp(`name = "${name}"\\nversion = "${crate.version.replace(/\./g, "\\.")}"\\nsource = "[^"]+"\\nchecksum = "${crate.cksum}"`));
+      }
+    });
+  }
+});
