@@ -23,6 +23,9 @@ import { currentSnapshot, type CurrentSnapshot } from "./snapshot";
 /** A package record read from a snapshot: `snapshot` is its index root (native records have none). */
 export type MirroredPackageRecord = PackageRecord & { snapshot?: string; entry?: PackageEntry };
 
+/** Snapshot roots remembered per (repository, block). */
+const MAX_CACHED_ROOTS = 256;
+
 /** The zero address: a mirrored package has no owner on chain until one claims it natively. */
 const NO_OWNER = "0x0000000000000000000000000000000000000000";
 
@@ -61,6 +64,8 @@ export function withSnapshots<C extends PackageReader & Pick<RegistryClient, "ge
     let found = roots.get(key);
     if (found === undefined) {
       found = currentSnapshot(client, content, repository, { blockTag });
+      // a long-lived reader (the gateway) reads at every new head: keep the recent blocks only
+      if (roots.size >= MAX_CACHED_ROOTS) roots.delete(roots.keys().next().value as string);
       roots.set(key, found);
       found.catch(() => roots.delete(key));
     }
