@@ -17,6 +17,9 @@ const benches = [
   "bench/mirror/lookup.ts",
   "bench/mirror/npm.ts",
   "bench/mirror/crates.ts",
+  "bench/gateway/npm.ts",
+  "bench/gateway/packument.ts",
+  "bench/gateway/cargo.ts",
 ].filter((file) => existsSync(path.join(root, file)));
 
 let failed = 0;

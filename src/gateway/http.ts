@@ -14,6 +14,9 @@ export interface Reply {
   type: string;
   body: Uint8Array;
   headers?: Record<string, string>;
+  /** Computed once by {@link prepare} for a reply served many times (a packument): its ETag and gzip'd body. */
+  etag?: string;
+  gzip?: Uint8Array;
 }
 
 /** A streamed body (bytes of the content store); its ETag is the content's CID, known before a byte is read. */
@@ -46,9 +49,21 @@ function etagMatches(request: IncomingMessage, etag: string): boolean {
   return header.split(",").some((tag) => tag.trim().replace(/^W\//, "") === etag || tag.trim() === "*");
 }
 
+function etagOf(body: Uint8Array): string {
+  return `"${createHash("sha256").update(body).digest("base64url")}"`;
+}
+
+/**
+ * A reply with its ETag and gzip'd body computed now, for replies cached and served many times: a large
+ * packument's JSON, hash and gzip cost milliseconds each, on the event loop, per request otherwise.
+ */
+export function prepare(reply: Reply): Reply {
+  return { ...reply, etag: etagOf(reply.body), gzip: reply.body.length >= GZIP_MIN_BYTES ? gzipSync(reply.body, { level: 6 }) : undefined };
+}
+
 /** Sends a whole reply: ETag, 304, gzip, HEAD. */
 export function sendReply(request: IncomingMessage, response: ServerResponse, reply: Reply): void {
-  const etag = `"${createHash("sha256").update(reply.body).digest("base64url")}"`;
+  const etag = reply.etag ?? etagOf(reply.body);
   const headers: Record<string, string> = { "content-type": reply.type, etag, vary: "accept, accept-encoding", ...reply.headers };
   if (reply.status === 200 && etagMatches(request, etag)) {
     response.writeHead(304, { etag, vary: headers.vary });
@@ -57,7 +72,7 @@ export function sendReply(request: IncomingMessage, response: ServerResponse, re
   }
   let body = reply.body;
   if (body.length >= GZIP_MIN_BYTES && acceptsGzip(request)) {
-    body = gzipSync(body, { level: 6 });
+    body = reply.gzip ?? gzipSync(body, { level: 6 });
     headers["content-encoding"] = "gzip";
   }
   headers["content-length"] = String(body.length);

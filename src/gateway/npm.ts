@@ -11,7 +11,7 @@
 import * as semver from "semver";
 import type { JsonObject, PackageEntry } from "../mirror/entry";
 import { encodeName } from "../mirror/names";
-import { json, type Reply, type StreamReply } from "./http";
+import { json, prepare, type Reply, type StreamReply } from "./http";
 import type { PackageSource } from "./source";
 import { CID } from "multiformats/cid";
 
@@ -97,6 +97,20 @@ const notFound = (): Reply => json({ error: "Not found" }, 404);
 
 export function createNpmRoutes(options: NpmRoutesOptions) {
   const { source } = options;
+  // finished packument replies per entry: the source hands out the same entry object for a package until the
+  // head moves, so a packument is built, hashed and gzip'd once per block, not once per request
+  const replies = new WeakMap<PackageEntry, { full?: Reply | null; abbreviated?: Reply | null }>();
+
+  function packumentReply(entry: PackageEntry, abbreviated: boolean): Reply | null {
+    const cached = replies.get(entry) ?? {};
+    const field = abbreviated ? "abbreviated" : "full";
+    if (cached[field] === undefined) {
+      const doc = mirroredPackument(entry, options.base, abbreviated);
+      cached[field] = doc === null ? null : prepare(abbreviated ? { ...json(doc), type: `${INSTALL_V1}; charset=utf-8` } : json(doc));
+      replies.set(entry, cached);
+    }
+    return cached[field] ?? null;
+  }
 
   async function entryOf(upstream: string): Promise<PackageEntry | null> {
     const named = encodeName(upstream);
@@ -116,11 +130,7 @@ export function createNpmRoutes(options: NpmRoutesOptions) {
       const entry = await entryOf(parsed.name);
       if (entry === null) return notFound();
       if (parsed.file === null) {
-        const abbreviated = accept.includes(INSTALL_V1);
-        const doc = mirroredPackument(entry, options.base, abbreviated);
-        if (doc === null) return notFound();
-        const reply = json(doc);
-        return abbreviated ? { ...reply, type: `${INSTALL_V1}; charset=utf-8` } : reply;
+        return packumentReply(entry, accept.includes(INSTALL_V1)) ?? notFound();
       }
       const version = entry.versions.find((v) => tarballName(parsed.name, v.version) === parsed.file);
       if (version === undefined || typeof version.origin.tarball !== "string") return notFound();
