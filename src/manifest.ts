@@ -39,6 +39,7 @@
  */
 import { promises as fs } from "node:fs";
 import * as path from "node:path";
+import { CID } from "multiformats/cid";
 import * as semver from "semver";
 import { FileFormatError } from "./errors/files";
 import { writeFileAtomic } from "./files/atomic";
@@ -155,7 +156,27 @@ export interface Manifest {
   metaInputs: InputRanges;
   nativeInputs: InputRanges;
   inputs: InputRanges;
+  /** Where a version published through the gateway came from (absent for pkg's own packages). */
+  origin?: ManifestOrigin;
 }
+
+/**
+ * `[origin]`: the registry artifact a version was published as — the npm tarball or the .crate, byte-identical,
+ * by CID — so the gateway serves it back with the digests the client computed when it published.
+ */
+export interface ManifestOrigin {
+  registry: "npm" | "crates";
+  /** The name in that registry (`@scope/name`). */
+  name: string;
+  /** CID of the artifact's bytes. */
+  artifact: string;
+  /** npm: `dist.integrity` (SRI) and `dist.shasum` of the artifact; crates: the sha256 `cksum`. */
+  integrity?: string;
+  shasum?: string;
+}
+
+const ORIGIN_KEYS = ["registry", "name", "artifact", "integrity", "shasum"];
+const ORIGIN_REGISTRIES = ["npm", "crates"];
 
 /** One declared input, for resolvers: `listInputs` flattens the three tables. */
 export interface ManifestInput {
@@ -167,7 +188,7 @@ export interface ManifestInput {
 }
 
 const PACKAGE_KEYS = ["repository", "name", "version", "license", "src", "builder", "args"];
-const TOP_KEYS = ["package", ...INPUT_TABLES.map((t) => t.table)];
+const TOP_KEYS = ["package", ...INPUT_TABLES.map((t) => t.table), "origin"];
 
 const CODES = {
   missing: ERR_MANIFEST_MISSING_FIELD,
@@ -273,6 +294,7 @@ function checkSizes(ctx: FieldContext, m: Manifest): void {
 /** Semantic checks shared by parse (with text, for line numbers) and serialize (without). */
 function checkManifest(ctx: FieldContext, m: Manifest): void {
   checkSizes(ctx, m);
+  if (m.origin !== undefined) checkOrigin(ctx, m.origin);
   for (const field of ["repository", "name"] as const) {
     const problem = checkName(m[field]);
     if (problem !== null) fail(ctx, ERR_MANIFEST_INVALID_NAME, ["package", field], `${quoteValue(m[field])} ${problem}`, nameHint(m[field]));
@@ -346,6 +368,46 @@ function checkManifest(ctx: FieldContext, m: Manifest): void {
   }
 }
 
+function readOrigin(ctx: FieldContext, doc: TomlTable): ManifestOrigin | undefined {
+  const t = optionalTable(ctx, doc, [], "origin");
+  if (t === undefined) return undefined;
+  checkKeys(ctx, t, ["origin"], ORIGIN_KEYS);
+  const at = ["origin"];
+  const origin: ManifestOrigin = {
+    registry: requiredString(ctx, t, at, "registry") as ManifestOrigin["registry"],
+    name: requiredString(ctx, t, at, "name"),
+    artifact: requiredString(ctx, t, at, "artifact"),
+  };
+  const integrity = optionalString(ctx, t, at, "integrity");
+  const shasum = optionalString(ctx, t, at, "shasum");
+  if (integrity !== undefined) origin.integrity = integrity;
+  if (shasum !== undefined) origin.shasum = shasum;
+  return origin;
+}
+
+function checkOrigin(ctx: FieldContext, origin: ManifestOrigin): void {
+  if (!ORIGIN_REGISTRIES.includes(origin.registry)) {
+    fail(ctx, ERR_MANIFEST_INVALID_TYPE, ["origin", "registry"], `${quoteValue(String(origin.registry))} is not one of ${ORIGIN_REGISTRIES.join(", ")}`, 'write "npm" or "crates"');
+  }
+  checkStringLength(ctx, ["origin", "name"], origin.name, 214);
+  if (!/^[\x21-\x7e]+$/.test(origin.name)) fail(ctx, ERR_MANIFEST_INVALID_TYPE, ["origin", "name"], `${quoteValue(origin.name)} is not a registry name`, "write the name as the registry spells it");
+  checkStringLength(ctx, ["origin", "artifact"], origin.artifact, 128);
+  let canonical = false;
+  try {
+    canonical = CID.parse(origin.artifact).toString() === origin.artifact;
+  } catch {
+    canonical = false;
+  }
+  if (!canonical) fail(ctx, ERR_MANIFEST_INVALID_TYPE, ["origin", "artifact"], `${quoteValue(origin.artifact)} is not a CIDv1 in base32`, "write the artifact's CID as the content store prints it");
+  for (const field of ["integrity", "shasum"] as const) {
+    const value = origin[field];
+    if (value !== undefined) {
+      checkStringLength(ctx, ["origin", field], value, 512);
+      if (!/^[A-Za-z0-9+/=.:? -]*$/.test(value)) fail(ctx, ERR_MANIFEST_INVALID_TYPE, ["origin", field], "is not a digest", "write the digest the registry gave");
+    }
+  }
+}
+
 function readInputs(ctx: FieldContext, doc: TomlTable, table: string): InputRanges {
   const t = optionalTable(ctx, doc, [], table);
   if (t === undefined) return {};
@@ -397,6 +459,8 @@ export function parseManifest(text: string, file: string = MANIFEST_FILE_NAME): 
     nativeInputs: readInputs(ctx, doc, "native-inputs"),
     inputs: readInputs(ctx, doc, "inputs"),
   };
+  const origin = readOrigin(ctx, doc);
+  if (origin !== undefined) manifest.origin = origin;
   checkManifest(ctx, manifest);
   return manifest;
 }
@@ -422,6 +486,13 @@ export function serializeManifest(m: Manifest, file: string = MANIFEST_FILE_NAME
     const entries = Object.entries(m[field]).sort(([a], [b]) => compareUtf8(a, b));
     if (entries.length === 0) continue;
     lines.push("", `[${table}]`, ...entries.map(([key, range]) => `${tomlKey(key)} = ${tomlString(range)}`));
+  }
+  if (m.origin !== undefined) {
+    lines.push("", "[origin]");
+    for (const key of ORIGIN_KEYS) {
+      const value = m.origin[key as keyof ManifestOrigin];
+      if (value !== undefined) lines.push(`${key} = ${tomlString(value)}`);
+    }
   }
   return `${lines.join("\n")}\n`;
 }

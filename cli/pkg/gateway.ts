@@ -1,5 +1,5 @@
 import { Flags } from "@oclif/core";
-import { BaseCommand, chainFlags } from "../base";
+import { BaseCommand, chainFlags, signerFlags } from "../base";
 import { load } from "../lazy";
 
 export default class Gateway extends BaseCommand<typeof Gateway> {
@@ -9,7 +9,9 @@ export default class Gateway extends BaseCommand<typeof Gateway> {
     "cargo: sparse+URL/index/ (config.json, index files, .crate downloads), as a [registries] entry or a source replacing " +
     "crates-io. Mirrored packages are served as their upstream registry served them (same integrity, same index lines); " +
     "every byte comes from the content store, verified by CID, under CIDs read from the chain at its head. Read-only " +
-    "(publishing through it is not served yet). Prints the URL on stdout and runs until interrupted (SIGINT, SIGTERM).";
+    "unless --write: then npm publish (a native version whose pkg.toml names the tarball) and npm deprecate (yank) go " +
+    "through it to the chain, signed with your key, for clients that send its token. Prints the URL on stdout and runs " +
+    "until interrupted (SIGINT, SIGTERM).";
   static override examples = [
     "<%= config.bin %> gateway",
     "<%= config.bin %> gateway --listen 127.0.0.1:0",
@@ -20,22 +22,29 @@ export default class Gateway extends BaseCommand<typeof Gateway> {
     listen: Flags.string({ summary: "HOST:PORT to listen on (port 0: any free port).", default: "127.0.0.1:4873" }),
     "npm-repository": Flags.string({ summary: "The repository npm packages are served from.", default: "npm" }),
     "crates-repository": Flags.string({ summary: "The repository crates are served from.", default: "crates" }),
+    ...signerFlags,
+    write: Flags.boolean({
+      summary: "Also take npm publish and npm deprecate, signed with your key, guarded by a token (PKG_GATEWAY_TOKEN, else one made and kept in <data dir>/gateway/token).",
+    }),
   };
 
   async run() {
     const { flags } = await this.parse(Gateway);
     const listen = load.shareServe().parseListen(flags.listen);
-    const { client, content } = await this.session();
+    const { client, content, config } = await this.session({ signer: flags.write });
     const gatewayModule = load.gateway();
     const source = gatewayModule.createPackageSource({ client, content });
+    const write = flags.write ? { client, content, token: await gatewayModule.gatewayToken(config.dataDir, process.env.PKG_GATEWAY_TOKEN) } : undefined;
     const gateway = await gatewayModule.startGateway({
       source,
       listen,
+      write: write && { client: write.client, content: write.content, token: write.token.value },
       npmRepository: flags["npm-repository"],
       cratesRepository: flags["crates-repository"],
       onError: (error) => this.warning(`a request failed: ${(error as Error).message}`),
     });
     this.step(`serving the registry at ${gateway.url} (npm: --registry ${gateway.url}/; cargo: sparse+${gateway.url}/index/; Ctrl-C stops)`);
+    if (write) this.step(`writes (npm publish, npm deprecate) need the token in ${write.token.file ?? "PKG_GATEWAY_TOKEN"}: in .npmrc, //${gateway.url.replace(/^https?:\/\//, "")}/:_authToken=<token>`);
     this.log(gateway.url);
     await new Promise<void>((resolve) => {
       process.once("SIGINT", resolve);

@@ -14,6 +14,10 @@ import { encodeName } from "../mirror/names";
 import { json, prepare, type Reply, type StreamReply } from "./http";
 import type { PackageSource } from "./source";
 import { CID } from "multiformats/cid";
+import type { PackageRecord } from "../chain/registry";
+import type { ContentStore } from "../content";
+import { readableStorage } from "../content/dag";
+import { readPublishedManifest } from "../manifest";
 
 export const INSTALL_V1 = "application/vnd.npm.install-v1+json";
 
@@ -95,6 +99,65 @@ export function parseNpmPath(pathname: string): { name: string; file: string | n
 
 const notFound = (): Reply => json({ error: "Not found" }, 404);
 
+/** At most this much of a version's package.json is read (a hostile one is refused past it). */
+const PACKAGE_JSON_LIMIT = 1024 * 1024;
+
+/** A file of a version's src tree, every block verified; null when there is none. */
+async function readTreeFile(content: Pick<ContentStore, "getBlock">, src: string, file: string): Promise<Uint8Array | null> {
+  const { exporter } = await import("ipfs-unixfs-exporter");
+  let entry;
+  try {
+    entry = await exporter(`${src}/${file}`, readableStorage(content));
+  } catch {
+    return null;
+  }
+  if (entry.type !== "file" && entry.type !== "raw") return null;
+  const parts: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of entry.content()) {
+    length += chunk.length;
+    if (length > PACKAGE_JSON_LIMIT) return null;
+    parts.push(chunk);
+  }
+  return Buffer.concat(parts);
+}
+
+/**
+ * A native package published through the gateway, as an entry: each version whose meta has an npm `[origin]` of
+ * this name, its document the package.json of its src (what the tarball held), its tarball the artifact.
+ */
+async function nativeEntry(content: Pick<ContentStore, "getBlock" | "getBytes">, record: PackageRecord, upstream: string): Promise<PackageEntry | null> {
+  const versions: PackageEntry["versions"] = [];
+  for (const v of record.versions) {
+    if (v.src === null) continue;
+    let manifest;
+    try {
+      manifest = await readPublishedManifest(content.getBytes(CID.parse(v.meta)), `${record.key.repository}:${record.key.name}@${v.version} (meta ${v.meta})`);
+    } catch {
+      continue; // a meta that is not a pkg.toml is not an npm version
+    }
+    const origin = manifest.origin;
+    if (origin === undefined || origin.registry !== "npm" || origin.name !== upstream) continue;
+    const bytes = await readTreeFile(content, v.src, "package.json");
+    let document: JsonObject;
+    try {
+      document = JSON.parse(Buffer.from(bytes ?? []).toString("utf8")) as JsonObject;
+    } catch {
+      continue;
+    }
+    const { readme: _readme, readmeFilename: _readmeFilename, scripts: _scripts, devDependencies: _dev, ...kept } = document;
+    versions.push({
+      version: v.version,
+      meta: v.meta,
+      src: v.src,
+      yanked: v.yanked,
+      origin: { document: kept, tarball: origin.artifact, integrity: origin.integrity ?? null, shasum: origin.shasum ?? null },
+    });
+  }
+  if (versions.length === 0) return null;
+  return { format: 1, kind: "npm", name: record.key.name, origin: { name: upstream }, versions };
+}
+
 export function createNpmRoutes(options: NpmRoutesOptions) {
   const { source } = options;
   // finished packument replies per entry: the source hands out the same entry object for a package until the
@@ -112,12 +175,24 @@ export function createNpmRoutes(options: NpmRoutesOptions) {
     return cached[field] ?? null;
   }
 
+  // native packages as entries, per record object (the same until the head moves)
+  const natives = new WeakMap<PackageRecord, Promise<PackageEntry | null>>();
+
   async function entryOf(upstream: string): Promise<PackageEntry | null> {
     const named = encodeName(upstream);
     if ("problem" in named) return null;
     const found = await source.get(options.repository, named.name);
+    if (found === null) return null;
+    if (found.entry === null) {
+      let entry = natives.get(found.record);
+      if (entry === undefined) {
+        entry = nativeEntry(source.content, found.record, upstream);
+        natives.set(found.record, entry);
+      }
+      return entry;
+    }
     // only npm mirror entries of this very name are npm packages (a crates entry is not)
-    if (found === null || found.entry === null || found.entry.kind !== "npm" || found.entry.origin.name !== upstream) return null;
+    if (found.entry.kind !== "npm" || found.entry.origin.name !== upstream) return null;
     return found.entry;
   }
 

@@ -1,19 +1,29 @@
 /**
  * `pkg gateway`: the registry as npm and cargo see one, on 127.0.0.1 by default, reading only the chain and the
- * content store. Read-only in this version: publishing through the gateway (npm publish, cargo publish, yank) is
- * not served (405, with a hint to use `pkg publish` / `pkg mirror`).
+ * content store. With `write` (the CLI's --write), `npm publish` and `npm deprecate` go through it to the chain
+ * (src/gateway/publish.ts), guarded by a token; without, writes get 405. cargo publish and yank are not served yet.
  */
-import { createServer, type Server } from "node:http";
+import { timingSafeEqual } from "node:crypto";
+import { createServer, type IncomingMessage, type Server } from "node:http";
 import { PkgError, isPkgError } from "../errors";
 import { createCargoRoutes } from "./cargo";
 import { json, sendReply, sendStream, type Reply, type StreamReply } from "./http";
-import { createNpmRoutes } from "./npm";
+import { createNpmRoutes, parseNpmPath } from "./npm";
+import { createNpmPublisher } from "./publish";
 import type { PackageSource } from "./source";
 
 export const ERR_GATEWAY_LISTEN = "ERR_GATEWAY_LISTEN";
 
+/** npm's own limit on a package is about 100 MB packed; its base64 body a third more. */
+const MAX_PUT_BYTES = 160 * 1024 * 1024;
+
 export interface GatewayOptions {
   source: PackageSource;
+  /**
+   * Writes (npm publish, npm deprecate): the signing client, the content store to add to, and the token clients
+   * must send (`Authorization: Bearer TOKEN`). Absent: read-only, writes get 405.
+   */
+  write?: { client: Parameters<typeof createNpmPublisher>[0]["client"]; content: Parameters<typeof createNpmPublisher>[0]["content"]; token: string };
   listen: { host: string; port: number };
   /** Repository of npm packages (default `npm`) and of crates (default `crates`). */
   npmRepository?: string;
@@ -31,12 +41,48 @@ export async function startGateway(options: GatewayOptions): Promise<RunningRegi
   let npm: ReturnType<typeof createNpmRoutes> | null = null;
   let cargo: ReturnType<typeof createCargoRoutes> | null = null;
 
+  const npmRepository = options.npmRepository ?? "npm";
+  const publisher = options.write === undefined ? null : createNpmPublisher({ client: options.write.client, content: options.write.content, repository: npmRepository });
+  const token = options.write === undefined ? null : Buffer.from(options.write.token);
+
+  /** A PUT: the token first (before the body is even read), then the body, bounded, as JSON. */
+  async function put(request: IncomingMessage, pathname: string): Promise<Reply> {
+    const given = Buffer.from(/^Bearer (.+)$/.exec(String(request.headers.authorization ?? ""))?.[1] ?? "");
+    if (token === null || given.length !== token.length || !timingSafeEqual(given, token)) {
+      request.resume();
+      return json({ error: "authentication required: put this gateway's token in .npmrc (//HOST:PORT/:_authToken=TOKEN)" }, 401);
+    }
+    const parsed = parseNpmPath(pathname);
+    if (parsed === null || parsed.file !== null) {
+      request.resume();
+      return json({ error: "Not found" }, 404);
+    }
+    const parts: Buffer[] = [];
+    let length = 0;
+    for await (const chunk of request as AsyncIterable<Buffer>) {
+      length += chunk.length;
+      if (length > MAX_PUT_BYTES) return json({ error: `the request is over ${MAX_PUT_BYTES} bytes` }, 413);
+      parts.push(chunk);
+    }
+    let body: unknown;
+    try {
+      body = JSON.parse(Buffer.concat(parts).toString("utf8"));
+    } catch {
+      return json({ error: "the body is not JSON" }, 400);
+    }
+    return publisher!.put(parsed.name, body);
+  }
+
   const server: Server = createServer((request, response) => {
     void (async () => {
       const url = new URL(request.url ?? "/", "http://gateway");
       try {
+        if (request.method === "PUT" && publisher !== null) {
+          sendReply(request, response, await put(request, url.pathname));
+          return;
+        }
         if (request.method !== "GET" && request.method !== "HEAD") {
-          sendReply(request, response, json({ error: `${request.method} is not served: this gateway is read-only; publish with pkg publish or pkg mirror` }, 405));
+          sendReply(request, response, json({ error: `${request.method} is not served: this gateway is read-only (start it with --write to publish through it)` }, 405));
           return;
         }
         const reply: Reply | StreamReply | null =
@@ -69,7 +115,7 @@ export async function startGateway(options: GatewayOptions): Promise<RunningRegi
   const port = typeof address === "object" && address !== null ? address.port : options.listen.port;
   const host = options.listen.host.includes(":") ? `[${options.listen.host}]` : options.listen.host;
   base = `http://${host}:${port}`;
-  npm = createNpmRoutes({ source: options.source, repository: options.npmRepository ?? "npm", base });
+  npm = createNpmRoutes({ source: options.source, repository: npmRepository, base });
   cargo = createCargoRoutes({ source: options.source, repository: options.cratesRepository ?? "crates", base });
   return {
     url: base,

@@ -4,7 +4,7 @@
  * and every crate a cargo build vendors), so a native package lists them as inputs and its builder uses them.
  */
 import { isSpdxProblem, parseSpdxExpression } from "../files/spdx";
-import { serializeManifest, type InputRanges, type Manifest } from "../manifest";
+import { serializeManifest, type InputRanges, type Manifest, type ManifestOrigin } from "../manifest";
 import type { ContentStore } from "../content";
 
 /** The license of a generated pkg.toml: the upstream one when it is an SPDX expression, else SPDX's NOASSERTION
@@ -21,10 +21,13 @@ export interface MirroredManifest {
   license: string;
   inputs?: InputRanges;
   nativeInputs?: InputRanges;
+  /** For a version published through the gateway: its registry artifact. */
+  origin?: ManifestOrigin;
 }
 
 export function mirroredManifest(m: MirroredManifest): Manifest {
   return {
+    ...(m.origin !== undefined ? { origin: m.origin } : {}),
     repository: m.repository,
     name: m.name,
     version: m.version,

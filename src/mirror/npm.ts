@@ -107,6 +107,41 @@ function versionDocument(doc: Record<string, unknown>): JsonObject {
   return rest as JsonObject;
 }
 
+/**
+ * A version document's registry dependencies as pkg.toml inputs (`REPOSITORY:name` → range): dependencies,
+ * optionalDependencies and non-optional peerDependencies; aliases name their target; what no registry can resolve
+ * (git, file, URL specifiers) and names that cannot be package names are left out, each said through `warn`.
+ * Also the upstream names depended on (followed with --deps).
+ */
+export function npmInputs(document: Record<string, unknown>, repository: string, selfName: string, warn: (line: string) => void): { inputs: Record<string, string>; dependencies: string[] } {
+  const inputs: Record<string, string> = {};
+  const dependencies: string[] = [];
+  for (const field of ["dependencies", "optionalDependencies", "peerDependencies"] as const) {
+    const table = isObject(document[field]) ? (document[field] as Record<string, unknown>) : {};
+    const optionalPeers = field === "peerDependencies" && isObject(document.peerDependenciesMeta) ? document.peerDependenciesMeta : {};
+    for (const [dep, spec] of Object.entries(table)) {
+      if (typeof spec !== "string") continue;
+      // an optional peer is the host's choice, never installed for the package (npm's rule)
+      if (isObject(optionalPeers[dep]) && (optionalPeers[dep] as Record<string, unknown>).optional === true) continue;
+      const resolved = npmDependency(dep, spec);
+      if ("problem" in resolved) {
+        warn(`leaving out ${resolved.problem}`);
+        continue;
+      }
+      const depName = encodeName(resolved.name);
+      if ("problem" in depName) {
+        warn(`leaving out ${dep}: ${depName.problem}`);
+        continue;
+      }
+      if (depName.name === selfName) continue;
+      const key = `${repository}:${depName.name}`;
+      if (inputs[key] === undefined) inputs[key] = resolved.range;
+      dependencies.push(resolved.name);
+    }
+  }
+  return { inputs, dependencies };
+}
+
 export function createNpmSource(options: NpmSourceOptions): MirrorSource {
   const http: HttpOptions = {
     fetchImpl: options.fetchImpl,
@@ -138,32 +173,8 @@ export function createNpmSource(options: NpmSourceOptions): MirrorSource {
       const dist = isObject(raw.dist) ? raw.dist : {};
       const integrity = typeof dist.integrity === "string" ? dist.integrity : undefined;
       const shasum = typeof dist.shasum === "string" ? dist.shasum : undefined;
-      const inputs: Record<string, string> = {};
-      const deps: [string, string][] = [];
-      for (const field of ["dependencies", "optionalDependencies", "peerDependencies"] as const) {
-        const table = isObject(raw[field]) ? (raw[field] as Record<string, unknown>) : {};
-        const optionalPeers = field === "peerDependencies" && isObject(raw.peerDependenciesMeta) ? raw.peerDependenciesMeta : {};
-        for (const [dep, spec] of Object.entries(table)) {
-          if (typeof spec !== "string") continue;
-          // an optional peer is the host's choice, never installed for the package (npm's rule)
-          if (isObject(optionalPeers[dep]) && (optionalPeers[dep] as Record<string, unknown>).optional === true) continue;
-          const resolved = npmDependency(dep, spec);
-          if ("problem" in resolved) {
-            context.log(`${what(version)}: leaving out ${resolved.problem}`);
-            continue;
-          }
-          const depName = encodeName(resolved.name);
-          if ("problem" in depName) {
-            context.log(`${what(version)}: leaving out ${dep}: ${depName.problem}`);
-            continue;
-          }
-          if (depName.name === named.name) continue;
-          const key = `${options.repository}:${depName.name}`;
-          if (inputs[key] === undefined) inputs[key] = resolved.range;
-          deps.push([resolved.name, resolved.range]);
-        }
-      }
-      for (const [dep] of deps) dependencies.add(dep);
+      const { inputs, dependencies: deps } = npmInputs(raw, options.repository, named.name, (line) => context.log(`${what(version)}: ${line}`));
+      for (const dep of deps) dependencies.add(dep);
       const document = versionDocument(raw);
       const known = old.get(version);
       const sameDigest = known !== undefined && (known.origin.integrity ?? null) === (integrity ?? null) && (known.origin.shasum ?? null) === (shasum ?? null);

@@ -16,6 +16,8 @@ import path from "node:path";
 import { createInterface } from "node:readline";
 import { gunzipSync } from "node:zlib";
 import { expect } from "chai";
+import { createHash } from "node:crypto";
+import { connectRegistry } from "../../src/chain/registry";
 import { ensureVerdaccio, startVerdaccio, type Verdaccio } from "../../bench/cli/verdaccio";
 import { debianCrate, debianCrateVersion, indexLineOf, packCrate, serve, writeIndex, type PackedCrate, type TestServer } from "../helpers/cargo-index";
 import { requireBuilt } from "../helpers/dist";
@@ -24,6 +26,7 @@ import { skipBecause } from "../helpers/skip";
 import * as h from "./helpers";
 
 const KEEP = process.env.E2E_KEEP === "1";
+const TOKEN = "gateway-test-token-0123456789abcdef0123456789";
 
 describe("e2e: pkg gateway for unmodified npm and cargo", function () {
   this.timeout(600_000);
@@ -115,7 +118,7 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
       h.expectJsonSuccess(await pkg(["mirror", "crates", index, ...crates.keys(), "--json"]));
     }
 
-    gatewayProcess = spawn(process.execPath, [h.BIN.pkg, "gateway", "--listen", "127.0.0.1:0"], { env, cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    gatewayProcess = spawn(process.execPath, [h.BIN.pkg, "gateway", "--listen", "127.0.0.1:0", "--write"], { env: { ...env, PKG_GATEWAY_TOKEN: TOKEN }, cwd: root, stdio: ["ignore", "pipe", "pipe"] });
     let err = "";
     gatewayProcess.stderr!.on("data", (chunk: Buffer) => (err += chunk.toString()));
     gateway = await new Promise<string>((resolve, reject) => {
@@ -182,7 +185,7 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
     }
     expect((await fetch(`${gateway}/no-such-package`)).status).to.equal(404);
     expect((await fetch(`${gateway}/mirror-app/-/mirror-app-9.9.9.tgz`)).status).to.equal(404);
-    expect((await fetch(`${gateway}/mirror-app`, { method: "PUT", body: "{}" })).status).to.equal(405);
+    expect((await fetch(`${gateway}/mirror-app`, { method: "PUT", body: "{}" })).status).to.equal(401); // no token
     // many at once
     const answers = await Promise.all(Array.from({ length: 32 }, () => fetch(`${gateway}/left-pad-demo`).then((r) => r.status)));
     expect(answers.every((s) => s === 200)).to.equal(true);
@@ -196,6 +199,106 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
     expect(doc["dist-tags"].latest).to.equal("1.0.0");
     expect(doc.versions["1.3.0"].deprecated).to.match(/yanked/);
     expect(doc.versions["1.0.0"].deprecated).to.equal(undefined);
+  });
+
+  /** The native record of npm:NAME on chain (null when there is none). */
+  async function onChain(name: string) {
+    const client = await connectRegistry({ rpcUrl: env.PKG_RPC_URL!, address: node!.summary.registry });
+    try {
+      return await client.getPackage({ repository: "npm", name });
+    } finally {
+      client.close();
+    }
+  }
+
+  /** A package directory for npm publish, and the integrity npm pack computes for it. */
+  async function packageDir(name: string, version: string, dependencies: Record<string, string> = {}): Promise<{ dir: string; integrity: string; tgz: string }> {
+    const dir = path.join(root, "gw-src", `${name}-${version}`);
+    await mkdir(dir, { recursive: true });
+    await writeFile(path.join(dir, "package.json"), `${JSON.stringify({ name, version, license: "MIT", main: "index.js", dependencies }, null, 2)}\n`);
+    await writeFile(path.join(dir, "index.js"), `module.exports = ${JSON.stringify(`${name}@${version}`)};\n`);
+    // packed outside the directory (a tarball inside it would be published too)
+    const packs = path.join(root, "gw-packs");
+    await mkdir(packs, { recursive: true });
+    const packed = JSON.parse(await npm(["pack", "--json", "--pack-destination", packs], dir, `${gateway}/`)) as { integrity: string; filename: string }[];
+    return { dir, integrity: packed[0].integrity, tgz: path.join(packs, packed[0].filename) };
+  }
+
+  it("npm publish through the gateway lands on chain, installs back through it with npm's own integrity, and npm deprecate yanks", async () => {
+    const authed = path.join(root, ".npmrc-gateway");
+    await writeFile(authed, `${gateway.replace(/^http:/, "")}/:_authToken=${TOKEN}\n`);
+    const { dir, integrity } = await packageDir("gw-pub", "1.0.0", { "left-pad-demo": "^1.0.0" });
+    const saved = npmrc;
+    npmrc = authed;
+    try {
+      await npm(["publish"], dir, `${gateway}/`);
+      // visible with pkg: a native record whose pkg.toml names the tarball, and whose src is the package
+      const record = (await onChain("gw-pub"))!;
+      expect(record.versions.map((v) => v.version)).to.deep.equal(["1.0.0"]);
+      const fetched = path.join(root, "gw-pub-fetched");
+      h.expectJsonSuccess(await pkg(["fetch", "npm/gw-pub:1.0.0", "-o", fetched, "--json"]));
+      expect(JSON.parse(readFileSync(path.join(fetched, "package.json"), "utf8")).name).to.equal("gw-pub");
+      const meta = readFileSync(path.join(fetched, "pkg.toml"), "utf8");
+      expect(meta).to.contain("[origin]").and.contain('registry = "npm"').and.contain(`integrity = "${integrity}"`).and.contain('"npm:left-pad-demo" = "^1.0.0"');
+
+      // installs back through the gateway, with the integrity npm computed when it published
+      const project = path.join(root, "gw-project");
+      await mkdir(project, { recursive: true });
+      await writeFile(path.join(project, "package.json"), JSON.stringify({ name: "gw-project", version: "0.0.0", private: true, dependencies: { "gw-pub": "1.0.0" } }));
+      await npm(["install"], project, `${gateway}/`);
+      const lock = JSON.parse(readFileSync(path.join(project, "package-lock.json"), "utf8")) as { packages: Record<string, { integrity?: string }> };
+      expect(lock.packages["node_modules/gw-pub"].integrity).to.equal(integrity);
+      expect(lock.packages).to.have.property("node_modules/left-pad-demo");
+
+      // the same version again: refused in npm's own terms, nothing sent
+      const again = await npm(["publish"], dir, `${gateway}/`).then(() => "published", (error: Error) => error.message);
+      expect(again).to.match(/cannot publish over the previously published version/);
+
+      await npm(["deprecate", "gw-pub@1.0.0", "use something else"], root, `${gateway}/`);
+      expect((await onChain("gw-pub"))!.versions[0].yanked).to.equal(true);
+      await new Promise((resolve) => setTimeout(resolve, 1200));
+      const doc = (await (await fetch(`${gateway}/gw-pub`)).json()) as { versions: Record<string, { deprecated?: string }> };
+      expect(doc.versions["1.0.0"].deprecated).to.be.a("string");
+      await npm(["deprecate", "gw-pub@1.0.0", ""], root, `${gateway}/`);
+      expect((await onChain("gw-pub"))!.versions[0].yanked).to.equal(false);
+    } finally {
+      npmrc = saved;
+    }
+  });
+
+  it("bad writes are refused in npm's format with nothing on chain: no token, a wrong one, a forged integrity, a bad name", async () => {
+    const { dir, tgz: tgzFile } = await packageDir("gw-refused", "1.0.0");
+    // no token (the verdaccio-only .npmrc), then a wrong one
+    const noToken = await npm(["publish"], dir, `${gateway}/`).then(() => "published", (error: Error) => error.message);
+    expect(noToken, noToken).to.match(/E401|authentication|ENEEDAUTH|login/i);
+    const wrong = path.join(root, ".npmrc-wrong");
+    await writeFile(wrong, `${gateway.replace(/^http:/, "")}/:_authToken=not-the-token\n`);
+    const saved = npmrc;
+    npmrc = wrong;
+    try {
+      expect(await npm(["publish"], dir, `${gateway}/`).then(() => "published", (error: Error) => error.message)).to.match(/E401|authentication/i);
+    } finally {
+      npmrc = saved;
+    }
+    expect(await onChain("gw-refused")).to.equal(null);
+
+    const tgz = readFileSync(tgzFile);
+    const put = (name: string, integrityOf: Buffer) =>
+      fetch(`${gateway}/${name}`, {
+        method: "PUT",
+        headers: { "content-type": "application/json", authorization: `Bearer ${TOKEN}` },
+        body: JSON.stringify({
+          name,
+          versions: { "1.0.0": { name, version: "1.0.0", dist: { integrity: `sha512-${createHash("sha512").update(integrityOf).digest("base64")}` } } },
+          _attachments: { [`${name}-1.0.0.tgz`]: { data: tgz.toString("base64"), length: tgz.length } },
+        }),
+      });
+    const forged = await put("gw-refused", Buffer.from("other bytes"));
+    expect(forged.status).to.equal(400);
+    expect(((await forged.json()) as { error: string }).error).to.match(/does not match/);
+    const badName = await put("Bad Name", tgz);
+    expect(badName.status).to.equal(400);
+    expect(await onChain("gw-refused")).to.equal(null);
   });
 
   for (const mode of ["alternative registry", "source replacing crates-io"] as const) {

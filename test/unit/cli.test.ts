@@ -21,7 +21,7 @@ const COMMANDS: Record<string, Needs> = {
   "pkg/instantiate": "read",
   "pkg/key/create": "none",
   "pkg/lock": "read",
-  "pkg/gateway": "read",
+  "pkg/gateway": "sign",
   "pkg/mirror/crates": "sign",
   "pkg/mirror/diff": "none",
   "pkg/mirror/nixpkgs": "sign",

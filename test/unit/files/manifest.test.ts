@@ -300,3 +300,37 @@ args = ["build"]
     });
   });
 });
+
+describe("pkg.toml: [origin] (a version published through the gateway)", () => {
+  const base = '[package]\nrepository = "npm"\nname = "left-pad"\nversion = "1.3.0"\nlicense = "WTFPL"\nsrc = ["**"]\n';
+  const artifact = "bafkreigh2akiscaildcqabsyg3dfr6chu3fgpregiymsck7e7aqa4s52zy";
+
+  it("reads and writes it back byte for byte", () => {
+    const text = `${base}\n[origin]\nregistry = "npm"\nname = "@demo/left-pad"\nartifact = "${artifact}"\nintegrity = "sha512-abc+/="\nshasum = "0123abcd"\n`;
+    const m = parseManifest(text);
+    expect(m.origin).to.deep.equal({ registry: "npm", name: "@demo/left-pad", artifact, integrity: "sha512-abc+/=", shasum: "0123abcd" });
+    expect(serializeManifest(m)).to.equal(text);
+    expect(parseManifest(base).origin).to.equal(undefined);
+  });
+
+  it("refuses an unknown registry, a non-CID artifact, an unknown key and a missing field, naming the line", () => {
+    const cases: [string, string, RegExp][] = [
+      [`[origin]\nregistry = "pypi"\nname = "x"\nartifact = "${artifact}"\n`, "ERR_MANIFEST_INVALID_TYPE", /\[origin\]\.registry/],
+      [`[origin]\nregistry = "npm"\nname = "x"\nartifact = "../../etc/passwd"\n`, "ERR_MANIFEST_INVALID_TYPE", /\[origin\]\.artifact/],
+      [`[origin]\nregistry = "npm"\nname = "x"\nartifact = "${artifact}"\ntarball = "y"\n`, "ERR_MANIFEST_UNKNOWN_KEY", /\[origin\]\.tarball/],
+      [`[origin]\nregistry = "npm"\nartifact = "${artifact}"\n`, "ERR_MANIFEST_MISSING_FIELD", /\[origin\]\.name/],
+      [`[origin]\nregistry = "npm"\nname = "a b"\nartifact = "${artifact}"\n`, "ERR_MANIFEST_INVALID_TYPE", /\[origin\]\.name/],
+    ];
+    for (const [origin, code, field] of cases) {
+      let error: unknown = null;
+      try {
+        parseManifest(`${base}\n${origin}`, "pkg.toml");
+      } catch (e) {
+        error = e;
+      }
+      expect(error, origin).to.be.instanceOf(FileFormatError);
+      expect((error as FileFormatError).code, origin).to.equal(code);
+      expect((error as FileFormatError).message, origin).to.match(field).and.match(/^pkg\.toml:\d+:/);
+    }
+  });
+});
