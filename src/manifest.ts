@@ -173,9 +173,11 @@ export interface ManifestOrigin {
   /** npm: `dist.integrity` (SRI) and `dist.shasum` of the artifact; crates: the sha256 `cksum`. */
   integrity?: string;
   shasum?: string;
+  /** CID of what the registry's index says of the version, verbatim (crates: the index line). */
+  metadata?: string;
 }
 
-const ORIGIN_KEYS = ["registry", "name", "artifact", "integrity", "shasum"];
+const ORIGIN_KEYS = ["registry", "name", "artifact", "integrity", "shasum", "metadata"];
 const ORIGIN_REGISTRIES = ["npm", "crates"];
 
 /** One declared input, for resolvers: `listInputs` flattens the three tables. */
@@ -380,8 +382,10 @@ function readOrigin(ctx: FieldContext, doc: TomlTable): ManifestOrigin | undefin
   };
   const integrity = optionalString(ctx, t, at, "integrity");
   const shasum = optionalString(ctx, t, at, "shasum");
+  const metadata = optionalString(ctx, t, at, "metadata");
   if (integrity !== undefined) origin.integrity = integrity;
   if (shasum !== undefined) origin.shasum = shasum;
+  if (metadata !== undefined) origin.metadata = metadata;
   return origin;
 }
 
@@ -391,14 +395,18 @@ function checkOrigin(ctx: FieldContext, origin: ManifestOrigin): void {
   }
   checkStringLength(ctx, ["origin", "name"], origin.name, 214);
   if (!/^[\x21-\x7e]+$/.test(origin.name)) fail(ctx, ERR_MANIFEST_INVALID_TYPE, ["origin", "name"], `${quoteValue(origin.name)} is not a registry name`, "write the name as the registry spells it");
-  checkStringLength(ctx, ["origin", "artifact"], origin.artifact, 128);
-  let canonical = false;
-  try {
-    canonical = CID.parse(origin.artifact).toString() === origin.artifact;
-  } catch {
-    canonical = false;
+  for (const field of ["artifact", "metadata"] as const) {
+    const value = origin[field];
+    if (value === undefined) continue;
+    checkStringLength(ctx, ["origin", field], value, 128);
+    let canonical = false;
+    try {
+      canonical = CID.parse(value).toString() === value;
+    } catch {
+      canonical = false;
+    }
+    if (!canonical) fail(ctx, ERR_MANIFEST_INVALID_TYPE, ["origin", field], `${quoteValue(value)} is not a CIDv1 in base32`, "write the CID as the content store prints it");
   }
-  if (!canonical) fail(ctx, ERR_MANIFEST_INVALID_TYPE, ["origin", "artifact"], `${quoteValue(origin.artifact)} is not a CIDv1 in base32`, "write the artifact's CID as the content store prints it");
   for (const field of ["integrity", "shasum"] as const) {
     const value = origin[field];
     if (value !== undefined) {

@@ -12,6 +12,10 @@ import * as semver from "semver";
 import type { PackageEntry } from "../mirror/entry";
 import { json, text, type Reply, type StreamReply } from "./http";
 import type { PackageSource } from "./source";
+import type { PackageRecord } from "../chain/registry";
+import type { ContentStore } from "../content";
+import { collectBytes, type SizeLimit } from "../files/limits";
+import { readPublishedManifest } from "../manifest";
 
 export interface CargoRoutesOptions {
   source: PackageSource;
@@ -41,13 +45,50 @@ export function indexFile(entry: PackageEntry): string {
   return lines.length === 0 ? "" : `${lines.join("\n")}\n`;
 }
 
+/** An index line is a few KiB; a hostile metadata CID is refused past this. */
+const LINE_LIMIT: SizeLimit = { max: 1024 * 1024, code: "ERR_MIRROR_BAD_ENTRY", what: "an index line", hint: "that version's metadata is not an index line" };
+
+/**
+ * A native crate published through the gateway, as an entry: each version whose meta has a crates `[origin]`, its
+ * index line the origin's metadata (verbatim), its .crate the artifact.
+ */
+async function nativeCrateEntry(content: Pick<ContentStore, "getBytes">, record: PackageRecord): Promise<PackageEntry | null> {
+  const versions: PackageEntry["versions"] = [];
+  for (const v of record.versions) {
+    if (v.src === null) continue;
+    try {
+      const manifest = await readPublishedManifest(content.getBytes(CID.parse(v.meta)), `${record.key.repository}:${record.key.name}@${v.version} (meta ${v.meta})`);
+      const origin = manifest.origin;
+      if (origin === undefined || origin.registry !== "crates" || origin.metadata === undefined) continue;
+      const line = (await collectBytes(content.getBytes(CID.parse(origin.metadata)), `index line of ${record.key.name}@${v.version}`, LINE_LIMIT)).toString("utf8");
+      if (line.includes("\n")) continue;
+      versions.push({ version: v.version, meta: v.meta, src: v.src, yanked: v.yanked, origin: { line, crate: origin.artifact } });
+    } catch {
+      continue; // a meta or line that is not one is not a crate version
+    }
+  }
+  if (versions.length === 0) return null;
+  return { format: 1, kind: "crates", name: record.key.name, origin: { name: record.key.name }, versions };
+}
+
 export function createCargoRoutes(options: CargoRoutesOptions) {
   const { source } = options;
 
+  // native crates (published through the gateway) as entries, per record object (the same until the head moves)
+  const natives = new WeakMap<PackageRecord, Promise<PackageEntry | null>>();
+
   async function entryOf(crate: string): Promise<PackageEntry | null> {
     const found = await source.get(options.repository, crate.toLowerCase());
-    if (found === null || found.entry === null || found.entry.kind !== "crates") return null;
-    return found.entry;
+    if (found === null) return null;
+    if (found.entry === null) {
+      let entry = natives.get(found.record);
+      if (entry === undefined) {
+        entry = nativeCrateEntry(source.content, found.record);
+        natives.set(found.record, entry);
+      }
+      return entry;
+    }
+    return found.entry.kind === "crates" ? found.entry : null;
   }
 
   return {

@@ -1,7 +1,8 @@
 /**
  * `pkg gateway`: the registry as npm and cargo see one, on 127.0.0.1 by default, reading only the chain and the
  * content store. With `write` (the CLI's --write), `npm publish` and `npm deprecate` go through it to the chain
- * (src/gateway/publish.ts), guarded by a token; without, writes get 405. cargo publish and yank are not served yet.
+ * (src/gateway/publish.ts), and cargo publish, yank and unyank (src/gateway/cargo-publish.ts), guarded by a token;
+ * without, writes get 405.
  */
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server } from "node:http";
@@ -10,6 +11,7 @@ import { createCargoRoutes } from "./cargo";
 import { json, sendReply, sendStream, type Reply, type StreamReply } from "./http";
 import { createNpmRoutes, parseNpmPath } from "./npm";
 import { createNpmPublisher } from "./publish";
+import { cargoError, createCargoPublisher } from "./cargo-publish";
 import type { PackageSource } from "./source";
 
 export const ERR_GATEWAY_LISTEN = "ERR_GATEWAY_LISTEN";
@@ -44,29 +46,52 @@ export async function startGateway(options: GatewayOptions): Promise<RunningRegi
   const npmRepository = options.npmRepository ?? "npm";
   const publisher = options.write === undefined ? null : createNpmPublisher({ client: options.write.client, content: options.write.content, repository: npmRepository });
   const token = options.write === undefined ? null : Buffer.from(options.write.token);
+  // the cargo writer needs the gateway's own index URL (a dependency on this registry is written without one)
+  let cargoWriter: ReturnType<typeof createCargoPublisher> | null = null;
 
-  /** A PUT: the token first (before the body is even read), then the body, bounded, as JSON. */
-  async function put(request: IncomingMessage, pathname: string): Promise<Reply> {
-    const given = Buffer.from(/^Bearer (.+)$/.exec(String(request.headers.authorization ?? ""))?.[1] ?? "");
-    if (token === null || given.length !== token.length || !timingSafeEqual(given, token)) {
-      request.resume();
-      return json({ error: "authentication required: put this gateway's token in .npmrc (//HOST:PORT/:_authToken=TOKEN)" }, 401);
-    }
-    const parsed = parseNpmPath(pathname);
-    if (parsed === null || parsed.file !== null) {
-      request.resume();
-      return json({ error: "Not found" }, 404);
-    }
+  /** Whether the request carries the token: npm sends `Bearer TOKEN`, cargo the bare token. */
+  function authorized(request: IncomingMessage): boolean {
+    const header = String(request.headers.authorization ?? "");
+    const given = Buffer.from(/^Bearer (.+)$/.exec(header)?.[1] ?? header);
+    return token !== null && given.length === token.length && timingSafeEqual(given, token);
+  }
+
+  /** The body, bounded (over the limit: null). */
+  async function readBody(request: IncomingMessage): Promise<Buffer | null> {
     const parts: Buffer[] = [];
     let length = 0;
     for await (const chunk of request as AsyncIterable<Buffer>) {
       length += chunk.length;
-      if (length > MAX_PUT_BYTES) return json({ error: `the request is over ${MAX_PUT_BYTES} bytes` }, 413);
+      if (length > MAX_PUT_BYTES) return null;
       parts.push(chunk);
     }
+    return Buffer.concat(parts);
+  }
+
+  /** A write: the token first (before the body is even read), then the body, bounded. */
+  async function write(request: IncomingMessage, pathname: string): Promise<Reply> {
+    const cargoPath = pathname.startsWith("/api/v1/crates/");
+    if (!authorized(request)) {
+      request.resume();
+      return cargoPath
+        ? cargoError(403, "authentication required: pass this gateway's token (cargo publish --token TOKEN, or cargo login)")
+        : json({ error: "authentication required: put this gateway's token in .npmrc (//HOST:PORT/:_authToken=TOKEN)" }, 401);
+    }
+    const tooLarge = `the request is over ${MAX_PUT_BYTES} bytes`;
+    if (cargoPath) {
+      const reply = await cargoWriter!.handle(request.method ?? "", pathname, async () => (await readBody(request)) ?? Buffer.alloc(0));
+      return reply ?? cargoError(404, "no such endpoint");
+    }
+    const parsed = parseNpmPath(pathname);
+    if (request.method !== "PUT" || parsed === null || parsed.file !== null) {
+      request.resume();
+      return json({ error: "Not found" }, 404);
+    }
+    const bytes = await readBody(request);
+    if (bytes === null) return json({ error: tooLarge }, 413);
     let body: unknown;
     try {
-      body = JSON.parse(Buffer.concat(parts).toString("utf8"));
+      body = JSON.parse(bytes.toString("utf8"));
     } catch {
       return json({ error: "the body is not JSON" }, 400);
     }
@@ -77,8 +102,8 @@ export async function startGateway(options: GatewayOptions): Promise<RunningRegi
     void (async () => {
       const url = new URL(request.url ?? "/", "http://gateway");
       try {
-        if (request.method === "PUT" && publisher !== null) {
-          sendReply(request, response, await put(request, url.pathname));
+        if ((request.method === "PUT" || request.method === "DELETE") && publisher !== null) {
+          sendReply(request, response, await write(request, url.pathname));
           return;
         }
         if (request.method !== "GET" && request.method !== "HEAD") {
@@ -117,6 +142,9 @@ export async function startGateway(options: GatewayOptions): Promise<RunningRegi
   base = `http://${host}:${port}`;
   npm = createNpmRoutes({ source: options.source, repository: npmRepository, base });
   cargo = createCargoRoutes({ source: options.source, repository: options.cratesRepository ?? "crates", base });
+  if (options.write !== undefined) {
+    cargoWriter = createCargoPublisher({ client: options.write.client, content: options.write.content, repository: options.cratesRepository ?? "crates", ownIndex: `sparse+${base}/index/` });
+  }
   return {
     url: base,
     close: () =>

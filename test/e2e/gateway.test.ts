@@ -301,6 +301,83 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
     expect(await onChain("gw-refused")).to.equal(null);
   });
 
+  it("cargo publish and cargo yank through the gateway: on chain, built back by cargo; a yank keeps a lock building and stops new resolutions", async function () {
+    if (spawnSync("cargo", ["--version"], { stdio: "ignore" }).status !== 0 || crates.size < 2) {
+      if (process.env.CI === "true") throw new Error("cargo and Debian's librust-itoa-dev / librust-memchr-dev are needed (.ci/run installs them)");
+      skipBecause(this, "cargo or Debian's crate sources are missing");
+    }
+    const cargoHome = path.join(root, "cargo-publish-home");
+    const cargoEnv = { ...process.env, CARGO_HOME: cargoHome };
+    const cargo = (args: string[], cwd: string) => spawnSync("cargo", args, { cwd, encoding: "utf8", env: { ...cargoEnv, CARGO_TARGET_DIR: path.join(cwd, "target") }, timeout: 300_000 });
+    const registryConfig = `[registries.chain]\nindex = "sparse+${gateway}/index/"\n`;
+    async function crateDir(name: string, dependencies: string[], main: string): Promise<string> {
+      const dir = path.join(root, `cargo-${name}`);
+      await mkdir(path.join(dir, "src"), { recursive: true });
+      await mkdir(path.join(dir, ".cargo"), { recursive: true });
+      await writeFile(path.join(dir, ".cargo", "config.toml"), registryConfig);
+      await writeFile(path.join(dir, "Cargo.toml"), ["[package]", `name = "${name}"`, 'version = "0.1.0"', 'edition = "2021"', 'license = "MIT"', 'description = "test"', "", "[dependencies]", ...dependencies, ""].join("\n"));
+      await writeFile(path.join(dir, "src", main), main === "lib.rs" ? "pub fn shout(n: u64) -> String { let mut b = itoa::Buffer::new(); format!(\"{}!\", b.format(n)) }\n" : "fn main() { println!(\"{}\", gw_crate::shout(7)); }\n");
+      return dir;
+    }
+
+    const lib = await crateDir("gw-crate", ['itoa = { version = "1", registry = "chain" }'], "lib.rs");
+    // the .crate cargo makes (deterministic: `cargo publish` uploads these very bytes)
+    const pack = cargo(["package", "--registry", "chain", "--no-verify", "--allow-dirty"], lib);
+    expect(pack.status, pack.stderr).to.equal(0);
+    const packed = readFileSync(path.join(lib, "target", "package", "gw-crate-0.1.0.crate"));
+    // no token: refused, nothing on chain
+    const refused = cargo(["publish", "--registry", "chain", "--no-verify", "--allow-dirty", "--token", "not-the-token"], lib);
+    expect(refused.status, refused.stderr).to.not.equal(0);
+    expect(refused.stderr).to.match(/authentication required/);
+    const published = cargo(["publish", "--registry", "chain", "--no-verify", "--allow-dirty", "--token", TOKEN], lib);
+    expect(published.status, `${published.stdout}\n${published.stderr}`).to.equal(0);
+    const record = (await (async () => {
+      const client = await connectRegistry({ rpcUrl: env.PKG_RPC_URL!, address: node!.summary.registry });
+      try {
+        return await client.getPackage({ repository: "crates", name: "gw-crate" });
+      } finally {
+        client.close();
+      }
+    })())!;
+    expect(record.versions.map((v) => v.version)).to.deep.equal(["0.1.0"]);
+    const fetched = path.join(root, "gw-crate-fetched");
+    h.expectJsonSuccess(await pkg(["fetch", "crates/gw-crate:0.1.0", "-o", fetched, "--json"]));
+    expect(readFileSync(path.join(fetched, "src", "lib.rs"), "utf8")).to.contain("shout");
+    expect(readFileSync(path.join(fetched, "pkg.toml"), "utf8")).to.contain('registry = "crates"').and.contain('"crates:itoa" = "^1"');
+
+    // built back by cargo, with the checksum of the very .crate cargo packed
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const app = await crateDir("gw-app", ['gw-crate = { version = "0.1", registry = "chain" }'], "main.rs");
+    const built = cargo(["build", "--quiet"], app);
+    expect(built.status, built.stderr).to.equal(0);
+    expect(spawnSync(path.join(app, "target", "debug", "gw-app"), { encoding: "utf8" }).stdout.trim()).to.equal("7!");
+    expect(readFileSync(path.join(app, "Cargo.lock"), "utf8")).to.contain(`checksum = "${createHash("sha256").update(packed).digest("hex")}"`);
+
+    // cargo yank: the existing lock still builds, a new resolution does not pick the version
+    const yank = cargo(["yank", "--registry", "chain", "--token", TOKEN, "gw-crate@0.1.0"], app);
+    expect(yank.status, yank.stderr).to.equal(0);
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    await rm(path.join(app, "target"), { recursive: true, force: true });
+    const rebuilt = cargo(["build", "--quiet"], app);
+    expect(rebuilt.status, rebuilt.stderr).to.equal(0);
+    const fresh = await crateDir("gw-fresh", ['gw-crate = { version = "0.1", registry = "chain" }'], "main.rs");
+    const resolved = cargo(["generate-lockfile"], fresh);
+    expect(resolved.status).to.not.equal(0);
+    expect(resolved.stderr).to.match(/yanked|failed to select a version/);
+    const undo = cargo(["yank", "--undo", "--registry", "chain", "--token", TOKEN, "gw-crate@0.1.0"], app);
+    expect(undo.status, undo.stderr).to.equal(0);
+
+    // a truncated .crate (lengths consistent, archive cut): refused in cargo's format, nothing on chain
+    const metadata = Buffer.from(JSON.stringify({ name: "gw-truncated", vers: "0.1.0", deps: [], features: {} }));
+    const cut = packed.subarray(0, Math.floor(packed.length / 2));
+    const body = Buffer.concat([Buffer.alloc(4), metadata, Buffer.alloc(4), cut]);
+    body.writeUInt32LE(metadata.length, 0);
+    body.writeUInt32LE(cut.length, 4 + metadata.length);
+    const truncated = await fetch(`${gateway}/api/v1/crates/new`, { method: "PUT", headers: { authorization: TOKEN }, body });
+    expect(truncated.status).to.equal(400);
+    expect(((await truncated.json()) as { errors: { detail: string }[] }).errors[0].detail).to.match(/gzip|tar|archive/);
+  });
+
   for (const mode of ["alternative registry", "source replacing crates-io"] as const) {
     it(`cargo build with its dependencies from the gateway (${mode}): Cargo.lock's checksums are the source index's cksum`, async function () {
       if (spawnSync("cargo", ["--version"], { stdio: "ignore" }).status !== 0 || crates.size < 2) {
