@@ -21,6 +21,7 @@ export const load = {
   node: () => require("../src/node") as typeof import("../src/node"),
   profile: () => require("../src/profile") as typeof import("../src/profile"),
   publish: () => require("../src/publish") as typeof import("../src/publish"),
+  publishFrom: () => require("../src/publish-from") as typeof import("../src/publish-from"),
   repolock: () => require("../src/repolock") as typeof import("../src/repolock"),
   repository: () => require("../src/repository") as typeof import("../src/repository"),
   session: () => require("../src/session") as typeof import("../src/session"),

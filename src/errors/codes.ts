@@ -280,6 +280,7 @@ export const ERROR_CODES = {
   ERR_MIRROR_BUSY: { exit: 6, summary: "another `pkg mirror` is importing into the same repository" },
 
   // --- the registry gateway (src/gateway/, `pkg gateway`)
+  ERR_PUBLISH_FROM: { exit: 7, summary: "`pkg publish --from npm|cargo`: the tool could not pack the package, or the package was refused" },
   ERR_GATEWAY_LISTEN: { exit: 6, summary: "the gateway cannot listen on that address (the port is taken, or the host is not this machine's)" },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

@@ -164,3 +164,56 @@ export function createCargoPublisher(params: { client: Writer; content: Pick<Con
     },
   };
 }
+
+/**
+ * cargo's publish metadata for a crate, from the normalized Cargo.toml its .crate holds (what `cargo publish` would
+ * send): its dependencies of every kind and target, renames, features and links. Dependencies are taken as of the
+ * registry the crate is published to (crates.io's, replaced by it), so none carries a `registry`.
+ */
+export function cargoPublishMetadata(cargoToml: Record<string, unknown>): Record<string, unknown> {
+  const pkg = isObject(cargoToml.package) ? cargoToml.package : {};
+  const deps: Record<string, unknown>[] = [];
+  const add = (table: unknown, kind: string, target: string | null): void => {
+    if (!isObject(table)) return;
+    for (const [key, raw] of Object.entries(table)) {
+      const spec = typeof raw === "string" ? { version: raw } : isObject(raw) ? raw : {};
+      const crate = typeof spec.package === "string" ? spec.package : key;
+      deps.push({
+        name: crate,
+        version_req: typeof spec.version === "string" ? (/^[0-9]/.test(spec.version) ? `^${spec.version}` : spec.version) : "*",
+        features: Array.isArray(spec.features) ? spec.features : [],
+        optional: spec.optional === true,
+        default_features: spec["default-features"] !== false && spec.default_features !== false,
+        target,
+        kind,
+        ...(crate !== key ? { explicit_name_in_toml: key } : {}),
+      });
+    }
+  };
+  const kinds: [string, string][] = [["dependencies", "normal"], ["build-dependencies", "build"], ["dev-dependencies", "dev"]];
+  for (const [table, kind] of kinds) add(cargoToml[table], kind, null);
+  if (isObject(cargoToml.target)) {
+    for (const [target, tables] of Object.entries(cargoToml.target)) {
+      if (isObject(tables)) for (const [table, kind] of kinds) add(tables[table], kind, target);
+    }
+  }
+  return {
+    name: pkg.name,
+    vers: pkg.version,
+    deps,
+    features: isObject(cargoToml.features) ? cargoToml.features : {},
+    ...(typeof pkg.links === "string" ? { links: pkg.links } : {}),
+    ...(typeof pkg["rust-version"] === "string" ? { rust_version: pkg["rust-version"] } : {}),
+  };
+}
+
+/** cargo's publish body: u32 LE length, metadata JSON, u32 LE length, .crate. */
+export function publishBody(metadata: Record<string, unknown>, crate: Uint8Array): Buffer {
+  const json = Buffer.from(JSON.stringify(metadata));
+  const body = Buffer.alloc(8 + json.length + crate.length);
+  body.writeUInt32LE(json.length, 0);
+  json.copy(body, 4);
+  body.writeUInt32LE(crate.length, 4 + json.length);
+  Buffer.from(crate).copy(body, 8 + json.length);
+  return body;
+}

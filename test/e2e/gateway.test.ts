@@ -378,6 +378,46 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
     expect(((await truncated.json()) as { errors: { detail: string }[] }).errors[0].detail).to.match(/gzip|tar|archive/);
   });
 
+  it("pkg publish --from npm and --from cargo publish what the clients would publish through the gateway", async function () {
+    // npm: packed by npm itself; installs through the gateway with npm pack's integrity
+    const { dir, integrity } = await packageDir("from-npm", "1.0.0", { "left-pad-demo": "^1.0.0" });
+    const published = h.expectJsonSuccess<{ name: string; version: string; repository: string }>(await pkg(["publish", "--from", "npm", dir, "--json"]));
+    expect(published).to.include({ name: "from-npm", version: "1.0.0", repository: "npm" });
+    h.expectJsonError(await pkg(["publish", "--from", "npm", dir, "--json"]), { code: "ERR_PUBLISH_FROM", message: [/cannot publish over/] });
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const project = path.join(root, "from-npm-project");
+    await mkdir(project, { recursive: true });
+    await writeFile(path.join(project, "package.json"), JSON.stringify({ name: "p", version: "0.0.0", private: true, dependencies: { "from-npm": "1.0.0" } }));
+    await npm(["install"], project, `${gateway}/`);
+    const lock = JSON.parse(readFileSync(path.join(project, "package-lock.json"), "utf8")) as { packages: Record<string, { integrity?: string }> };
+    expect(lock.packages["node_modules/from-npm"].integrity).to.equal(integrity);
+
+    // cargo: packed by cargo; a crate depending on it builds through the gateway
+    if (spawnSync("cargo", ["--version"], { stdio: "ignore" }).status !== 0 || crates.size < 2) {
+      if (process.env.CI === "true") throw new Error("cargo and Debian's librust-itoa-dev / librust-memchr-dev are needed (.ci/run installs them)");
+      skipBecause(this, "cargo or Debian's crate sources are missing");
+    }
+    const crate = path.join(root, "from-cargo");
+    await mkdir(path.join(crate, "src"), { recursive: true });
+    await writeFile(path.join(crate, "Cargo.toml"), '[package]\nname = "from-cargo"\nversion = "0.2.0"\nedition = "2021"\nlicense = "MIT OR Apache-2.0"\ndescription = "x"\n\n[dependencies]\nmemchr = "2"\n');
+    await writeFile(path.join(crate, "src", "lib.rs"), "pub fn find(b: &[u8]) -> Option<usize> { memchr::memchr(b'!', b) }\n");
+    const cargoHome = path.join(root, "from-cargo-home");
+    const cargoEnv = { ...env, CARGO_HOME: cargoHome };
+    // packing needs the dependency's index: the gateway, as the source replacing crates-io
+    await mkdir(cargoHome, { recursive: true });
+    await writeFile(path.join(cargoHome, "config.toml"), `[source.crates-io]\nreplace-with = "chain"\n\n[source.chain]\nregistry = "sparse+${gateway}/index/"\n`);
+    const fromCargo = await h.run("pkg", ["publish", "--from", "cargo", crate, "--json"], cargoEnv, { cwd: root, timeoutMs: 300_000 });
+    expect(h.expectJsonSuccess<{ name: string; version: string }>(fromCargo)).to.include({ name: "from-cargo", version: "0.2.0" });
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const app = path.join(root, "from-cargo-app");
+    await mkdir(path.join(app, "src"), { recursive: true });
+    await writeFile(path.join(app, "Cargo.toml"), '[package]\nname = "from-cargo-app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nfrom-cargo = "0.2"\n');
+    await writeFile(path.join(app, "src", "main.rs"), 'fn main() { println!("{:?}", from_cargo::find(b"hi!")); }\n');
+    const built = spawnSync("cargo", ["run", "--quiet"], { cwd: app, encoding: "utf8", env: { ...process.env, CARGO_HOME: cargoHome, CARGO_TARGET_DIR: path.join(app, "target") }, timeout: 300_000 });
+    expect(built.status, built.stderr).to.equal(0);
+    expect(built.stdout.trim()).to.equal("Some(2)");
+  });
+
   for (const mode of ["alternative registry", "source replacing crates-io"] as const) {
     it(`cargo build with its dependencies from the gateway (${mode}): Cargo.lock's checksums are the source index's cksum`, async function () {
       if (spawnSync("cargo", ["--version"], { stdio: "ignore" }).status !== 0 || crates.size < 2) {
