@@ -376,6 +376,22 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
     const truncated = await fetch(`${gateway}/api/v1/crates/new`, { method: "PUT", headers: { authorization: TOKEN }, body });
     expect(truncated.status).to.equal(400);
     expect(((await truncated.json()) as { errors: { detail: string }[] }).errors[0].detail).to.match(/gzip|tar|archive/);
+    // a name crates.io forbids (must start with a letter): refused the same way
+    const badMetadata = Buffer.from(JSON.stringify({ name: "9lives", vers: "0.1.0", deps: [], features: {} }));
+    const badBody = Buffer.concat([Buffer.alloc(4), badMetadata, Buffer.alloc(4), packed]);
+    badBody.writeUInt32LE(badMetadata.length, 0);
+    badBody.writeUInt32LE(packed.length, 4 + badMetadata.length);
+    const badName = await fetch(`${gateway}/api/v1/crates/new`, { method: "PUT", headers: { authorization: TOKEN }, body: badBody });
+    expect(badName.status).to.equal(400);
+    expect(((await badName.json()) as { errors: { detail: string }[] }).errors[0].detail).to.match(/invalid crate name/);
+    for (const name of ["gw-truncated", "9lives"]) {
+      const client = await connectRegistry({ rpcUrl: env.PKG_RPC_URL!, address: node!.summary.registry });
+      try {
+        expect(await client.getPackage({ repository: "crates", name }), name).to.equal(null);
+      } finally {
+        client.close();
+      }
+    }
   });
 
   it("pkg publish --from npm and --from cargo publish what the clients would publish through the gateway", async function () {
