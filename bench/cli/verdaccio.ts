@@ -152,6 +152,43 @@ export function tarball(files: { path: string; content: string }[]): Buffer {
   return gzipSync(Buffer.concat(blocks));
 }
 
+/**
+ * Publishes one version to verdaccio by HTTP PUT (the document `npm publish` sends: the version and its tarball
+ * attached; verdaccio takes exactly one of each per PUT). `manifest` is package.json's content; returns the
+ * tarball's size.
+ */
+export async function putVersion(registry: Verdaccio, manifest: Record<string, unknown> & { name: string; version: string }, files: { path: string; content: string }[]): Promise<number> {
+  const { name, version } = manifest;
+  const tgz = tarball([{ path: "package/package.json", content: `${JSON.stringify(manifest, null, 2)}\n` }, ...files]);
+  const file = `${name}-${version}.tgz`;
+  const doc = {
+    _id: name,
+    name,
+    description: manifest.description,
+    "dist-tags": { latest: version },
+    versions: {
+      [version]: {
+        ...manifest,
+        _id: `${name}@${version}`,
+        readme: "",
+        dist: {
+          tarball: `${registry.url}/${name}/-/${file}`,
+          shasum: createHash("sha1").update(tgz).digest("hex"),
+          integrity: `sha512-${createHash("sha512").update(tgz).digest("base64")}`,
+        },
+      },
+    },
+    _attachments: { [file]: { content_type: "application/octet-stream", data: tgz.toString("base64"), length: tgz.length } },
+  };
+  const response = await fetch(`${registry.url}/${name}`, {
+    method: "PUT",
+    headers: { "content-type": "application/json", authorization: `Bearer ${registry.token}` },
+    body: JSON.stringify(doc),
+  });
+  if (!response.ok) throw new Error(`publishing ${name}@${version} to verdaccio: HTTP ${response.status} ${await response.text()}`);
+  return tgz.length;
+}
+
 /** Publishes every version of every package (oldest first, so `latest` ends on the newest). */
 export async function publishNpmGraph(registry: Verdaccio, graph: Graph): Promise<number> {
   let published = 0;
@@ -166,37 +203,10 @@ export async function publishNpmGraph(registry: Verdaccio, graph: Graph): Promis
         dependencies: Object.fromEntries(p.deps),
       };
       if (p.yanked.has(version)) manifest.deprecated = "yanked";
-      const tgz = tarball([
-        { path: "package/package.json", content: `${JSON.stringify(manifest, null, 2)}\n` },
+      await putVersion(registry, manifest as Record<string, unknown> & { name: string; version: string }, [
         { path: "package/README.md", content: `# ${p.name} ${version}\n\nA synthetic package of the lock benchmark.\n` },
         { path: "package/index.js", content: `module.exports = ${JSON.stringify(`${p.name}@${version}`)};\n` },
       ]);
-      const file = `${p.name}-${version}.tgz`;
-      const doc = {
-        _id: p.name,
-        name: p.name,
-        description: manifest.description,
-        "dist-tags": { latest: version },
-        versions: {
-          [version]: {
-            ...manifest,
-            _id: `${p.name}@${version}`,
-            readme: "",
-            dist: {
-              tarball: `${registry.url}/${p.name}/-/${file}`,
-              shasum: createHash("sha1").update(tgz).digest("hex"),
-              integrity: `sha512-${createHash("sha512").update(tgz).digest("base64")}`,
-            },
-          },
-        },
-        _attachments: { [file]: { content_type: "application/octet-stream", data: tgz.toString("base64"), length: tgz.length } },
-      };
-      const response = await fetch(`${registry.url}/${p.name}`, {
-        method: "PUT",
-        headers: { "content-type": "application/json", authorization: `Bearer ${registry.token}` },
-        body: JSON.stringify(doc),
-      });
-      if (!response.ok) throw new Error(`publishing ${p.name}@${version} to verdaccio: HTTP ${response.status} ${await response.text()}`);
       published++;
     }
   });

@@ -5,13 +5,11 @@
  * when the benchmark ends or is interrupted, and npm versions published to verdaccio by HTTP PUT.
  */
 import { type ChildProcess, type SpawnOptions } from "node:child_process";
-import { createHash } from "node:crypto";
 import { existsSync } from "node:fs";
 import path from "node:path";
 import { createInterface } from "node:readline";
 import { startLocalNode, type LocalNode } from "../../src/node";
 import { cleanEnv, ROOT, type RunResult } from "../cli/util";
-import { tarball, type Verdaccio } from "../cli/verdaccio";
 import { spawnGroup } from "../mirror/util";
 
 export const PKG_BIN = path.join(ROOT, "bin", "pkg.js");
@@ -161,42 +159,7 @@ export function sourceText(rand: () => number, lines: number): string {
   return `${out.join("\n")}\n`;
 }
 
-/**
- * Publishes one version to verdaccio by HTTP PUT (the document `npm publish` sends: the version and its tarball
- * attached; verdaccio takes exactly one of each per PUT). `manifest` is package.json's content; returns the
- * tarball's size.
- */
-export async function putVersion(registry: Verdaccio, manifest: Record<string, unknown> & { name: string; version: string }, files: { path: string; content: string }[]): Promise<number> {
-  const { name, version } = manifest;
-  const tgz = tarball([{ path: "package/package.json", content: `${JSON.stringify(manifest, null, 2)}\n` }, ...files]);
-  const file = `${name}-${version}.tgz`;
-  const doc = {
-    _id: name,
-    name,
-    description: manifest.description,
-    "dist-tags": { latest: version },
-    versions: {
-      [version]: {
-        ...manifest,
-        _id: `${name}@${version}`,
-        readme: "",
-        dist: {
-          tarball: `${registry.url}/${name}/-/${file}`,
-          shasum: createHash("sha1").update(tgz).digest("hex"),
-          integrity: `sha512-${createHash("sha512").update(tgz).digest("base64")}`,
-        },
-      },
-    },
-    _attachments: { [file]: { content_type: "application/octet-stream", data: tgz.toString("base64"), length: tgz.length } },
-  };
-  const response = await fetch(`${registry.url}/${name}`, {
-    method: "PUT",
-    headers: { "content-type": "application/json", authorization: `Bearer ${registry.token}` },
-    body: JSON.stringify(doc),
-  });
-  if (!response.ok) throw new Error(`publishing ${name}@${version} to verdaccio: HTTP ${response.status} ${await response.text()}`);
-  return tgz.length;
-}
+export { putVersion } from "../cli/verdaccio";
 
 export interface MirrorJson {
   tx: { hash: string; block: number } | null;

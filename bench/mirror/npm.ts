@@ -23,7 +23,7 @@ import { Registry__factory } from "../../typechain-types";
 import { startLocalNode, type LocalNode } from "../../src/node";
 import { seededRandom } from "../../test/helpers/random";
 import { bench, cleanEnv, median, note, pool, ROOT, runOk } from "../cli/util";
-import { ensureVerdaccio, startVerdaccio, tarball, type Verdaccio } from "../cli/verdaccio";
+import { ensureVerdaccio, startVerdaccio, putVersion, type Verdaccio } from "../cli/verdaccio";
 import { blockNumber, progress, rpc, transactionsBetween, withWorkDir } from "./util";
 
 const PACKAGES = Number(process.env.BENCH_MIRROR_NPM_PACKAGES ?? 400);
@@ -89,8 +89,7 @@ async function publishAll(registry: Verdaccio, packages: readonly NpmPackage[]):
         dependencies: p.deps,
       };
       if (p.deprecated.has(version)) manifest.deprecated = "use a newer version";
-      const tgz = tarball([
-        { path: "package/package.json", content: `${JSON.stringify(manifest, null, 2)}\n` },
+      bytes += await putVersion(registry, manifest as Record<string, unknown> & { name: string; version: string }, [
         { path: "package/README.md", content: `# ${p.name}\n\nVersion ${version}. A synthetic package of the mirror benchmark.\n\n${sourceText(rand, 10).replace(/^/gm, "    ")}` },
         { path: "package/LICENSE", content: LICENSE },
         { path: "package/index.js", content: `module.exports = require('./lib/main');\n// ${p.name}@${version}\n` },
@@ -98,34 +97,7 @@ async function publishAll(registry: Verdaccio, packages: readonly NpmPackage[]):
         { path: "package/lib/util.js", content: sourceText(rand, 40) },
         { path: "package/lib/errors.js", content: sourceText(rand, 20) },
       ]);
-      const file = `${p.name}-${version}.tgz`;
-      const doc = {
-        _id: p.name,
-        name: p.name,
-        description: manifest.description,
-        "dist-tags": { latest: version },
-        versions: {
-          [version]: {
-            ...manifest,
-            _id: `${p.name}@${version}`,
-            readme: "",
-            dist: {
-              tarball: `${registry.url}/${p.name}/-/${file}`,
-              shasum: createHash("sha1").update(tgz).digest("hex"),
-              integrity: `sha512-${createHash("sha512").update(tgz).digest("base64")}`,
-            },
-          },
-        },
-        _attachments: { [file]: { content_type: "application/octet-stream", data: tgz.toString("base64"), length: tgz.length } },
-      };
-      const response = await fetch(`${registry.url}/${p.name}`, {
-        method: "PUT",
-        headers: { "content-type": "application/json", authorization: `Bearer ${registry.token}` },
-        body: JSON.stringify(doc),
-      });
-      if (!response.ok) throw new Error(`publishing ${p.name}@${version} to verdaccio: HTTP ${response.status} ${await response.text()}`);
       versions++;
-      bytes += tgz.length;
     }
   });
   return { versions, bytes };
