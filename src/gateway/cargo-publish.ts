@@ -16,10 +16,10 @@ import type { ContentStore } from "../content";
 import { PkgError, isPkgError } from "../errors";
 import { checkVersion } from "../ids";
 import { cargoLicense, crateInputs, parseIndexLine } from "../mirror/crates";
-import { putMeta } from "../mirror/meta";
 import { nativeRecord } from "../mirror/read";
 import { unpackTarball } from "../mirror/tarball";
 import { json, type Reply } from "./http";
+import { publishNativeVersion } from "./native";
 
 type Writer = Pick<RegistryClient, "getRepository" | "getPackage" | "registerPackage" | "publish" | "setYanked">;
 
@@ -115,27 +115,19 @@ export function createCargoPublisher(params: { client: Writer; content: Pick<Con
     if ("problem" in parsed) return cargoError(400, `the metadata makes no valid index line: ${parsed.problem}`);
     const inputs = crateInputs(parsed, repository);
     if ("problem" in inputs) return cargoError(400, inputs.problem);
-    const src = (await content.putTree(unpacked.entries, { pin: true })).toString();
-    const artifact = (await content.putBytes(split.crate, { pin: true })).toString();
     const metadataCid = (await content.putBytes(line, { pin: true })).toString();
-    let meta: string;
-    try {
-      meta = await putMeta(content, {
-        repository,
-        name,
-        version,
-        license: cargoLicense(Buffer.from(cargoToml.content as Uint8Array).toString("utf8")),
-        inputs: inputs.inputs,
-        nativeInputs: inputs.nativeInputs,
-        origin: { registry: "crates", name: crateName, artifact, integrity: cksum, metadata: metadataCid },
-      });
-    } catch (error) {
-      if (isPkgError(error)) return cargoError(400, error.message);
-      throw error;
-    }
-    const key = { repository, name };
-    if (existing === null) await client.registerPackage(key);
-    await client.publish(key, version, meta, src);
+    const refusal = await publishNativeVersion({
+      client,
+      content,
+      key: { repository, name },
+      version,
+      existing,
+      entries: unpacked.entries,
+      archive: split.crate,
+      manifest: { license: cargoLicense(Buffer.from(cargoToml.content as Uint8Array).toString("utf8")), inputs: inputs.inputs, nativeInputs: inputs.nativeInputs },
+      origin: (artifact) => ({ registry: "crates", name: crateName, artifact, integrity: cksum, metadata: metadataCid }),
+    });
+    if (refusal !== null) return cargoError(400, refusal.refused);
     return json({ warnings: { invalid_categories: [], invalid_badges: [], other: inputs.notes } });
   }
 

@@ -14,12 +14,13 @@ import type { PackageRecord, RegistryClient } from "../chain/registry";
 import type { ContentStore } from "../content";
 import { PkgError, isPkgError } from "../errors";
 import { checkVersion } from "../ids";
-import { putMeta, mirrorLicense } from "../mirror/meta";
+import { mirrorLicense } from "../mirror/meta";
 import { encodeName } from "../mirror/names";
 import { checkTarball, npmInputs } from "../mirror/npm";
 import { nativeRecord } from "../mirror/read";
 import { unpackTarball } from "../mirror/tarball";
 import { json, type Reply } from "./http";
+import { publishNativeVersion } from "./native";
 
 type Writer = Pick<RegistryClient, "getRepository" | "getPackage" | "registerPackage" | "publish" | "setYanked">;
 
@@ -76,25 +77,18 @@ export function createNpmPublisher(params: { client: Writer; content: Pick<Conte
 
     const warnings: string[] = [];
     const { inputs } = npmInputs(doc, repository, name, (line) => warnings.push(line));
-    const src = (await content.putTree(unpacked.entries, { pin: true })).toString();
-    const artifact = (await content.putBytes(bytes, { pin: true })).toString();
-    let meta: string;
-    try {
-      meta = await putMeta(content, {
-        repository,
-        name,
-        version,
-        license: mirrorLicense(doc.license),
-        inputs,
-        origin: { registry: "npm", name: upstream, artifact, ...(integrity !== undefined ? { integrity } : {}), ...(shasum !== undefined ? { shasum } : {}) },
-      });
-    } catch (error) {
-      if (isPkgError(error)) return refuse(400, error.message);
-      throw error;
-    }
-    const key = { repository, name };
-    if (existing === null) await client.registerPackage(key);
-    await client.publish(key, version, meta, src);
+    const refusal = await publishNativeVersion({
+      client,
+      content,
+      key: { repository, name },
+      version,
+      existing,
+      entries: unpacked.entries,
+      archive: bytes,
+      manifest: { license: mirrorLicense(doc.license), inputs },
+      origin: (artifact) => ({ registry: "npm", name: upstream, artifact, ...(integrity !== undefined ? { integrity } : {}), ...(shasum !== undefined ? { shasum } : {}) }),
+    });
+    if (refusal !== null) return refuse(400, refusal.refused);
     return json({ ok: true, id: upstream, warnings });
   }
 
