@@ -42,6 +42,7 @@ export default class Gateway extends BaseCommand<typeof Gateway> {
       npmRepository: flags["npm-repository"],
       cratesRepository: flags["crates-repository"],
       onError: (error) => this.warning(`a request failed: ${(error as Error).message}`),
+      onWarning: (message) => this.warning(message),
     });
     this.step(`serving the registry at ${gateway.url} (npm: --registry ${gateway.url}/; cargo: sparse+${gateway.url}/index/; Ctrl-C stops)`);
     if (write) this.step(`writes (npm publish, npm deprecate) need the token in ${write.token.file ?? "PKG_GATEWAY_TOKEN"}: in .npmrc, //${gateway.url.replace(/^https?:\/\//, "")}/:_authToken=<token>`);

@@ -281,6 +281,7 @@ export const ERROR_CODES = {
 
   // --- the registry gateway (src/gateway/, `pkg gateway`)
   ERR_PUBLISH_FROM: { exit: 7, summary: "`pkg publish --from npm|cargo`: the tool could not pack the package, or the package was refused" },
+  ERR_GATEWAY_PACK_TOO_LARGE: { exit: 8, summary: "a native version's tree is too large for the gateway to pack as a tarball or .crate (not served)" },
   ERR_GATEWAY_LISTEN: { exit: 6, summary: "the gateway cannot listen on that address (the port is taken, or the host is not this machine's)" },
 } as const satisfies Record<string, ErrorCodeInfo>;
 

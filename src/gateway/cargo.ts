@@ -16,12 +16,19 @@ import type { PackageRecord } from "../chain/registry";
 import type { ContentStore } from "../content";
 import { collectBytes, type SizeLimit } from "../files/limits";
 import { readPublishedManifest } from "../manifest";
+import { parse } from "smol-toml";
+import { cargoIndexLine } from "./cargo-manifest";
+import { packedReply, packOrSkip, readTreeFile, warnOnce, type PackCache } from "./pack";
 
 export interface CargoRoutesOptions {
   source: PackageSource;
   /** The repository crates are served from. */
   repository: string;
   base: string;
+  /** Packed trees of native versions published without a .crate. */
+  packs: PackCache;
+  /** A native version that cannot be served to cargo, and why (once each). */
+  onWarning?: (message: string) => void;
 }
 
 /** The crate name an index path names, if the path is where cargo puts that name. */
@@ -48,31 +55,68 @@ export function indexFile(entry: PackageEntry): string {
 /** An index line is a few KiB; a hostile metadata CID is refused past this. */
 const LINE_LIMIT: SizeLimit = { max: 1024 * 1024, code: "ERR_MIRROR_BAD_ENTRY", what: "an index line", hint: "that version's metadata is not an index line" };
 
+/** A Cargo.toml is a few KiB; a hostile one is refused past this. */
+const CARGO_TOML_LIMIT = 1024 * 1024;
+
 /**
- * A native crate published through the gateway, as an entry: each version whose meta has a crates `[origin]`, its
- * index line the origin's metadata (verbatim), its .crate the artifact.
+ * A native crate as an entry. A version published through the gateway (its meta has a crates `[origin]`) is
+ * served as cargo sent it: its index line the origin's metadata (verbatim), its .crate the artifact. A version
+ * published with `pkg publish` (no `[origin]`) whose tree holds a Cargo.toml of this crate and version, one
+ * `cargo publish` would take as it is, is served as the gateway packs it (src/gateway/pack.ts) with an index line
+ * made from that Cargo.toml (src/gateway/cargo-manifest.ts). Other versions are not crates.
  */
-async function nativeCrateEntry(content: Pick<ContentStore, "getBytes">, record: PackageRecord): Promise<PackageEntry | null> {
+async function nativeCrateEntry(content: Pick<ContentStore, "getBytes" | "getBlock">, packs: PackCache, record: PackageRecord, warn: (message: string) => void): Promise<PackageEntry | null> {
   const versions: PackageEntry["versions"] = [];
   for (const v of record.versions) {
     if (v.src === null) continue;
+    const id = `${record.key.repository}/${record.key.name}:${v.version}`;
+    let manifest;
     try {
-      const manifest = await readPublishedManifest(content.getBytes(CID.parse(v.meta)), `${record.key.repository}:${record.key.name}@${v.version} (meta ${v.meta})`);
-      const origin = manifest.origin;
-      if (origin === undefined || origin.registry !== "crates" || origin.metadata === undefined) continue;
-      const line = (await collectBytes(content.getBytes(CID.parse(origin.metadata)), `index line of ${record.key.name}@${v.version}`, LINE_LIMIT)).toString("utf8");
-      if (line.includes("\n")) continue;
-      versions.push({ version: v.version, meta: v.meta, src: v.src, yanked: v.yanked, origin: { line, crate: origin.artifact } });
+      manifest = await readPublishedManifest(content.getBytes(CID.parse(v.meta)), `${id} (meta ${v.meta})`);
     } catch {
-      continue; // a meta or line that is not one is not a crate version
+      continue; // a meta that is not a pkg.toml is not a crate version
     }
+    const origin = manifest.origin;
+    const base = { version: v.version, meta: v.meta, src: v.src, yanked: v.yanked };
+    if (origin !== undefined) {
+      if (origin.registry !== "crates" || origin.metadata === undefined) continue;
+      try {
+        const line = (await collectBytes(content.getBytes(CID.parse(origin.metadata)), `index line of ${record.key.name}@${v.version}`, LINE_LIMIT)).toString("utf8");
+        if (!line.includes("\n")) versions.push({ ...base, origin: { line, crate: origin.artifact } });
+      } catch {
+        // a line that is not one is not a crate version
+      }
+      continue;
+    }
+    const cargoToml = (await readTreeFile(content, v.src, "Cargo.toml", CARGO_TOML_LIMIT))?.toString("utf8");
+    if (cargoToml === undefined) continue; // not a crate
+    const dir = cargoTomlPackage(cargoToml);
+    const packed = dir === null ? null : await packOrSkip(packs, v.src, `${dir.name}-${v.version}`);
+    if (packed === null) continue;
+    const made = cargoIndexLine(cargoToml, { name: record.key.name, version: v.version }, packed.sha256, v.yanked);
+    if ("problem" in made) {
+      warn(`${id} is not served to cargo: its Cargo.toml ${made.problem}`);
+      continue;
+    }
+    versions.push({ ...base, origin: { line: made.line, packed: v.src, top: `${dir!.name}-${v.version}` } });
   }
   if (versions.length === 0) return null;
   return { format: 1, kind: "crates", name: record.key.name, origin: { name: record.key.name }, versions };
 }
 
+/** The `[package] name` of a Cargo.toml (the .crate's top directory is NAME-VERSION), or null. */
+function cargoTomlPackage(text: string): { name: string } | null {
+  try {
+    const name = (parse(text).package as { name?: unknown } | undefined)?.name;
+    return typeof name === "string" && /^[A-Za-z0-9_-]{1,64}$/.test(name) ? { name } : null;
+  } catch {
+    return null;
+  }
+}
+
 export function createCargoRoutes(options: CargoRoutesOptions) {
-  const { source } = options;
+  const { source, packs } = options;
+  const warn = warnOnce(options.onWarning);
 
   // native crates (published through the gateway) as entries, per record object (the same until the head moves)
   const natives = new WeakMap<PackageRecord, Promise<PackageEntry | null>>();
@@ -83,7 +127,7 @@ export function createCargoRoutes(options: CargoRoutesOptions) {
     if (found.entry === null) {
       let entry = natives.get(found.record);
       if (entry === undefined) {
-        entry = nativeCrateEntry(source.content, found.record);
+        entry = nativeCrateEntry(source.content, packs, found.record, warn);
         natives.set(found.record, entry);
       }
       return entry;
@@ -104,6 +148,10 @@ export function createCargoRoutes(options: CargoRoutesOptions) {
       if (download !== null) {
         const entry = await entryOf(download[1]);
         const version = entry?.versions.find((v) => v.version === decodeURIComponent(download[2]));
+        if (version !== undefined && typeof version.origin.packed === "string" && typeof version.origin.top === "string") {
+          const packed = await packOrSkip(packs, version.origin.packed, version.origin.top);
+          return packed === null ? text("not found\n", 404) : packedReply(packed, "application/gzip");
+        }
         if (version === undefined || typeof version.origin.crate !== "string" || version.origin.crate === "") return text("not found\n", 404);
         const cid = CID.parse(version.origin.crate);
         return { status: 200, type: "application/gzip", etag: `"${cid}"`, stream: source.content.getBytes(cid) };

@@ -16,8 +16,8 @@ import type { PackageSource } from "./source";
 import { CID } from "multiformats/cid";
 import type { PackageRecord } from "../chain/registry";
 import type { ContentStore } from "../content";
-import { readableStorage } from "../content/dag";
 import { readPublishedManifest } from "../manifest";
+import { packedReply, packOrSkip, readTreeFile, warnOnce, type PackCache } from "./pack";
 
 export const INSTALL_V1 = "application/vnd.npm.install-v1+json";
 
@@ -36,6 +36,10 @@ export interface NpmRoutesOptions {
   repository: string;
   /** The gateway's own base URL, for `dist.tarball`. */
   base: string;
+  /** Packed trees of native versions published without an npm tarball. */
+  packs: PackCache;
+  /** A native version that cannot be served to npm, and why (once each). */
+  onWarning?: (message: string) => void;
 }
 
 function tarballName(upstream: string, version: string): string {
@@ -67,7 +71,7 @@ export function mirroredPackument(entry: PackageEntry, base: string, abbreviated
   const live = new Set<string>();
   for (const v of entry.versions) {
     const document = v.origin.document as JsonObject | undefined;
-    if (typeof v.origin.tarball !== "string" || document === undefined) continue;
+    if ((typeof v.origin.tarball !== "string" && typeof v.origin.packed !== "string") || document === undefined) continue;
     const doc: JsonObject = { ...document, name: upstream, version: v.version };
     doc.dist = {
       ...((document.dist ?? {}) as JsonObject),
@@ -102,31 +106,34 @@ const notFound = (): Reply => json({ error: "Not found" }, 404);
 /** At most this much of a version's package.json is read (a hostile one is refused past it). */
 const PACKAGE_JSON_LIMIT = 1024 * 1024;
 
-/** A file of a version's src tree, every block verified; null when there is none. */
-async function readTreeFile(content: Pick<ContentStore, "getBlock">, src: string, file: string): Promise<Uint8Array | null> {
-  const { exporter } = await import("ipfs-unixfs-exporter");
-  let entry;
+/** The version document a package.json gives: what the registry keeps of it (no readme, scripts or devDependencies). */
+function versionDocument(document: JsonObject): JsonObject {
+  const { readme: _readme, readmeFilename: _readmeFilename, scripts, devDependencies: _dev, ...kept } = document;
+  const hooks = typeof scripts === "object" && scripts !== null && !Array.isArray(scripts) ? Object.keys(scripts) : [];
+  if (hooks.some((hook) => hook === "preinstall" || hook === "install" || hook === "postinstall")) kept.hasInstallScript = true;
+  return kept;
+}
+
+/** A version's package.json, when it is a JSON object. */
+async function packageJson(content: Pick<ContentStore, "getBlock">, src: string): Promise<JsonObject | null> {
+  const bytes = await readTreeFile(content, src, "package.json", PACKAGE_JSON_LIMIT);
+  if (bytes === null) return null;
   try {
-    entry = await exporter(`${src}/${file}`, readableStorage(content));
+    const parsed = JSON.parse(Buffer.from(bytes).toString("utf8")) as unknown;
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed) ? (parsed as JsonObject) : null;
   } catch {
     return null;
   }
-  if (entry.type !== "file" && entry.type !== "raw") return null;
-  const parts: Uint8Array[] = [];
-  let length = 0;
-  for await (const chunk of entry.content()) {
-    length += chunk.length;
-    if (length > PACKAGE_JSON_LIMIT) return null;
-    parts.push(chunk);
-  }
-  return Buffer.concat(parts);
 }
 
 /**
- * A native package published through the gateway, as an entry: each version whose meta has an npm `[origin]` of
- * this name, its document the package.json of its src (what the tarball held), its tarball the artifact.
+ * A native package as an entry. A version published through the gateway (its meta has an npm `[origin]` of this
+ * name) is served as the client sent it: the document its package.json, the tarball its artifact. A version
+ * published with `pkg publish` (no `[origin]`) whose tree holds a package.json of this very name and version is
+ * served as the gateway packs it (src/gateway/pack.ts: the same bytes on every gateway). Other versions are not
+ * npm packages.
  */
-async function nativeEntry(content: Pick<ContentStore, "getBlock" | "getBytes">, record: PackageRecord, upstream: string): Promise<PackageEntry | null> {
+async function nativeEntry(content: Pick<ContentStore, "getBlock" | "getBytes">, packs: PackCache, record: PackageRecord, upstream: string, warn: (message: string) => void): Promise<PackageEntry | null> {
   const versions: PackageEntry["versions"] = [];
   for (const v of record.versions) {
     if (v.src === null) continue;
@@ -137,29 +144,30 @@ async function nativeEntry(content: Pick<ContentStore, "getBlock" | "getBytes">,
       continue; // a meta that is not a pkg.toml is not an npm version
     }
     const origin = manifest.origin;
-    if (origin === undefined || origin.registry !== "npm" || origin.name !== upstream) continue;
-    const bytes = await readTreeFile(content, v.src, "package.json");
-    let document: JsonObject;
-    try {
-      document = JSON.parse(Buffer.from(bytes ?? []).toString("utf8")) as JsonObject;
-    } catch {
+    if (origin !== undefined && (origin.registry !== "npm" || origin.name !== upstream)) continue;
+    const document = await packageJson(content, v.src);
+    if (document === null) continue;
+    const base = { version: v.version, meta: v.meta, src: v.src, yanked: v.yanked };
+    if (origin !== undefined) {
+      versions.push({ ...base, origin: { document: versionDocument(document), tarball: origin.artifact, integrity: origin.integrity ?? null, shasum: origin.shasum ?? null } });
       continue;
     }
-    const { readme: _readme, readmeFilename: _readmeFilename, scripts: _scripts, devDependencies: _dev, ...kept } = document;
-    versions.push({
-      version: v.version,
-      meta: v.meta,
-      src: v.src,
-      yanked: v.yanked,
-      origin: { document: kept, tarball: origin.artifact, integrity: origin.integrity ?? null, shasum: origin.shasum ?? null },
-    });
+    if (document.name !== upstream || document.version !== v.version) {
+      // npm would install a package.json that says otherwise
+      warn(`${record.key.repository}/${record.key.name}:${v.version} is not served to npm: its package.json says ${JSON.stringify(document.name)} ${JSON.stringify(document.version)}, not ${JSON.stringify(upstream)} ${JSON.stringify(v.version)}`);
+      continue;
+    }
+    const packed = await packOrSkip(packs, v.src, "package");
+    if (packed === null) continue;
+    versions.push({ ...base, origin: { document: versionDocument(document), packed: v.src, integrity: packed.integrity, shasum: packed.shasum } });
   }
   if (versions.length === 0) return null;
   return { format: 1, kind: "npm", name: record.key.name, origin: { name: upstream }, versions };
 }
 
 export function createNpmRoutes(options: NpmRoutesOptions) {
-  const { source } = options;
+  const { source, packs } = options;
+  const warn = warnOnce(options.onWarning);
   // finished packument replies per entry: the source hands out the same entry object for a package until the
   // head moves, so a packument is built, hashed and gzip'd once per block, not once per request
   const replies = new WeakMap<PackageEntry, { full?: Reply | null; abbreviated?: Reply | null }>();
@@ -186,7 +194,7 @@ export function createNpmRoutes(options: NpmRoutesOptions) {
     if (found.entry === null) {
       let entry = natives.get(found.record);
       if (entry === undefined) {
-        entry = nativeEntry(source.content, found.record, upstream);
+        entry = nativeEntry(source.content, packs, found.record, upstream, warn);
         natives.set(found.record, entry);
       }
       return entry;
@@ -208,6 +216,10 @@ export function createNpmRoutes(options: NpmRoutesOptions) {
         return packumentReply(entry, accept.includes(INSTALL_V1)) ?? notFound();
       }
       const version = entry.versions.find((v) => tarballName(parsed.name, v.version) === parsed.file);
+      if (version !== undefined && typeof version.origin.packed === "string") {
+        const packed = await packOrSkip(packs, version.origin.packed, "package");
+        return packed === null ? notFound() : packedReply(packed, "application/octet-stream");
+      }
       if (version === undefined || typeof version.origin.tarball !== "string") return notFound();
       const cid = CID.parse(version.origin.tarball);
       return { status: 200, type: "application/octet-stream", etag: `"${cid}"`, stream: source.content.getBytes(cid) };

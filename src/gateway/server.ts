@@ -13,6 +13,7 @@ import { createNpmRoutes, parseNpmPath } from "./npm";
 import { createNpmPublisher } from "./publish";
 import { cargoError, createCargoPublisher } from "./cargo-publish";
 import type { PackageSource } from "./source";
+import { createPackCache } from "./pack";
 
 export const ERR_GATEWAY_LISTEN = "ERR_GATEWAY_LISTEN";
 
@@ -31,6 +32,8 @@ export interface GatewayOptions {
   npmRepository?: string;
   cratesRepository?: string;
   onError?: (error: unknown) => void;
+  /** Something served differently than a client might expect (a native version left out, and why). */
+  onWarning?: (message: string) => void;
 }
 
 export interface RunningRegistryGateway {
@@ -140,8 +143,10 @@ export async function startGateway(options: GatewayOptions): Promise<RunningRegi
   const port = typeof address === "object" && address !== null ? address.port : options.listen.port;
   const host = options.listen.host.includes(":") ? `[${options.listen.host}]` : options.listen.host;
   base = `http://${host}:${port}`;
-  npm = createNpmRoutes({ source: options.source, repository: npmRepository, base });
-  cargo = createCargoRoutes({ source: options.source, repository: options.cratesRepository ?? "crates", base });
+  // native versions published without a registry artifact are packed here, once for npm and cargo alike
+  const packs = createPackCache(options.source.content);
+  npm = createNpmRoutes({ source: options.source, repository: npmRepository, base, packs, onWarning: options.onWarning });
+  cargo = createCargoRoutes({ source: options.source, repository: options.cratesRepository ?? "crates", base, packs, onWarning: options.onWarning });
   if (options.write !== undefined) {
     cargoWriter = createCargoPublisher({ client: options.write.client, content: options.write.content, repository: options.cratesRepository ?? "crates", ownIndex: `sparse+${base}/index/` });
   }

@@ -37,6 +37,7 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
   let crateServer: TestServer | null = null;
   let gatewayProcess: ChildProcess | null = null;
   let gateway = "";
+  let gatewayStderr = () => "";
   let env: NodeJS.ProcessEnv = {};
   let npmrc = "";
   const crates = new Map<string, PackedCrate>();
@@ -118,14 +119,23 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
       h.expectJsonSuccess(await pkg(["mirror", "crates", index, ...crates.keys(), "--json"]));
     }
 
-    gatewayProcess = spawn(process.execPath, [h.BIN.pkg, "gateway", "--listen", "127.0.0.1:0", "--write"], { env: { ...env, PKG_GATEWAY_TOKEN: TOKEN }, cwd: root, stdio: ["ignore", "pipe", "pipe"] });
-    let err = "";
-    gatewayProcess.stderr!.on("data", (chunk: Buffer) => (err += chunk.toString()));
-    gateway = await new Promise<string>((resolve, reject) => {
-      gatewayProcess!.once("exit", (code) => reject(new Error(`pkg gateway exited with ${code}: ${err}`)));
-      createInterface({ input: gatewayProcess!.stdout! }).once("line", (line) => resolve(line.trim()));
-    });
+    const started = await startGatewayProcess(["--write"]);
+    gatewayProcess = started.child;
+    gatewayStderr = started.stderr;
+    gateway = started.url;
   });
+
+  /** `pkg gateway` as a child process on a free port: its URL (its first stdout line) and what it said on stderr. */
+  async function startGatewayProcess(args: string[]): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
+    const child = spawn(process.execPath, [h.BIN.pkg, "gateway", "--listen", "127.0.0.1:0", ...args], { env: { ...env, PKG_GATEWAY_TOKEN: TOKEN }, cwd: root, stdio: ["ignore", "pipe", "pipe"] });
+    let err = "";
+    child.stderr!.on("data", (chunk: Buffer) => (err += chunk.toString()));
+    const url = await new Promise<string>((resolve, reject) => {
+      child.once("exit", (code) => reject(new Error(`pkg gateway exited with ${code}: ${err}`)));
+      createInterface({ input: child.stdout! }).once("line", (line) => resolve(line.trim()));
+    });
+    return { child, url, stderr: () => err };
+  }
 
   after(async function () {
     this.timeout(120_000);
@@ -432,6 +442,109 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
     const built = spawnSync("cargo", ["run", "--quiet"], { cwd: app, encoding: "utf8", env: { ...process.env, CARGO_HOME: cargoHome, CARGO_TARGET_DIR: path.join(app, "target") }, timeout: 300_000 });
     expect(built.status, built.stderr).to.equal(0);
     expect(built.stdout.trim()).to.equal("Some(2)");
+  });
+
+  /** A package directory for plain `pkg publish`: a pkg.toml (no [origin]) beside the given files. */
+  async function nativeDir(name: string, pkgToml: string[], files: Record<string, string>): Promise<string> {
+    const dir = path.join(root, "native", name);
+    for (const [file, body] of Object.entries(files)) {
+      await mkdir(path.dirname(path.join(dir, file)), { recursive: true });
+      await writeFile(path.join(dir, file), body);
+    }
+    await writeFile(path.join(dir, "pkg.toml"), `${pkgToml.join("\n")}\n`);
+    return dir;
+  }
+
+  it("a package published with plain pkg publish is served to npm: packed by the gateway, the same bytes from another gateway, installed by npm", async () => {
+    const packageJson = (name: string, version: string) => JSON.stringify({ name, version, main: "index.js", license: "MIT", bin: { "native-npm": "bin/cli.js" }, dependencies: { "left-pad-demo": "^1.0.0" } }, null, 2);
+    const files = (name: string, version: string) => ({
+      "package.json": packageJson(name, version),
+      "index.js": 'module.exports = require("left-pad-demo") + " via native-npm";\n',
+      "bin/cli.js": "#!/usr/bin/env node\nconsole.log(require('..'));\n",
+    });
+    const toml = (version: string) => ["[package]", 'repository = "npm"', 'name = "native-npm"', `version = "${version}"`, 'license = "MIT"', 'src = ["package.json", "index.js", "bin/**"]', "", "[inputs]", '"npm:left-pad-demo" = "^1.0.0"'];
+    h.expectJsonSuccess(await pkg(["publish", await nativeDir("native-npm-1.2.0", toml("1.2.0"), files("native-npm", "1.2.0")), "--json"]));
+    // a tree whose package.json names another package: not an npm version of this one
+    h.expectJsonSuccess(await pkg(["publish", await nativeDir("native-npm-1.3.0", toml("1.3.0"), files("someone-else", "1.3.0")), "--json"]));
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+
+    const packument = async (base: string) => {
+      const response = await fetch(`${base}/native-npm`, { headers: { accept: "application/vnd.npm.install-v1+json" } });
+      expect(response.status).to.equal(200);
+      return (await response.json()) as { "dist-tags": Record<string, string>; versions: Record<string, { dist: { integrity: string; shasum: string; tarball: string }; bin?: unknown }> };
+    };
+    const doc = await packument(gateway);
+    expect(Object.keys(doc.versions)).to.deep.equal(["1.2.0"]);
+    expect(doc["dist-tags"].latest).to.equal("1.2.0");
+    expect(doc.versions["1.2.0"].bin).to.deep.equal({ "native-npm": "bin/cli.js" });
+    const tarball = Buffer.from(await (await fetch(doc.versions["1.2.0"].dist.tarball)).arrayBuffer());
+    expect(doc.versions["1.2.0"].dist.integrity).to.equal(`sha512-${createHash("sha512").update(tarball).digest("base64")}`);
+    expect(doc.versions["1.2.0"].dist.shasum).to.equal(createHash("sha1").update(tarball).digest("hex"));
+    expect(gatewayStderr()).to.contain("npm/native-npm:1.3.0 is not served to npm").and.contain('"someone-else"');
+
+    // another gateway (its own process, nothing cached) packs the same tree to the same bytes
+    const other = await startGatewayProcess([]);
+    try {
+      const otherDoc = await packument(other.url);
+      expect(otherDoc.versions["1.2.0"].dist.integrity).to.equal(doc.versions["1.2.0"].dist.integrity);
+      const otherTarball = Buffer.from(await (await fetch(otherDoc.versions["1.2.0"].dist.tarball)).arrayBuffer());
+      expect(otherTarball.equals(tarball)).to.equal(true);
+    } finally {
+      other.child.kill("SIGTERM");
+    }
+
+    const project = path.join(root, "native-npm-project");
+    await mkdir(project, { recursive: true });
+    await writeFile(path.join(project, "package.json"), JSON.stringify({ name: "p", version: "0.0.0", private: true, dependencies: { "native-npm": "^1.0.0" } }));
+    await npm(["install"], project, `${gateway}/`);
+    const lock = JSON.parse(readFileSync(path.join(project, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string; integrity?: string }> };
+    expect(lock.packages["node_modules/native-npm"]).to.include({ version: "1.2.0", integrity: doc.versions["1.2.0"].dist.integrity });
+    const ran = spawnSync(path.join(project, "node_modules", ".bin", "native-npm"), { encoding: "utf8" });
+    expect(ran.stdout.trim(), ran.stderr).to.equal("left-pad-demo@1.3.0 via native-npm");
+  });
+
+  it("a crate published with plain pkg publish is served to cargo: index line from its Cargo.toml, a packed .crate, built by cargo; a yank shows", async function () {
+    if (spawnSync("cargo", ["--version"], { stdio: "ignore" }).status !== 0 || crates.size < 2) {
+      if (process.env.CI === "true") throw new Error("cargo and Debian's librust-itoa-dev / librust-memchr-dev are needed (.ci/run installs them)");
+      skipBecause(this, "cargo or Debian's crate sources are missing");
+    }
+    const cargoToml = (version: string, dependencies: string[]) =>
+      ["[package]", 'name = "native-crate"', `version = "${version}"`, 'edition = "2021"', 'license = "MIT"', "", "[dependencies]", ...dependencies, "", "[features]", "shout = []", ""].join("\n");
+    const lib = '#[cfg(feature = "shout")]\npub const HOW: &str = "!!";\n#[cfg(not(feature = "shout"))]\npub const HOW: &str = ".";\npub fn say(n: u64) -> String { let mut b = itoa::Buffer::new(); format!("{}{}", b.format(n), HOW) }\n';
+    const toml = (version: string) => ["[package]", 'repository = "crates"', 'name = "native-crate"', `version = "${version}"`, 'license = "MIT"', 'src = ["Cargo.toml", "src/**"]', "", "[inputs]", '"crates:itoa" = "^1"'];
+    h.expectJsonSuccess(await pkg(["publish", await nativeDir("native-crate-0.2.0", toml("0.2.0"), { "Cargo.toml": cargoToml("0.2.0", ['itoa = "1"']), "src/lib.rs": lib }), "--json"]));
+    // a Cargo.toml cargo publish would refuse (a path dependency without a version): left out, and said why
+    h.expectJsonSuccess(await pkg(["publish", await nativeDir("native-crate-0.3.0", toml("0.3.0"), { "Cargo.toml": cargoToml("0.3.0", ['itoa = "1"', 'helper = { path = "../helper" }']), "src/lib.rs": lib }), "--json"]));
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+
+    const indexText = await (await fetch(`${gateway}/index/na/ti/native-crate`)).text();
+    const lines = indexText.trim().split("\n").map((l) => JSON.parse(l) as { name: string; vers: string; cksum: string; yanked: boolean; deps: { name: string; req: string; kind: string }[]; features: Record<string, string[]> });
+    expect(lines.map((l) => l.vers)).to.deep.equal(["0.2.0"]);
+    expect(lines[0]).to.deep.include({ name: "native-crate", yanked: false, features: { shout: [] } });
+    expect(lines[0].deps.map((d) => [d.name, d.req, d.kind])).to.deep.equal([["itoa", "^1", "normal"]]);
+    const crate = Buffer.from(await (await fetch(`${gateway}/api/v1/crates/native-crate/0.2.0/download`)).arrayBuffer());
+    expect(lines[0].cksum).to.equal(createHash("sha256").update(crate).digest("hex"));
+    expect(gatewayStderr()).to.contain("crates/native-crate:0.3.0 is not served to cargo").and.contain("path");
+
+    const app = path.join(root, "native-crate-app");
+    await mkdir(path.join(app, "src"), { recursive: true });
+    await mkdir(path.join(app, ".cargo"), { recursive: true });
+    await writeFile(path.join(app, ".cargo", "config.toml"), `[registries.chain]\nindex = "sparse+${gateway}/index/"\n`);
+    await writeFile(path.join(app, "Cargo.toml"), '[package]\nname = "native-crate-app"\nversion = "0.1.0"\nedition = "2021"\n\n[dependencies]\nnative-crate = { version = "0.2", registry = "chain", features = ["shout"] }\n');
+    await writeFile(path.join(app, "src", "main.rs"), 'fn main() { println!("{}", native_crate::say(42)); }\n');
+    const cargoEnv = { ...process.env, CARGO_HOME: path.join(root, "native-crate-home"), CARGO_TARGET_DIR: path.join(app, "target") };
+    const built = spawnSync("cargo", ["run", "--quiet"], { cwd: app, encoding: "utf8", env: cargoEnv, timeout: 300_000 });
+    expect(built.status, built.stderr).to.equal(0);
+    expect(built.stdout.trim()).to.equal("42!!");
+    expect(readFileSync(path.join(app, "Cargo.lock"), "utf8")).to.contain(`name = "native-crate"\nversion = "0.2.0"\nsource = "sparse+${gateway}/index/"\nchecksum = "${lines[0].cksum}"`);
+
+    // pkg yank: cargo's index says so, and the checksum stays (the same tree, the same bytes)
+    h.expectJsonSuccess(await pkg(["yank", "crates/native-crate:0.2.0", "--json"]));
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    const yanked = JSON.parse((await (await fetch(`${gateway}/index/na/ti/native-crate`)).text()).trim()) as { yanked: boolean; cksum: string };
+    expect(yanked).to.include({ yanked: true, cksum: lines[0].cksum });
+    const locked = spawnSync("cargo", ["build", "--quiet", "--locked"], { cwd: app, encoding: "utf8", env: cargoEnv, timeout: 300_000 });
+    expect(locked.status, locked.stderr).to.equal(0);
   });
 
   for (const mode of ["alternative registry", "source replacing crates-io"] as const) {

@@ -72,7 +72,7 @@ const ALLOWED: Record<string, { layers: string[]; packages?: string[] }> = {
     packages: ["multiformats", "semver", "tar-stream", "smol-toml", "ipfs-unixfs", "@multiformats/murmur3", "@ipld/dag-pb"],
   },
   // the registry gateway: HTTP over the package reader (chain + snapshots) and the content store; nothing it can write
-  gateway: { layers: ["gateway", "errors", "mirror", "chain", "content", "files", "ids", "manifest"], packages: ["multiformats", "semver", "ipfs-unixfs-exporter"] },
+  gateway: { layers: ["gateway", "errors", "mirror", "chain", "content", "files", "ids", "manifest"], packages: ["multiformats", "semver", "ipfs-unixfs-exporter", "smol-toml", "tar-stream"] },
   // the no-op cache and its daemon answer: node built-ins only, for the thin clients' sake
   noop: { layers: ["noop", "files"] },
 };
