@@ -22,6 +22,7 @@
  * cargo cannot parse are refused with one line naming the field and the reason.
  */
 import { parse } from "smol-toml";
+import type { IndexDependency } from "../mirror/crates";
 
 export interface CargoIndexLineResult {
   /** The JSON line, no trailing newline. */
@@ -35,17 +36,8 @@ export interface CargoManifestRefusal {
 
 type Table = Record<string, unknown>;
 
-/** One entry of the line's `deps`, keys in the index's order. */
-interface IndexDep {
-  name: string;
-  req: string;
-  features: string[];
-  optional: boolean;
-  default_features: boolean;
-  target: string | null;
-  kind: "normal" | "build" | "dev";
-  package?: string;
-}
+/** One entry of the line's `deps` (keys in the index's order): no `registry` (the same one), `package` only when given. */
+type IndexDep = Omit<IndexDependency, "registry" | "package"> & { package?: string };
 
 /** Thrown inside this module, returned as a {@link CargoManifestRefusal} by {@link cargoIndexLine}. */
 class Refused {

@@ -91,7 +91,7 @@ async function nativeCrateEntry(content: Pick<ContentStore, "getBytes" | "getBlo
     const cargoToml = (await readTreeFile(content, v.src, "Cargo.toml", CARGO_TOML_LIMIT))?.toString("utf8");
     if (cargoToml === undefined) continue; // not a crate
     const dir = cargoTomlPackage(cargoToml);
-    const packed = dir === null ? null : await packOrSkip(packs, v.src, `${dir.name}-${v.version}`);
+    const packed = dir === null ? null : await packOrSkip(packs.digests(v.src, `${dir.name}-${v.version}`));
     if (packed === null) continue;
     const made = cargoIndexLine(cargoToml, { name: record.key.name, version: v.version }, packed.sha256, v.yanked);
     if ("problem" in made) {
@@ -149,7 +149,7 @@ export function createCargoRoutes(options: CargoRoutesOptions) {
         const entry = await entryOf(download[1]);
         const version = entry?.versions.find((v) => v.version === decodeURIComponent(download[2]));
         if (version !== undefined && typeof version.origin.packed === "string" && typeof version.origin.top === "string") {
-          const packed = await packOrSkip(packs, version.origin.packed, version.origin.top);
+          const packed = await packOrSkip(packs.get(version.origin.packed, version.origin.top));
           return packed === null ? text("not found\n", 404) : packedReply(packed, "application/gzip");
         }
         if (version === undefined || typeof version.origin.crate !== "string" || version.origin.crate === "") return text("not found\n", 404);

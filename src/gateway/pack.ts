@@ -156,54 +156,90 @@ export async function packTree(content: Pick<ContentStore, "getBlock">, src: str
   return digests(gzipStored(await tarFiles(await treeFiles(content, src, limits), top)));
 }
 
+/** What a packument or an index line needs of a packed tree: its digests, not its bytes. */
+export type PackDigests = Omit<Packed, "bytes"> & { size: number };
+
 export interface PackCache {
-  /** The packed tree and its digests; packed once while it stays in the cache. */
+  /** The digests of the packed tree: packed once, then kept (they are small) while the bytes may be dropped. */
+  digests(src: string, top: string): Promise<PackDigests>;
+  /** The packed tree and its digests, for a download; packed again when dropped, and checked to be the same. */
   get(src: string, top: string): Promise<Packed>;
 }
 
+/** Digests kept: ~300 bytes each. */
+const MAX_DIGESTS = 100_000;
+
 /**
- * Packed trees by (src CID, top): a tree's bytes never change, so a packument, an index file and the downloads
- * that follow share one packing. Bounded by bytes (least recently used out first); a rebuilt cache packs again
- * to the same bytes.
+ * Packed trees by (src CID, top). A tree's bytes never change, so a packument, an index file and the downloads
+ * that follow share one packing; the bytes are bounded (least recently used out first), the digests are kept far
+ * longer, so a package of many native versions is not packed again for each packument after its bytes are dropped.
+ * A tree packed again must give the digests it gave before (this packer is deterministic; a difference would break
+ * the locks of everyone who installed it, so it is an error, not a new answer).
  */
-export function createPackCache(content: Pick<ContentStore, "getBlock">, maxBytes = 128 * 1024 * 1024): PackCache {
-  const cache = new Map<string, { packed: Promise<Packed>; size: number }>();
+export function createPackCache(content: Pick<ContentStore, "getBlock">, maxBytes = 128 * 1024 * 1024, limits: PackLimits = LIMITS): PackCache {
+  const bytes = new Map<string, { packed: Promise<Packed>; size: number }>();
+  const known = new Map<string, PackDigests>();
   let held = 0;
+
+  function remember(key: string, packed: Packed): void {
+    const before = known.get(key);
+    if (before !== undefined && before.sha256 !== packed.sha256) {
+      throw new Error(`packing ${key.replace("\0", " as ")} gave sha256 ${packed.sha256}, not ${before.sha256} as before: the packer is not deterministic`);
+    }
+    if (before !== undefined) return;
+    if (known.size >= MAX_DIGESTS) known.delete(known.keys().next().value as string);
+    known.set(key, { sha256: packed.sha256, integrity: packed.integrity, shasum: packed.shasum, size: packed.bytes.length });
+  }
+
+  function get(src: string, top: string): Promise<Packed> {
+    const key = `${src}\0${top}`;
+    const found = bytes.get(key);
+    if (found !== undefined) {
+      bytes.delete(key); // most recently used last
+      bytes.set(key, found);
+      return found.packed;
+    }
+    const slot = {
+      packed: packTree(content, src, top, limits).then((packed) => {
+        remember(key, packed);
+        return packed;
+      }),
+      size: 0,
+    };
+    bytes.set(key, slot);
+    slot.packed.then(
+      (packed) => {
+        if (bytes.get(key) !== slot) return;
+        slot.size = packed.bytes.length;
+        held += slot.size;
+        for (const [old, value] of bytes) {
+          if (held <= maxBytes || old === key) break;
+          bytes.delete(old);
+          held -= value.size;
+        }
+      },
+      () => {
+        if (bytes.get(key) === slot) bytes.delete(key);
+      },
+    );
+    return slot.packed;
+  }
+
   return {
-    get(src, top) {
-      const key = `${src}\0${top}`;
-      const found = cache.get(key);
-      if (found !== undefined) {
-        cache.delete(key); // most recently used last
-        cache.set(key, found);
-        return found.packed;
-      }
-      const slot = { packed: packTree(content, src, top), size: 0 };
-      cache.set(key, slot);
-      slot.packed.then(
-        (packed) => {
-          if (cache.get(key) !== slot) return;
-          slot.size = packed.bytes.length;
-          held += slot.size;
-          for (const [old, value] of cache) {
-            if (held <= maxBytes || old === key) break;
-            cache.delete(old);
-            held -= value.size;
-          }
-        },
-        () => {
-          if (cache.get(key) === slot) cache.delete(key);
-        },
-      );
-      return slot.packed;
+    get,
+    async digests(src, top) {
+      const found = known.get(`${src}\0${top}`);
+      if (found !== undefined) return found;
+      const packed = await get(src, top);
+      return { sha256: packed.sha256, integrity: packed.integrity, shasum: packed.shasum, size: packed.bytes.length };
     },
   };
 }
 
-/** The packed tree, or null when it is too large to serve (a missing or corrupt block is an error: the reply says so). */
-export async function packOrSkip(packs: PackCache, src: string, top: string): Promise<Packed | null> {
+/** A packing's result, or null when the tree is too large to serve (a missing or corrupt block is an error: the reply says so). */
+export async function packOrSkip<T>(packing: Promise<T>): Promise<T | null> {
   try {
-    return await packs.get(src, top);
+    return await packing;
   } catch (error) {
     if (isPkgError(error) && error.code === ERR_GATEWAY_PACK_TOO_LARGE) return null;
     throw error;

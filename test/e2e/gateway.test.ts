@@ -10,7 +10,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { createInterface } from "node:readline";
@@ -500,7 +500,8 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
     const lock = JSON.parse(readFileSync(path.join(project, "package-lock.json"), "utf8")) as { packages: Record<string, { version?: string; integrity?: string }> };
     expect(lock.packages["node_modules/native-npm"]).to.include({ version: "1.2.0", integrity: doc.versions["1.2.0"].dist.integrity });
     const ran = spawnSync(path.join(project, "node_modules", ".bin", "native-npm"), { encoding: "utf8" });
-    expect(ran.stdout.trim(), ran.stderr).to.equal("left-pad-demo@1.3.0 via native-npm");
+    // its dependency came through the gateway too (1.3.0, unless an earlier test yanked it)
+    expect(ran.stdout.trim(), ran.stderr).to.equal(`left-pad-demo@${lock.packages["node_modules/left-pad-demo"].version} via native-npm`);
   });
 
   it("a crate published with plain pkg publish is served to cargo: index line from its Cargo.toml, a packed .crate, built by cargo; a yank shows", async function () {
@@ -545,6 +546,21 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
     expect(yanked).to.include({ yanked: true, cksum: lines[0].cksum });
     const locked = spawnSync("cargo", ["build", "--quiet", "--locked"], { cwd: app, encoding: "utf8", env: cargoEnv, timeout: 300_000 });
     expect(locked.status, locked.stderr).to.equal(0);
+
+    // this repository's own example crates: crates:dep published as it is, examples/hello built by plain cargo
+    // with the gateway in place of crates.io (its Cargo.toml says `dep = "0.2"`, nothing else)
+    const examples = path.join(__dirname, "..", "..", "examples");
+    const dep = path.join(root, "example-dep");
+    const hello = path.join(root, "example-hello");
+    await cp(path.join(examples, "dep"), dep, { recursive: true });
+    await cp(path.join(examples, "hello"), hello, { recursive: true });
+    h.expectJsonSuccess(await pkg(["publish", dep, "--json"]));
+    await new Promise((resolve) => setTimeout(resolve, 1200));
+    await mkdir(path.join(hello, ".cargo"), { recursive: true });
+    await writeFile(path.join(hello, ".cargo", "config.toml"), `[source.crates-io]\nreplace-with = "chain"\n\n[source.chain]\nregistry = "sparse+${gateway}/index/"\n`);
+    const greeted = spawnSync("cargo", ["run", "--quiet"], { cwd: hello, encoding: "utf8", env: { ...cargoEnv, CARGO_TARGET_DIR: path.join(hello, "target") }, timeout: 300_000 });
+    expect(greeted.status, greeted.stderr).to.equal(0);
+    expect(greeted.stdout.trim()).to.equal("hello from crates:dep");
   });
 
   for (const mode of ["alternative registry", "source replacing crates-io"] as const) {

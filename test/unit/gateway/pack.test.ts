@@ -127,20 +127,22 @@ describe("gateway: packing a native version's tree", function () {
     expect((await treeFiles(content, big, { maxBytes: 10_000, maxEntries: 2 })).map((f) => f.path)).to.deep.equal(["a", "b"]);
   });
 
-  it("packs once per tree while cached, and again (to the same bytes) after being evicted", async () => {
+  it("packs once per tree while cached, keeps the digests when the bytes are dropped, and packs again to the same bytes", async () => {
     let reads = 0;
     const counting = { getBlock: (...args: Parameters<EmbeddedContentStore["getBlock"]>) => (reads++, content.getBlock(...args)) };
-    const cache = createPackCache(counting, 1); // holds one packing at a time
+    const cache = createPackCache(counting, 1); // holds the bytes of one packing at a time
     const [a, b] = await Promise.all([cache.get(src, "package"), cache.get(src, "package")]);
     expect(a).to.equal(b);
     const once = reads;
     expect(once).to.be.greaterThan(0);
     await cache.get(src, "package");
     expect(reads).to.equal(once);
-    await cache.get(src, "other-1.0.0"); // evicts the first
-    const evicted = reads;
+    await cache.get(src, "other-1.0.0"); // drops the first one's bytes
+    const dropped = reads;
+    expect(await cache.digests(src, "package")).to.deep.equal({ sha256: a.sha256, integrity: a.integrity, shasum: a.shasum, size: a.bytes.length });
+    expect(reads, "digests of a dropped packing come without packing again").to.equal(dropped);
     const again = await cache.get(src, "package");
-    expect(reads).to.be.greaterThan(evicted);
+    expect(reads).to.be.greaterThan(dropped);
     expect(again.bytes.equals(a.bytes)).to.equal(true);
     expect((await tarFiles([], "x")).length).to.equal(1024); // an empty tar: two zero blocks
   });
