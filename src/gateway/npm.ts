@@ -17,7 +17,7 @@ import { CID } from "multiformats/cid";
 import type { PackageRecord } from "../chain/registry";
 import type { ContentStore } from "../content";
 import { readPublishedManifest } from "../manifest";
-import { packedReply, packOrSkip, readTreeFile, warnOnce, type PackCache } from "./pack";
+import { packedReply, packOrSkip, readTreeFile, treeHasFile, warnOnce, type PackCache } from "./pack";
 
 export const INSTALL_V1 = "application/vnd.npm.install-v1+json";
 
@@ -106,11 +106,18 @@ const notFound = (): Reply => json({ error: "Not found" }, 404);
 /** At most this much of a version's package.json is read (a hostile one is refused past it). */
 const PACKAGE_JSON_LIMIT = 1024 * 1024;
 
-/** The version document a package.json gives: what the registry keeps of it (no readme, scripts or devDependencies). */
-function versionDocument(document: JsonObject): JsonObject {
-  const { readme: _readme, readmeFilename: _readmeFilename, scripts, devDependencies: _dev, ...kept } = document;
+/**
+ * The version document a package.json gives: what the registry keeps of it (no readme, scripts or
+ * devDependencies), without the fields only a registry may write — `dist` and every `_field` — which an author's
+ * package.json could otherwise forge (a `dist.tarball` elsewhere, `_hasShrinkwrap`); the registry's own are set
+ * here and by the packument.
+ */
+async function versionDocument(content: Pick<ContentStore, "getBlock">, src: string, document: JsonObject): Promise<JsonObject> {
+  const { readme: _readme, readmeFilename: _readmeFilename, scripts, devDependencies: _dev, dist: _dist, hasInstallScript: _hasInstallScript, ...rest } = document;
+  const kept: JsonObject = Object.fromEntries(Object.entries(rest).filter(([key]) => !key.startsWith("_")));
   const hooks = typeof scripts === "object" && scripts !== null && !Array.isArray(scripts) ? Object.keys(scripts) : [];
   if (hooks.some((hook) => hook === "preinstall" || hook === "install" || hook === "postinstall")) kept.hasInstallScript = true;
+  kept._hasShrinkwrap = await treeHasFile(content, src, "npm-shrinkwrap.json"); // what npm publish's registry says
   return kept;
 }
 
@@ -149,7 +156,7 @@ async function nativeEntry(content: Pick<ContentStore, "getBlock" | "getBytes">,
     if (document === null) continue;
     const base = { version: v.version, meta: v.meta, src: v.src, yanked: v.yanked };
     if (origin !== undefined) {
-      versions.push({ ...base, origin: { document: versionDocument(document), tarball: origin.artifact, integrity: origin.integrity ?? null, shasum: origin.shasum ?? null } });
+      versions.push({ ...base, origin: { document: await versionDocument(content, v.src, document), tarball: origin.artifact, integrity: origin.integrity ?? null, shasum: origin.shasum ?? null } });
       continue;
     }
     if (document.name !== upstream || document.version !== v.version) {
@@ -159,7 +166,7 @@ async function nativeEntry(content: Pick<ContentStore, "getBlock" | "getBytes">,
     }
     const packed = await packOrSkip(packs.digests(v.src, "package"));
     if (packed === null) continue;
-    versions.push({ ...base, origin: { document: versionDocument(document), packed: v.src, integrity: packed.integrity, shasum: packed.shasum } });
+    versions.push({ ...base, origin: { document: await versionDocument(content, v.src, document), packed: v.src, integrity: packed.integrity, shasum: packed.shasum } });
   }
   if (versions.length === 0) return null;
   return { format: 1, kind: "npm", name: record.key.name, origin: { name: upstream }, versions };

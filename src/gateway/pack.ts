@@ -251,6 +251,17 @@ export function packedReply(packed: Packed, type: string): StreamReply {
   return { status: 200, type, etag: `"sha256-${packed.sha256}"`, length: packed.bytes.length, stream: (async function* () { yield packed.bytes; })() };
 }
 
+/** Whether a version's tree holds a regular file at `file` (its root block read and verified, not its bytes). */
+export async function treeHasFile(content: Pick<ContentStore, "getBlock">, src: string, file: string): Promise<boolean> {
+  const { exporter } = await import("ipfs-unixfs-exporter");
+  try {
+    const entry = await exporter(`${src}/${file}`, readableStorage(content));
+    return entry.type === "raw" || (entry.type === "file" && entry.unixfs.type !== "symlink");
+  } catch {
+    return false;
+  }
+}
+
 /** One file of a version's tree (package.json, Cargo.toml), every block verified; null when there is none or it is over `limit`. */
 export async function readTreeFile(content: Pick<ContentStore, "getBlock">, src: string, file: string, limit: number): Promise<Buffer | null> {
   const { exporter } = await import("ipfs-unixfs-exporter");

@@ -456,7 +456,9 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
   }
 
   it("a package published with plain pkg publish is served to npm: packed by the gateway, the same bytes from another gateway, installed by npm", async () => {
-    const packageJson = (name: string, version: string) => JSON.stringify({ name, version, main: "index.js", license: "MIT", bin: { "native-npm": "bin/cli.js" }, dependencies: { "left-pad-demo": "^1.0.0" } }, null, 2);
+    // with fields only a registry may write, forged: the gateway writes its own
+    const forged = { dist: { tarball: "http://127.0.0.1:9/elsewhere.tgz", integrity: "sha512-forged" }, _hasShrinkwrap: true, _id: "forged@0.0.0" };
+    const packageJson = (name: string, version: string) => JSON.stringify({ name, version, main: "index.js", license: "MIT", bin: { "native-npm": "bin/cli.js" }, dependencies: { "left-pad-demo": "^1.0.0" }, ...forged }, null, 2);
     const files = (name: string, version: string) => ({
       "package.json": packageJson(name, version),
       "index.js": 'module.exports = require("left-pad-demo") + " via native-npm";\n',
@@ -471,12 +473,14 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
     const packument = async (base: string) => {
       const response = await fetch(`${base}/native-npm`, { headers: { accept: "application/vnd.npm.install-v1+json" } });
       expect(response.status).to.equal(200);
-      return (await response.json()) as { "dist-tags": Record<string, string>; versions: Record<string, { dist: { integrity: string; shasum: string; tarball: string }; bin?: unknown }> };
+      return (await response.json()) as { "dist-tags": Record<string, string>; versions: Record<string, { dist: { integrity: string; shasum: string; tarball: string }; bin?: unknown; _hasShrinkwrap?: boolean }> };
     };
     const doc = await packument(gateway);
     expect(Object.keys(doc.versions)).to.deep.equal(["1.2.0"]);
     expect(doc["dist-tags"].latest).to.equal("1.2.0");
     expect(doc.versions["1.2.0"].bin).to.deep.equal({ "native-npm": "bin/cli.js" });
+    expect(doc.versions["1.2.0"]).to.include({ _hasShrinkwrap: false }).and.not.have.property("_id");
+    expect(doc.versions["1.2.0"].dist.tarball).to.equal(`${gateway}/native-npm/-/native-npm-1.2.0.tgz`);
     const tarball = Buffer.from(await (await fetch(doc.versions["1.2.0"].dist.tarball)).arrayBuffer());
     expect(doc.versions["1.2.0"].dist.integrity).to.equal(`sha512-${createHash("sha512").update(tarball).digest("base64")}`);
     expect(doc.versions["1.2.0"].dist.shasum).to.equal(createHash("sha1").update(tarball).digest("hex"));
