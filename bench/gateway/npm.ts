@@ -4,13 +4,17 @@
  * Goal ≥ 1.5× faster than the anchor: the same `npm install` of the same tree straight from that verdaccio, in
  * the same run.
  *
- * The tree: 200 synthetic packages of 3 versions each (1.0.0, 1.0.1, 1.1.0; 5 files, about 1.5 KiB a tarball),
+ * The tree: 200 synthetic packages of 3 versions each (1.0.0, 1.0.1, 1.1.0; 5 files, about 1.5 KiB a tarball;
+ * BENCH_GATEWAY_NPM_VERSIONS=N adds N − 3 older 0.0.x versions to each, for larger packuments),
  * published to a local verdaccio by HTTP PUT. Packages 0–19 are the top ones a root project depends on; every other
  * package is a dependency of at least one package before it (so all 200 are reached), plus random extra edges
  * further down the list; every range (^1.0.0 or ~1.1.0) picks 1.1.0, so the install is exactly 200 packages, one
  * version each.
  *
- * Each install is cold on npm's side: a fresh --cache directory, no node_modules and no package-lock.json. The
+ * Each install is cold on npm's side: a fresh --cache directory, no node_modules and no package-lock.json; npm's
+ * files (project, caches) are on tmpfs (/dev/shm) when there is one, since on this VM's disk npm's own writes made
+ * one registry's installs vary from 3.5 to 4.1 s (on tmpfs 1.78–1.85), more than the registries differ. npm 11
+ * asks for full packuments (`accept: application/json`, gzip), not the abbreviated ones. The
  * registries take turns, 3 timed installs each (median), after one untimed install each (reported: the
  * gateway's first one also fills its per-block cache of package records, as its first users would). Where the time
  * goes: a third registry takes its turn in the same rotation, answering the gateway's very bytes from memory
@@ -23,7 +27,7 @@
  * Needs `npm run build`; installs bench/tools on first use.
  */
 import { createHash } from "node:crypto";
-import { mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
@@ -36,7 +40,8 @@ import { gatewayWarnings, PKG_BIN, putVersion, requireBuilt, runGroup, seconds, 
 
 const PACKAGES = Number(process.env.BENCH_GATEWAY_NPM_PACKAGES ?? 200);
 const TOP = 20;
-const VERSIONS = ["1.0.0", "1.0.1", "1.1.0"];
+/** Versions a package: BENCH_GATEWAY_NPM_VERSIONS (≥ 3) older 0.0.x ones before these three. */
+const VERSIONS = [...Array.from({ length: Math.max(0, Number(process.env.BENCH_GATEWAY_NPM_VERSIONS ?? 3) - 3) }, (_, i) => `0.0.${i}`), "1.0.0", "1.0.1", "1.1.0"];
 const INSTALLED = "1.1.0";
 const RUNS = 3;
 /** npm's default maxsockets. */
@@ -154,6 +159,17 @@ async function startMemoryRegistry(source: string, names: readonly string[]): Pr
   };
 }
 
+/** Where npm's files go: a directory on /dev/shm (tmpfs) when it is writable, else in the work directory. */
+async function clientDir(work: string): Promise<string> {
+  try {
+    return await mkdtemp(path.join("/dev/shm", "chainpkg-bench-npm-"));
+  } catch {
+    const dir = path.join(work, "npm-client");
+    await mkdir(dir, { recursive: true });
+    return dir;
+  }
+}
+
 export async function benchGatewayNpm(): Promise<void> {
   const log = progress(performance.now());
   requireBuilt();
@@ -186,7 +202,11 @@ export async function benchGatewayNpm(): Promise<void> {
       stoppers.add("memory registry", () => memory.close());
       const bases = { gateway: gateway.url, verdaccio: registry.url, memory: memory.url };
 
-      const project = path.join(work, "project");
+      // npm's side (the project, its node_modules, each fresh cache) on tmpfs when there is one: on this VM's disk
+      // npm's own writes made the same install vary by ±0.5 s from run to run, more than the registries differ
+      const client = await clientDir(work);
+      stoppers.add("npm's tmpfs directory", () => rm(client, { recursive: true, force: true }));
+      const project = path.join(client, "project");
       await mkdir(project, { recursive: true });
       const npmrc = path.join(work, "empty.npmrc");
       await writeFile(npmrc, "");
@@ -197,7 +217,7 @@ export async function benchGatewayNpm(): Promise<void> {
         await rm(path.join(project, "node_modules"), { recursive: true, force: true });
         await rm(path.join(project, "package-lock.json"), { force: true });
         await writeFile(path.join(project, "package.json"), `${JSON.stringify(projectJson, null, 2)}\n`);
-        const cache = path.join(work, `npm-cache-${runNo++}`);
+        const cache = path.join(client, `npm-cache-${runNo++}`);
         const ran = await runGroup(
           stoppers,
           "npm",
@@ -243,7 +263,7 @@ export async function benchGatewayNpm(): Promise<void> {
       bench("gateway-npm-install", gatewayMedian, "s", "verdaccio-npm-install", verdaccioMedian, 2);
       note(
         `npm install (npm ${(await runGroup(stoppers, "npm", ["--version"], { env: chain.env })).stdout.trim()}) of ${PACKAGES} packages (${TOP} top ones, ${edges} dependency edges; ${VERSIONS.length} versions each on both ` +
-          `registries, ${(published.bytes / published.versions / 1024).toFixed(1)} KiB a tarball), fresh cache, no node_modules or lock each time; median of ${RUNS}, alternating: ` +
+          `registries, ${(published.bytes / published.versions / 1024).toFixed(1)} KiB a tarball), fresh cache, no node_modules or lock each time (npm's files in ${client.startsWith("/dev/shm/") ? "tmpfs" : "the work directory"}); median of ${RUNS}, alternating: ` +
           `gateway ${times.gateway.map(seconds).join(", ")} s; verdaccio ${times.verdaccio.map(seconds).join(", ")} s; verdaccio / gateway = ${(verdaccioMedian / gatewayMedian).toFixed(2)}× (goal ≥ 1.5×)`,
       );
       const memoryMedian = median(times.memory) / 1000;
