@@ -215,6 +215,14 @@ export function createNpmRoutes(options: NpmRoutesOptions) {
     /** A reply for `pathname`, or null when it is not an npm path. */
     async handle(pathname: string, accept: string): Promise<Reply | StreamReply | null> {
       if (pathname === "/-/ping") return json({});
+      // `npm dist-tag ls NAME`
+      const tags = /^\/-\/package\/(.+)\/dist-tags$/.exec(pathname);
+      if (tags !== null) {
+        const named = parseNpmPath(`/${tags[1]}`);
+        const entry = named === null || named.file !== null ? null : await entryOf(named.name);
+        const doc = entry === null ? null : mirroredPackument(entry, options.base, true);
+        return doc === null ? notFound() : json(doc["dist-tags"]);
+      }
       const parsed = parseNpmPath(pathname);
       if (parsed === null) return null;
       const entry = await entryOf(parsed.name);

@@ -481,6 +481,7 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
     expect(doc.versions["1.2.0"].bin).to.deep.equal({ "native-npm": "bin/cli.js" });
     expect(doc.versions["1.2.0"]).to.include({ _hasShrinkwrap: false }).and.not.have.property("_id");
     expect(doc.versions["1.2.0"].dist.tarball).to.equal(`${gateway}/native-npm/-/native-npm-1.2.0.tgz`);
+    expect((await npm(["dist-tag", "ls", "native-npm"], root, `${gateway}/`)).trim()).to.equal("latest: 1.2.0");
     const tarball = Buffer.from(await (await fetch(doc.versions["1.2.0"].dist.tarball)).arrayBuffer());
     expect(doc.versions["1.2.0"].dist.integrity).to.equal(`sha512-${createHash("sha512").update(tarball).digest("base64")}`);
     expect(doc.versions["1.2.0"].dist.shasum).to.equal(createHash("sha1").update(tarball).digest("hex"));
