@@ -96,36 +96,23 @@ function comparator(input: string): { display: string; rest: string } | { proble
   if ("problem" in major) return major;
   text = major.rest;
   let wildcard = false;
-  let minor: string | undefined;
-  let patch: string | undefined;
-  if (text.startsWith(".")) {
+  const parts: string[] = [];
+  for (const position of ["minor", "patch"] as const) {
+    if (!text.startsWith(".")) break;
     text = text.slice(1);
     if (WILDCARD.test(text)) {
       wildcard = true;
       if (written === undefined) op = "";
       text = text.slice(1);
-    } else {
-      const parsed = numeric(text, "minor");
-      if ("problem" in parsed) return parsed;
-      minor = parsed.value;
-      text = parsed.rest;
+      continue;
     }
+    if (wildcard) return { problem: "unexpected character after a wildcard" };
+    const parsed = numeric(text, position);
+    if ("problem" in parsed) return parsed;
+    parts.push(parsed.value);
+    text = parsed.rest;
   }
-  if (text.startsWith(".")) {
-    text = text.slice(1);
-    if (WILDCARD.test(text)) {
-      wildcard = true;
-      if (written === undefined) op = "";
-      text = text.slice(1);
-    } else if (wildcard) {
-      return { problem: "unexpected character after a wildcard" };
-    } else {
-      const parsed = numeric(text, "patch");
-      if ("problem" in parsed) return parsed;
-      patch = parsed.value;
-      text = parsed.rest;
-    }
-  }
+  const [minor, patch] = parts as [string | undefined, string | undefined];
   let pre = "";
   if (patch !== undefined && text.startsWith("-")) {
     const parsed = identifier(text.slice(1), "pre-release");
