@@ -4,8 +4,9 @@
  * `_` starts a two-character escape, so decoding is never ambiguous:
  *   `__` is the scope separator: npm's `@scope/name` → `scope__name` (DefinitelyTyped's own convention);
  *   `_.` is a literal underscore: `string_decoder` → `string_.decoder`;
- *   `_` + a lowercase letter is that letter in upper case: `JSONStream` would be `_j_s_o_n_stream` — which
- *        starts with `_`, so legacy names starting in upper case cannot be mirrored (reported, skipped).
+ *   `_` + a lowercase letter is that letter in upper case: `jQuery` → `j_query`;
+ *   `_-` right after the first character says that character is upper case, since a package name cannot start
+ *        with `_`: the legacy `JSONStream` → `j_-_s_o_n_stream` (`_-` appears nowhere else).
  * Everything else must already be in `[a-z0-9.-]`. Names longer than 64 characters once escaped are refused.
  */
 import { checkName } from "../ids";
@@ -34,7 +35,8 @@ export function encodeName(upstream: string): { name: string } | { problem: stri
   const escapedScope = scope === null ? "" : escape(scope);
   const escapedName = escape(rest);
   if (escapedScope === null || escapedName === null) return { problem: `${JSON.stringify(upstream)} has characters outside a-z, A-Z, 0-9, '.', '-', '_'` };
-  const name = scope === null ? escapedName : `${escapedScope}__${escapedName}`;
+  let name = scope === null ? escapedName : `${escapedScope}__${escapedName}`;
+  if (/^_[a-z]/.test(name)) name = `${name[1]}_-${name.slice(2)}`; // an upper-case first letter
   const problem = checkName(name);
   if (problem !== null) return { problem: `${JSON.stringify(upstream)} becomes ${JSON.stringify(name)}, which ${problem}` };
   return { name };
@@ -42,9 +44,10 @@ export function encodeName(upstream: string): { name: string } | { problem: stri
 
 /** The inverse of {@link encodeName}; null for a text encodeName never returns. */
 export function decodeName(name: string): string | null {
-  let out = "";
+  const capital = /^[a-z]_-/.test(name);
+  let out = capital ? name[0].toUpperCase() : "";
   let scoped = false;
-  for (let i = 0; i < name.length; i++) {
+  for (let i = capital ? 3 : 0; i < name.length; i++) {
     const ch = name[i];
     if (ch !== "_") {
       out += ch;

@@ -31,8 +31,8 @@
  * yet, ERR_MIRROR_UNKNOWN_PACKAGE.
  *
  * Names. The attribute path is the package name, through names.ts (`python311Packages.requests` →
- * `python311_packages.requests`); paths with quoted segments (`aspellDicts."or"`) or starting in upper case
- * (`SDL2`) cannot be mirrored and are skipped with a log line.
+ * `python311_packages.requests`, `SDL2` → `s_-_d_l2`); paths with quoted segments (`aspellDicts."or"`) cannot be
+ * mirrored and are skipped with a log line.
  *
  * Versions. See {@link nixToSemver}: a deterministic map to an exact semver version; the Nix version is kept
  * in the version's origin (`origin.version`), which is how it is read back.

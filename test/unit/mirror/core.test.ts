@@ -52,7 +52,9 @@ describe("mirror: names", () => {
     expect(encodeName("string_decoder")).to.deep.equal({ name: "string_.decoder" });
     expect(encodeName("@types/babel__core")).to.deep.equal({ name: "types__babel_._.core" });
     expect(encodeName("jQuery")).to.deep.equal({ name: "j_query" });
-    for (const upstream of ["left-pad", "@types/node", "string_decoder", "@types/babel__core", "jQuery", "a.b-c"]) {
+    expect(encodeName("JSONStream")).to.deep.equal({ name: "j_-_s_o_n_stream" }); // legacy names in upper case
+    expect(encodeName("Base64")).to.deep.equal({ name: "b_-ase64" });
+    for (const upstream of ["left-pad", "@types/node", "string_decoder", "@types/babel__core", "jQuery", "a.b-c", "JSONStream", "Base64", "J"]) {
       expect(decodeName((encodeName(upstream) as { name: string }).name)).to.equal(upstream);
     }
   });
@@ -69,13 +71,31 @@ describe("mirror: names", () => {
       { numRuns: 2000 },
     );
     expect((encodeName("types__node") as { name: string }).name).to.not.equal((encodeName("@types/node") as { name: string }).name);
+    // every name of up to 4 characters over the escapes' own alphabet: no two share a package name
+    const alphabet = ["a", "A", "b", "B", "_", ".", "-", "1"];
+    const seen = new Map<string, string>();
+    let level = [""];
+    for (let length = 1; length <= 4; length++) {
+      level = level.flatMap((prefix) => alphabet.map((ch) => prefix + ch));
+      for (const upstream of level) {
+        const encoded = encodeName(upstream);
+        if (!("name" in encoded)) continue;
+        expect(seen.get(encoded.name), `${upstream} and ${seen.get(encoded.name)} → ${encoded.name}`).to.equal(undefined);
+        seen.set(encoded.name, upstream);
+        expect(decodeName(encoded.name)).to.equal(upstream);
+      }
+    }
+    expect(seen.size).to.be.greaterThan(1000);
   });
 
   it("refuses what cannot be a package name, saying why", () => {
     expect(encodeName("a/b")).to.have.property("problem").that.contains("outside a scope");
     expect(encodeName("@/x")).to.have.property("problem");
     expect(encodeName("has space")).to.have.property("problem").that.contains("characters");
-    expect(encodeName("JSONStream")).to.have.property("problem"); // `_j_s_o_n_stream` starts with '_'
+    expect(encodeName("_private")).to.have.property("problem"); // `_.private` starts with '_', as npm refuses it too
+    expect(decodeName("j_-")).to.equal("J");
+    expect(decodeName("ja_-b")).to.equal(null); // `_-` only after the first character
+    expect(decodeName("1_-a")).to.equal(null);
     expect(encodeName("x".repeat(65))).to.have.property("problem").that.contains("64");
     expect(decodeName("a_")).to.equal(null);
     expect(decodeName("a_!")).to.equal(null);
