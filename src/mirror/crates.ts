@@ -38,6 +38,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import * as semver from "semver";
 import { parse as parseToml } from "smol-toml";
+import { mapLimit } from "../concurrency";
 import { isPkgError, PkgError } from "../errors";
 import { MAX_RANGE_BYTES } from "../files/limits";
 import { checkName, checkVersion, withoutBuildMetadata } from "../ids";
@@ -57,6 +58,8 @@ export const MAX_CONFIG_BYTES = 1024 * 1024;
 /** A crate's Cargo.toml, read for its license. */
 const MAX_CARGO_TOML_BYTES = 4 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 300_000;
+/** New versions of one crate downloaded at once (the engine runs several crates at once besides). */
+const VERSION_DOWNLOADS = 4;
 
 export interface CratesSourceOptions {
   /** A directory laid out as a cargo index, or `sparse+http(s)://…/`. */
@@ -725,6 +728,7 @@ export function createCratesSource(options: CratesSourceOptions): MirrorSource {
         for (const dep of names) if (!dependencies.has(dep.toLowerCase())) dependencies.set(dep.toLowerCase(), dep);
       };
       let spelled: string | null = null;
+      const downloads: { line: IndexLine; text: string; inputs: CrateInputs }[] = [];
 
       for (const { number, text } of splitLines(bytes)) {
         context.signal?.throwIfAborted();
@@ -772,7 +776,17 @@ export function createCratesSource(options: CratesSourceOptions): MirrorSource {
           addDependencies(inputs.dependencies);
           continue;
         }
+        downloads.push({ line, text, inputs });
+      }
+      // the new versions' .crate files, a few at a time (a crate of hundreds of versions would otherwise wait on
+      // each download in turn); results, refusals and the first refusal in index order
+      const results = await mapLimit(downloads, VERSION_DOWNLOADS, async ({ line, text, inputs }) => {
         const result = await importVersion(line, text, inputs, config, context);
+        if (result.kind === "ok") context.onVersion();
+        return result;
+      });
+      for (const [i, result] of results.entries()) {
+        const { line, inputs } = downloads[i];
         if (result.kind === "refused") {
           refusals.push(`crates ${line.name}@${line.vers} refused [${result.error.code}]: ${result.error.message}`);
           firstRefusal ??= result.error;
@@ -780,7 +794,6 @@ export function createCratesSource(options: CratesSourceOptions): MirrorSource {
         }
         versions.push(result.version);
         addDependencies(inputs.dependencies);
-        context.onVersion();
       }
 
       if (previousVersions.size > 0) {

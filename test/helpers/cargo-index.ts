@@ -161,6 +161,9 @@ export interface TestServer {
   requests: string[];
   /** Path → HTTP status answered instead of the file. */
   overrides: Map<string, number>;
+  /** Milliseconds each answer waits (0: none), and the most requests that were in flight at once. */
+  delayMs: number;
+  maxInFlight: number;
   close(): Promise<void>;
 }
 
@@ -168,31 +171,41 @@ export interface TestServer {
 export async function serve(root: string): Promise<TestServer> {
   const requests: string[] = [];
   const overrides = new Map<string, number>();
+  let inFlight = 0;
   const server = createServer((request, response) => {
     const pathname = decodeURIComponent(new URL(request.url ?? "/", "http://localhost").pathname);
     requests.push(pathname);
-    const status = overrides.get(pathname);
-    if (status !== undefined) {
-      response.writeHead(status).end("overridden");
-      return;
-    }
-    const file = join(root, ...pathname.split("/").filter((s) => s !== "" && s !== "." && s !== ".."));
-    readFile(file).then(
-      (bytes) => response.writeHead(200, { "content-type": "application/octet-stream" }).end(bytes),
-      () => response.writeHead(404).end("not found"),
-    );
+    result.maxInFlight = Math.max(result.maxInFlight, ++inFlight);
+    response.once("close", () => inFlight--);
+    const answer = () => {
+      const status = overrides.get(pathname);
+      if (status !== undefined) {
+        response.writeHead(status).end("overridden");
+        return;
+      }
+      const file = join(root, ...pathname.split("/").filter((s) => s !== "" && s !== "." && s !== ".."));
+      readFile(file).then(
+        (bytes) => response.writeHead(200, { "content-type": "application/octet-stream" }).end(bytes),
+        () => response.writeHead(404).end("not found"),
+      );
+    };
+    if (result.delayMs > 0) setTimeout(answer, result.delayMs);
+    else answer();
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as AddressInfo;
-  return {
+  const result: TestServer = {
     url: `http://127.0.0.1:${port}`,
     requests,
     overrides,
+    delayMs: 0,
+    maxInFlight: 0,
     close: () => new Promise<void>((resolve) => {
       server.closeAllConnections();
       server.close(() => resolve());
     }),
   };
+  return result;
 }
 
 /**

@@ -318,6 +318,11 @@ describe("mirror: crates (importing Debian's real crates from an index)", functi
       indexLineOf({ ...good, version: "0.1.0+again" }),
       JSON.stringify({ ...JSON.parse(indexLineOf({ ...good, version: "0.3.0" })), v: 3 }),
     );
+    // a crate of many versions, for the parallel downloads
+    for (let i = 0; i < 8; i++) {
+      const version = await packCrate(itoa.dir, "many", `0.${i}.0`, { cargoToml: itoa.cargoToml.replace(/^name = ".*"$/m, 'name = "many"') });
+      await add(version, indexLineOf(version));
+    }
     // a crate whose download answers HTTP 500, and one whose sparse index file does
     const broken = await packCrate(itoa.dir, "broken-dl", "0.1.0", { cargoToml: hostileToml });
     await add(broken, indexLineOf(broken));
@@ -418,6 +423,19 @@ describe("mirror: crates (importing Debian's real crates from an index)", functi
     const memoffset = await meta("memoffset");
     expect(memoffset.inputs).to.deep.equal({});
     expect(Object.keys(memoffset.nativeInputs)).to.deep.equal(["crates:autocfg"]); // a build dependency
+  });
+
+  it("downloads a crate's new versions a few at a time", async function () {
+    server.delayMs = 100;
+    server.maxInFlight = 0;
+    try {
+      const result = await createCratesSource({ index: httpIndex, repository: "crates" }).importPackage("many", null, contextFor(store));
+      expect(result.entry!.versions.map((v) => v.version)).to.deep.equal(Array.from({ length: 8 }, (_, i) => `0.${7 - i}.0`)); // newest first, as entries keep them
+    } finally {
+      server.delayMs = 0;
+    }
+    expect(server.requests.filter((r) => r.startsWith("/crates/many/"))).to.have.length(8);
+    expect(server.maxInFlight).to.be.within(2, 4);
   });
 
   it("gives the same entries from a sparse index over HTTP and from file:// downloads", async function () {
