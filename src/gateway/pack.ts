@@ -23,6 +23,8 @@ import { CID } from "multiformats/cid";
 import { pack as tarPack } from "tar-stream";
 import type { ContentStore } from "../content";
 import { readableStorage } from "../content/dag";
+import { checkName } from "../content/tree";
+import { ContentPathError } from "../errors/content";
 import { PkgError, isPkgError } from "../errors";
 import type { StreamReply } from "./http";
 
@@ -71,12 +73,18 @@ export async function treeFiles(content: Pick<ContentStore, "getBlock">, src: st
   const files: PackedFile[] = [];
   let total = 0;
   let entries = 0;
+  const seen = new Set<string>();
   async function visit(cid: CID, path: string): Promise<void> {
     const entry = await exporter(cid, storage);
     if (entry.type === "directory") {
       for await (const child of entry.entries()) {
         if (++entries > limits.maxEntries) throw tooLarge(src, `over ${limits.maxEntries} entries`, limits);
-        await visit(child.cid, path === "" ? child.name : `${path}/${child.name}`);
+        const childPath = path === "" ? child.name : `${path}/${child.name}`;
+        // a forged directory may list `..`, `a/b` or one name twice: never packed into an archive clients unpack
+        checkName(child.name, childPath);
+        if (seen.has(childPath)) throw new ContentPathError(childPath, "appears more than once in its directory");
+        seen.add(childPath);
+        await visit(child.cid, childPath);
       }
       return;
     }
@@ -236,12 +244,15 @@ export function createPackCache(content: Pick<ContentStore, "getBlock">, maxByte
   };
 }
 
-/** A packing's result, or null when the tree is too large to serve (a missing or corrupt block is an error: the reply says so). */
+/**
+ * A packing's result, or null when the tree cannot be served: too large, or a name no archive may hold (a missing
+ * or corrupt block is an error: the reply says so).
+ */
 export async function packOrSkip<T>(packing: Promise<T>): Promise<T | null> {
   try {
     return await packing;
   } catch (error) {
-    if (isPkgError(error) && error.code === ERR_GATEWAY_PACK_TOO_LARGE) return null;
+    if (isPkgError(error) && (error.code === ERR_GATEWAY_PACK_TOO_LARGE || error.code === "ERR_CONTENT_PATH")) return null;
     throw error;
   }
 }

@@ -12,8 +12,12 @@ import { expect } from "chai";
 import fc from "fast-check";
 import { extract } from "tar-stream";
 import { Readable } from "node:stream";
+import { UnixFS } from "ipfs-unixfs";
+import { CID } from "multiformats/cid";
+import { sha256 } from "multiformats/hashes/sha2";
 import { openEmbeddedStore, type EmbeddedContentStore } from "../../../src/content";
-import { createPackCache, gzipStored, packTree, PACK_FORMAT, PACK_MTIME, treeFiles, tarFiles } from "../../../src/gateway/pack";
+import { DAG_PB, encodePbNode } from "../../helpers/dag-pb";
+import { createPackCache, gzipStored, packOrSkip, packTree, PACK_FORMAT, PACK_MTIME, treeFiles, tarFiles } from "../../../src/gateway/pack";
 import { tempDir } from "../content/helpers";
 
 const LONG = `lib/${"deeply-nested-directory/".repeat(6)}a-file-name-long-enough-for-pax.js`;
@@ -125,6 +129,27 @@ describe("gateway: packing a native version's tree", function () {
       expect(error?.message).to.contain(big);
     }
     expect((await treeFiles(content, big, { maxBytes: 10_000, maxEntries: 2 })).map((f) => f.path)).to.deep.equal(["a", "b"]);
+  });
+
+  it("refuses a forged directory listing `..`, a name with a slash, or one name twice: such a version is not served", async () => {
+    const putNode = async (bytes: Uint8Array): Promise<CID> => {
+      const cid = CID.createV1(DAG_PB, await sha256.digest(bytes));
+      await content.putBlock(cid, bytes);
+      return cid;
+    };
+    const directory = (entries: Array<[string, CID]>) => putNode(encodePbNode(new UnixFS({ type: "directory" }).marshal(), entries.map(([name, cid]) => ({ name, cid, size: 0 }))));
+    const file = await content.putBytes("x");
+    const inner = await directory([["escaped", file]]);
+    for (const [label, entries] of [
+      ["..", [["..", inner]]],
+      ["a slash", [["a/b", file]]],
+      ["twice", [["a", file], ["a", file]]],
+    ] as Array<[string, Array<[string, CID]>]>) {
+      const root = (await directory(entries)).toString();
+      const error = await treeFiles(content, root).then(() => null, (e: unknown) => e as { code?: string; message: string });
+      expect(error?.code, label).to.equal("ERR_CONTENT_PATH");
+      expect(await packOrSkip(createPackCache(content).digests(root, "package")), label).to.equal(null);
+    }
   });
 
   it("packs once per tree while cached, keeps the digests when the bytes are dropped, and packs again to the same bytes", async () => {
