@@ -90,15 +90,19 @@ async function nativeCrateEntry(content: Pick<ContentStore, "getBytes" | "getBlo
     }
     const cargoToml = (await readTreeFile(content, v.src, "Cargo.toml", CARGO_TOML_LIMIT))?.toString("utf8");
     if (cargoToml === undefined) continue; // not a crate
+    // the Cargo.toml is checked before the tree is packed (the line's cksum is the only part that needs the pack)
+    const expected = { name: record.key.name, version: v.version };
+    const checked = cargoIndexLine(cargoToml, expected, "", v.yanked);
     const dir = cargoTomlPackage(cargoToml);
-    const packed = dir === null ? null : await packOrSkip(packs.digests(v.src, `${dir.name}-${v.version}`));
-    if (packed === null) continue;
-    const made = cargoIndexLine(cargoToml, { name: record.key.name, version: v.version }, packed.sha256, v.yanked);
-    if ("problem" in made) {
-      warn(`${id} is not served to cargo: its Cargo.toml ${made.problem}`);
+    if ("problem" in checked || dir === null) {
+      warn(`${id} is not served to cargo: its Cargo.toml ${"problem" in checked ? checked.problem : "has no [package] name"}`);
       continue;
     }
-    versions.push({ ...base, origin: { line: made.line, packed: v.src, top: `${dir!.name}-${v.version}` } });
+    const top = `${dir.name}-${v.version}`;
+    const packed = await packOrSkip(packs.digests(v.src, top), (problem) => warn(`${id} is not served to cargo: ${problem}`));
+    if (packed === null) continue;
+    const made = cargoIndexLine(cargoToml, expected, packed.sha256, v.yanked);
+    if ("line" in made) versions.push({ ...base, origin: { line: made.line, packed: v.src, top } });
   }
   if (versions.length === 0) return null;
   return { format: 1, kind: "crates", name: record.key.name, origin: { name: record.key.name }, versions };
@@ -118,7 +122,7 @@ export function createCargoRoutes(options: CargoRoutesOptions) {
   const { source, packs } = options;
   const warn = warnOnce(options.onWarning);
 
-  // native crates (published through the gateway) as entries, per record object (the same until the head moves)
+  // native crates as entries, per record object (the same until the head moves)
   const natives = new WeakMap<PackageRecord, Promise<PackageEntry | null>>();
 
   async function entryOf(crate: string): Promise<PackageEntry | null> {
@@ -149,7 +153,7 @@ export function createCargoRoutes(options: CargoRoutesOptions) {
         const entry = await entryOf(download[1]);
         const version = entry?.versions.find((v) => v.version === decodeURIComponent(download[2]));
         if (version !== undefined && typeof version.origin.packed === "string" && typeof version.origin.top === "string") {
-          const packed = await packOrSkip(packs.get(version.origin.packed, version.origin.top));
+          const packed = await packOrSkip(packs.get(version.origin.packed, version.origin.top), () => undefined);
           return packed === null ? text("not found\n", 404) : packedReply(packed, "application/gzip");
         }
         if (version === undefined || typeof version.origin.crate !== "string" || version.origin.crate === "") return text("not found\n", 404);

@@ -164,7 +164,7 @@ async function nativeEntry(content: Pick<ContentStore, "getBlock" | "getBytes">,
       warn(`${record.key.repository}/${record.key.name}:${v.version} is not served to npm: its package.json says ${JSON.stringify(document.name)} ${JSON.stringify(document.version)}, not ${JSON.stringify(upstream)} ${JSON.stringify(v.version)}`);
       continue;
     }
-    const packed = await packOrSkip(packs.digests(v.src, "package"));
+    const packed = await packOrSkip(packs.digests(v.src, "package"), (problem) => warn(`${record.key.repository}/${record.key.name}:${v.version} is not served to npm: ${problem}`));
     if (packed === null) continue;
     versions.push({ ...base, origin: { document: await versionDocument(content, v.src, document), packed: v.src, integrity: packed.integrity, shasum: packed.shasum } });
   }
@@ -232,7 +232,7 @@ export function createNpmRoutes(options: NpmRoutesOptions) {
       }
       const version = entry.versions.find((v) => tarballName(parsed.name, v.version) === parsed.file);
       if (version !== undefined && typeof version.origin.packed === "string") {
-        const packed = await packOrSkip(packs.get(version.origin.packed, "package"));
+        const packed = await packOrSkip(packs.get(version.origin.packed, "package"), () => undefined);
         return packed === null ? notFound() : packedReply(packed, "application/octet-stream");
       }
       if (version === undefined || typeof version.origin.tarball !== "string") return notFound();

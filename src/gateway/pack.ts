@@ -248,11 +248,14 @@ export function createPackCache(content: Pick<ContentStore, "getBlock">, maxByte
  * A packing's result, or null when the tree cannot be served: too large, or a name no archive may hold (a missing
  * or corrupt block is an error: the reply says so).
  */
-export async function packOrSkip<T>(packing: Promise<T>): Promise<T | null> {
+export async function packOrSkip<T>(packing: Promise<T>, skipped: (problem: string) => void): Promise<T | null> {
   try {
     return await packing;
   } catch (error) {
-    if (isPkgError(error) && (error.code === ERR_GATEWAY_PACK_TOO_LARGE || error.code === "ERR_CONTENT_PATH")) return null;
+    if (isPkgError(error) && (error.code === ERR_GATEWAY_PACK_TOO_LARGE || error.code === "ERR_CONTENT_PATH")) {
+      skipped(error.message);
+      return null;
+    }
     throw error;
   }
 }
