@@ -103,6 +103,12 @@ export function parseNpmPath(pathname: string): { name: string; file: string | n
 
 const notFound = (): Reply => json({ error: "Not found" }, 404);
 
+/** A value of a hostile package.json in one short line. */
+function shown(value: unknown): string {
+  const text = JSON.stringify(value) ?? String(value);
+  return text.length > 100 ? `${text.slice(0, 100)}…` : text;
+}
+
 /** At most this much of a version's package.json is read (a hostile one is refused past it). */
 const PACKAGE_JSON_LIMIT = 1024 * 1024;
 
@@ -161,7 +167,7 @@ async function nativeEntry(content: Pick<ContentStore, "getBlock" | "getBytes">,
     }
     if (document.name !== upstream || document.version !== v.version) {
       // npm would install a package.json that says otherwise
-      warn(`${record.key.repository}/${record.key.name}:${v.version} is not served to npm: its package.json says ${JSON.stringify(document.name)} ${JSON.stringify(document.version)}, not ${JSON.stringify(upstream)} ${JSON.stringify(v.version)}`);
+      warn(`${record.key.repository}/${record.key.name}:${v.version} is not served to npm: its package.json says ${shown(document.name)} ${shown(document.version)}, not ${JSON.stringify(upstream)} ${JSON.stringify(v.version)}`);
       continue;
     }
     const packed = await packOrSkip(packs.digests(v.src, "package"), (problem) => warn(`${record.key.repository}/${record.key.name}:${v.version} is not served to npm: ${problem}`));
