@@ -99,6 +99,14 @@ export abstract class BaseCommand<T extends typeof Command> extends Command {
   /** Warnings said under --json: they go into the result (`warnings`), since stderr stays quiet there. */
   private jsonWarnings: string[] = [];
 
+  /** Resolves on Ctrl-C or SIGTERM: how a serving command (`pkg gateway`, `pkg store serve`) is told to stop. */
+  protected untilStopped(): Promise<void> {
+    return new Promise<void>((resolve) => {
+      process.once("SIGINT", resolve);
+      process.once("SIGTERM", resolve);
+    });
+  }
+
   protected warning(message: string): void {
     if (!this.jsonEnabled()) process.stderr.write(`warning: ${message}\n`);
     else this.jsonWarnings.push(message);

@@ -47,10 +47,7 @@ export default class Gateway extends BaseCommand<typeof Gateway> {
     this.step(`serving the registry at ${gateway.url} (npm: --registry ${gateway.url}/; cargo: sparse+${gateway.url}/index/; Ctrl-C stops)`);
     if (write) this.step(`writes (npm publish, npm deprecate) need the token in ${write.token.file ?? "PKG_GATEWAY_TOKEN"}: in .npmrc, //${gateway.url.replace(/^https?:\/\//, "")}/:_authToken=<token>`);
     this.log(gateway.url);
-    await new Promise<void>((resolve) => {
-      process.once("SIGINT", resolve);
-      process.once("SIGTERM", resolve);
-    });
+    await this.untilStopped();
     await gateway.close();
     return { url: gateway.url };
   }

@@ -9,13 +9,13 @@
  */
 import { CID } from "multiformats/cid";
 import * as semver from "semver";
-import type { PackageEntry } from "../mirror/entry";
+import type { JsonObject, PackageEntry } from "../mirror/entry";
 import { json, text, type Reply, type StreamReply } from "./http";
 import type { PackageSource } from "./source";
 import type { PackageRecord } from "../chain/registry";
 import type { ContentStore } from "../content";
 import { collectBytes, type SizeLimit } from "../files/limits";
-import { readPublishedManifest } from "../manifest";
+import { createNativeVersions, type NativeVersions } from "./natives";
 import { parse } from "smol-toml";
 import { cargoIndexLine } from "./cargo-manifest";
 import { packedReply, packOrSkip, readTreeFile, warnOnce, type PackCache } from "./pack";
@@ -65,45 +65,36 @@ const CARGO_TOML_LIMIT = 1024 * 1024;
  * `cargo publish` would take as it is, is served as the gateway packs it (src/gateway/pack.ts) with an index line
  * made from that Cargo.toml (src/gateway/cargo-manifest.ts). Other versions are not crates.
  */
-async function nativeCrateEntry(content: Pick<ContentStore, "getBytes" | "getBlock">, packs: PackCache, record: PackageRecord, warn: (message: string) => void): Promise<PackageEntry | null> {
-  const versions: PackageEntry["versions"] = [];
-  for (const v of record.versions) {
-    if (v.src === null) continue;
-    const id = `${record.key.repository}/${record.key.name}:${v.version}`;
-    let manifest;
-    try {
-      manifest = await readPublishedManifest(content.getBytes(CID.parse(v.meta)), `${id} (meta ${v.meta})`);
-    } catch {
-      continue; // a meta that is not a pkg.toml is not a crate version
-    }
+async function nativeCrateEntry(content: Pick<ContentStore, "getBytes" | "getBlock">, natives: NativeVersions, packs: PackCache, record: PackageRecord, warn: (message: string) => void): Promise<PackageEntry | null> {
+  const versions = await natives.of(record, `crates:${record.key.name}`, async (v, manifest): Promise<JsonObject | null> => {
     const origin = manifest.origin;
-    const base = { version: v.version, meta: v.meta, src: v.src, yanked: v.yanked };
     if (origin !== undefined) {
-      if (origin.registry !== "crates" || origin.metadata === undefined) continue;
+      if (origin.registry !== "crates" || origin.metadata === undefined) return null;
       try {
         const line = (await collectBytes(content.getBytes(CID.parse(origin.metadata)), `index line of ${record.key.name}@${v.version}`, LINE_LIMIT)).toString("utf8");
-        if (!line.includes("\n")) versions.push({ ...base, origin: { line, crate: origin.artifact } });
+        return line.includes("\n") ? null : { line, crate: origin.artifact };
       } catch {
-        // a line that is not one is not a crate version
+        return null; // a line that is not one is not a crate version
       }
-      continue;
     }
     const cargoToml = (await readTreeFile(content, v.src, "Cargo.toml", CARGO_TOML_LIMIT))?.toString("utf8");
-    if (cargoToml === undefined) continue; // not a crate
-    // the Cargo.toml is checked before the tree is packed (the line's cksum is the only part that needs the pack)
+    if (cargoToml === undefined) return null; // not a crate
+    // the Cargo.toml is checked before the tree is packed (the line's cksum is the only part that needs the pack);
+    // the line says not yanked: indexFile writes the record's flag into it, as into a mirrored line
+    const id = `${record.key.repository}/${record.key.name}:${v.version}`;
     const expected = { name: record.key.name, version: v.version };
-    const checked = cargoIndexLine(cargoToml, expected, "", v.yanked);
+    const checked = cargoIndexLine(cargoToml, expected, "", false);
     const dir = cargoTomlPackage(cargoToml);
     if ("problem" in checked || dir === null) {
       warn(`${id} is not served to cargo: its Cargo.toml ${"problem" in checked ? checked.problem : "has no [package] name"}`);
-      continue;
+      return null;
     }
     const top = `${dir.name}-${v.version}`;
     const packed = await packOrSkip(packs.digests(v.src, top), (problem) => warn(`${id} is not served to cargo: ${problem}`));
-    if (packed === null) continue;
-    const made = cargoIndexLine(cargoToml, expected, packed.sha256, v.yanked);
-    if ("line" in made) versions.push({ ...base, origin: { line: made.line, packed: v.src, top } });
-  }
+    if (packed === null) return null;
+    const made = cargoIndexLine(cargoToml, expected, packed.sha256, false);
+    return "line" in made ? { line: made.line, packed: v.src, top } : null;
+  });
   if (versions.length === 0) return null;
   return { format: 1, kind: "crates", name: record.key.name, origin: { name: record.key.name }, versions };
 }
@@ -121,18 +112,19 @@ function cargoTomlPackage(text: string): { name: string } | null {
 export function createCargoRoutes(options: CargoRoutesOptions) {
   const { source, packs } = options;
   const warn = warnOnce(options.onWarning);
+  const natives = createNativeVersions(source.content);
 
   // native crates as entries, per record object (the same until the head moves)
-  const natives = new WeakMap<PackageRecord, Promise<PackageEntry | null>>();
+  const entries = new WeakMap<PackageRecord, Promise<PackageEntry | null>>();
 
   async function entryOf(crate: string): Promise<PackageEntry | null> {
     const found = await source.get(options.repository, crate.toLowerCase());
     if (found === null) return null;
     if (found.entry === null) {
-      let entry = natives.get(found.record);
+      let entry = entries.get(found.record);
       if (entry === undefined) {
-        entry = nativeCrateEntry(source.content, packs, found.record, warn);
-        natives.set(found.record, entry);
+        entry = nativeCrateEntry(source.content, natives, packs, found.record, warn);
+        entries.set(found.record, entry);
       }
       return entry;
     }

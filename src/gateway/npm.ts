@@ -16,7 +16,7 @@ import type { PackageSource } from "./source";
 import { CID } from "multiformats/cid";
 import type { PackageRecord } from "../chain/registry";
 import type { ContentStore } from "../content";
-import { readPublishedManifest } from "../manifest";
+import { createNativeVersions, type NativeVersions } from "./natives";
 import { packedReply, packOrSkip, readTreeFile, treeHasFile, warnOnce, type PackCache } from "./pack";
 
 export const INSTALL_V1 = "application/vnd.npm.install-v1+json";
@@ -146,34 +146,25 @@ async function packageJson(content: Pick<ContentStore, "getBlock">, src: string)
  * served as the gateway packs it (src/gateway/pack.ts: the same bytes on every gateway). Other versions are not
  * npm packages.
  */
-async function nativeEntry(content: Pick<ContentStore, "getBlock" | "getBytes">, packs: PackCache, record: PackageRecord, upstream: string, warn: (message: string) => void): Promise<PackageEntry | null> {
-  const versions: PackageEntry["versions"] = [];
-  for (const v of record.versions) {
-    if (v.src === null) continue;
-    let manifest;
-    try {
-      manifest = await readPublishedManifest(content.getBytes(CID.parse(v.meta)), `${record.key.repository}:${record.key.name}@${v.version} (meta ${v.meta})`);
-    } catch {
-      continue; // a meta that is not a pkg.toml is not an npm version
-    }
+async function nativeEntry(content: Pick<ContentStore, "getBlock">, natives: NativeVersions, packs: PackCache, record: PackageRecord, upstream: string, warn: (message: string) => void): Promise<PackageEntry | null> {
+  const versions = await natives.of(record, `npm:${upstream}`, async (v, manifest): Promise<JsonObject | null> => {
     const origin = manifest.origin;
-    if (origin !== undefined && (origin.registry !== "npm" || origin.name !== upstream)) continue;
+    if (origin !== undefined && (origin.registry !== "npm" || origin.name !== upstream)) return null;
     const document = await packageJson(content, v.src);
-    if (document === null) continue;
-    const base = { version: v.version, meta: v.meta, src: v.src, yanked: v.yanked };
+    if (document === null) return null;
     if (origin !== undefined) {
-      versions.push({ ...base, origin: { document: await versionDocument(content, v.src, document), tarball: origin.artifact, integrity: origin.integrity ?? null, shasum: origin.shasum ?? null } });
-      continue;
+      return { document: await versionDocument(content, v.src, document), tarball: origin.artifact, integrity: origin.integrity ?? null, shasum: origin.shasum ?? null };
     }
+    const id = `${record.key.repository}/${record.key.name}:${v.version}`;
     if (document.name !== upstream || document.version !== v.version) {
       // npm would install a package.json that says otherwise
-      warn(`${record.key.repository}/${record.key.name}:${v.version} is not served to npm: its package.json says ${shown(document.name)} ${shown(document.version)}, not ${JSON.stringify(upstream)} ${JSON.stringify(v.version)}`);
-      continue;
+      warn(`${id} is not served to npm: its package.json says ${shown(document.name)} ${shown(document.version)}, not ${JSON.stringify(upstream)} ${JSON.stringify(v.version)}`);
+      return null;
     }
-    const packed = await packOrSkip(packs.digests(v.src, "package"), (problem) => warn(`${record.key.repository}/${record.key.name}:${v.version} is not served to npm: ${problem}`));
-    if (packed === null) continue;
-    versions.push({ ...base, origin: { document: await versionDocument(content, v.src, document), packed: v.src, integrity: packed.integrity, shasum: packed.shasum } });
-  }
+    const packed = await packOrSkip(packs.digests(v.src, "package"), (problem) => warn(`${id} is not served to npm: ${problem}`));
+    if (packed === null) return null;
+    return { document: await versionDocument(content, v.src, document), packed: v.src, integrity: packed.integrity, shasum: packed.shasum };
+  });
   if (versions.length === 0) return null;
   return { format: 1, kind: "npm", name: record.key.name, origin: { name: upstream }, versions };
 }
@@ -181,6 +172,7 @@ async function nativeEntry(content: Pick<ContentStore, "getBlock" | "getBytes">,
 export function createNpmRoutes(options: NpmRoutesOptions) {
   const { source, packs } = options;
   const warn = warnOnce(options.onWarning);
+  const natives = createNativeVersions(source.content);
   // finished packument replies per entry: the source hands out the same entry object for a package until the
   // head moves, so a packument is built, hashed and gzip'd once per block, not once per request
   const replies = new WeakMap<PackageEntry, { full?: Reply | null; abbreviated?: Reply | null }>();
@@ -197,7 +189,7 @@ export function createNpmRoutes(options: NpmRoutesOptions) {
   }
 
   // native packages as entries, per record object (the same until the head moves)
-  const natives = new WeakMap<PackageRecord, Promise<PackageEntry | null>>();
+  const entries = new WeakMap<PackageRecord, Promise<PackageEntry | null>>();
 
   async function entryOf(upstream: string): Promise<PackageEntry | null> {
     const named = encodeName(upstream);
@@ -205,10 +197,10 @@ export function createNpmRoutes(options: NpmRoutesOptions) {
     const found = await source.get(options.repository, named.name);
     if (found === null) return null;
     if (found.entry === null) {
-      let entry = natives.get(found.record);
+      let entry = entries.get(found.record);
       if (entry === undefined) {
-        entry = nativeEntry(source.content, packs, found.record, upstream, warn);
-        natives.set(found.record, entry);
+        entry = nativeEntry(source.content, natives, packs, found.record, upstream, warn);
+        entries.set(found.record, entry);
       }
       return entry;
     }

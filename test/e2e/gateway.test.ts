@@ -125,6 +125,13 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
     gateway = started.url;
   });
 
+  /** The cargo tests need cargo and Debian's itoa and memchr (mirrored in `before`): CI installs both; elsewhere they skip. */
+  function requireCargo(context: Mocha.Context): void {
+    if (spawnSync("cargo", ["--version"], { stdio: "ignore" }).status === 0 && crates.size >= 2) return;
+    if (process.env.CI === "true") throw new Error("cargo and Debian's librust-itoa-dev / librust-memchr-dev are needed (.ci/run installs them)");
+    skipBecause(context, "cargo or Debian's crate sources are missing");
+  }
+
   /** `pkg gateway` as a child process on a free port: its URL (its first stdout line) and what it said on stderr. */
   async function startGatewayProcess(args: string[]): Promise<{ child: ChildProcess; url: string; stderr: () => string }> {
     const child = spawn(process.execPath, [h.BIN.pkg, "gateway", "--listen", "127.0.0.1:0", ...args], { env: { ...env, PKG_GATEWAY_TOKEN: TOKEN }, cwd: root, stdio: ["ignore", "pipe", "pipe"] });
@@ -312,10 +319,7 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
   });
 
   it("cargo publish and cargo yank through the gateway: on chain, built back by cargo; a yank keeps a lock building and stops new resolutions", async function () {
-    if (spawnSync("cargo", ["--version"], { stdio: "ignore" }).status !== 0 || crates.size < 2) {
-      if (process.env.CI === "true") throw new Error("cargo and Debian's librust-itoa-dev / librust-memchr-dev are needed (.ci/run installs them)");
-      skipBecause(this, "cargo or Debian's crate sources are missing");
-    }
+    requireCargo(this);
     const cargoHome = path.join(root, "cargo-publish-home");
     const cargoEnv = { ...process.env, CARGO_HOME: cargoHome };
     const cargo = (args: string[], cwd: string) => spawnSync("cargo", args, { cwd, encoding: "utf8", env: { ...cargoEnv, CARGO_TARGET_DIR: path.join(cwd, "target") }, timeout: 300_000 });
@@ -419,10 +423,7 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
     expect(lock.packages["node_modules/from-npm"].integrity).to.equal(integrity);
 
     // cargo: packed by cargo; a crate depending on it builds through the gateway
-    if (spawnSync("cargo", ["--version"], { stdio: "ignore" }).status !== 0 || crates.size < 2) {
-      if (process.env.CI === "true") throw new Error("cargo and Debian's librust-itoa-dev / librust-memchr-dev are needed (.ci/run installs them)");
-      skipBecause(this, "cargo or Debian's crate sources are missing");
-    }
+    requireCargo(this);
     const crate = path.join(root, "from-cargo");
     await mkdir(path.join(crate, "src"), { recursive: true });
     await writeFile(path.join(crate, "Cargo.toml"), '[package]\nname = "from-cargo"\nversion = "0.2.0"\nedition = "2021"\nlicense = "MIT OR Apache-2.0"\ndescription = "x"\n\n[dependencies]\nmemchr = "2"\n');
@@ -510,10 +511,7 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
   });
 
   it("a crate published with plain pkg publish is served to cargo: index line from its Cargo.toml, a packed .crate, built by cargo; a yank shows", async function () {
-    if (spawnSync("cargo", ["--version"], { stdio: "ignore" }).status !== 0 || crates.size < 2) {
-      if (process.env.CI === "true") throw new Error("cargo and Debian's librust-itoa-dev / librust-memchr-dev are needed (.ci/run installs them)");
-      skipBecause(this, "cargo or Debian's crate sources are missing");
-    }
+    requireCargo(this);
     const cargoToml = (version: string, dependencies: string[]) =>
       ["[package]", 'name = "native-crate"', `version = "${version}"`, 'edition = "2021"', 'license = "MIT"', "", "[dependencies]", ...dependencies, "", "[features]", "shout = []", ""].join("\n");
     const lib = '#[cfg(feature = "shout")]\npub const HOW: &str = "!!";\n#[cfg(not(feature = "shout"))]\npub const HOW: &str = ".";\npub fn say(n: u64) -> String { let mut b = itoa::Buffer::new(); format!("{}{}", b.format(n), HOW) }\n';
@@ -570,10 +568,7 @@ describe("e2e: pkg gateway for unmodified npm and cargo", function () {
 
   for (const mode of ["alternative registry", "source replacing crates-io"] as const) {
     it(`cargo build with its dependencies from the gateway (${mode}): Cargo.lock's checksums are the source index's cksum`, async function () {
-      if (spawnSync("cargo", ["--version"], { stdio: "ignore" }).status !== 0 || crates.size < 2) {
-        if (process.env.CI === "true") throw new Error("cargo and Debian's librust-itoa-dev / librust-memchr-dev are needed (.ci/run installs them)");
-        skipBecause(this, "cargo or Debian's crate sources are missing");
-      }
+      requireCargo(this);
       const project = path.join(root, `cargo-${mode.split(" ")[0]}`);
       await mkdir(path.join(project, "src"), { recursive: true });
       await mkdir(path.join(project, ".cargo"), { recursive: true });

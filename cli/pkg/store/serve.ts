@@ -22,10 +22,7 @@ export default class StoreServe extends BaseCommand<typeof StoreServe> {
       const gateway = await serveContent(content, listen);
       this.step(`serving the content store at ${gateway.url} (trustless gateway, read-only; Ctrl-C stops)`);
       this.log(gateway.url);
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
-      });
+      await this.untilStopped();
       await gateway.close();
       return { url: gateway.url };
     } finally {
